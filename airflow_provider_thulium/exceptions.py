@@ -1,0 +1,87 @@
+"""Errors raised by the Thulium provider.
+
+Catch :class:`ThuliumError` for anything the provider raises, or a subclass for one cause.
+Messages name what failed and what to check; they never hold a credential or the phone numbers
+of a request (a DELETE carries them in its query string).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from airflow_provider_thulium.version_compat import AirflowException
+
+
+class ThuliumError(AirflowException):
+    """Base class of every error the Thulium provider raises.
+
+    :param message: what failed and what to check.
+    :param status_code: the HTTP status Thulium answered, if an answer came.
+    :param request_id: Thulium's ``request_id`` for the failed request; quote it to Thulium support.
+    :param api_messages: Thulium's own error messages from the answer body.
+    """
+
+    #: Whether the cause is confined to one request, so later batches may still succeed.
+    #: Otherwise (credentials, permission, unknown campaign, server down) a run stops at it.
+    batch_local = False
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int | None = None,
+        request_id: str | None = None,
+        api_messages: Sequence[str] = (),
+    ) -> None:
+        self.status_code = status_code
+        self.request_id = request_id
+        self.api_messages = list(api_messages)
+        details = []
+        if self.api_messages:
+            details.append("Thulium said: " + "; ".join(self.api_messages))
+        if status_code is not None:
+            details.append(f"HTTP {status_code}")
+        if request_id:
+            details.append(f"request_id={request_id}")
+        self.reason = message
+        super().__init__(message + (f" ({', '.join(details)})" if details else ""))
+
+
+class ThuliumConfigurationError(ThuliumError):
+    """The connection or a hook argument is unusable (no host, plain http to a remote host, ...)."""
+
+
+class ThuliumValidationError(ThuliumError, ValueError):
+    """Input to a call is invalid; raised before any request is sent."""
+
+    batch_local = True
+
+
+class ThuliumAuthenticationError(ThuliumError):
+    """Thulium rejected the API user's login or password (HTTP 401)."""
+
+
+class ThuliumPermissionError(ThuliumError):
+    """The API user lacks the permission for this API method (HTTP 403)."""
+
+
+class ThuliumNotFoundError(ThuliumError):
+    """The resource does not exist, e.g. an unknown campaign id (HTTP 404 or 410)."""
+
+
+class ThuliumRequestRejectedError(ThuliumError):
+    """Thulium or a proxy in front of it rejected the request itself (HTTP 400, 413, 414, other 4xx)."""
+
+    batch_local = True
+
+
+class ThuliumUnavailableError(ThuliumError):
+    """No usable answer after every retry: timeouts, dropped connections, TLS failures, 429 or 5xx."""
+
+
+class ThuliumResponseError(ThuliumError):
+    """Thulium answered with something that is not JSON or not the documented shape."""
+
+
+class ThuliumPhoneFailuresError(ThuliumError):
+    """An operator's run finished, but some phones' outcomes are failures (see the task's XCom)."""

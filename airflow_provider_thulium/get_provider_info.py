@@ -1,0 +1,111 @@
+"""Provider metadata read by Airflow's providers manager (entry point ``apache_airflow_provider``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from airflow_provider_thulium import __version__
+
+# The connection form, as data. Airflow 3.2+ reads it from here; older versions ask the hook's
+# ``get_connection_form_widgets`` / ``get_ui_field_behaviour``, which are built from these same
+# dicts so the two forms cannot drift apart.
+CONNECTION_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
+    "timeout": {
+        "label": "Timeout (seconds)",
+        "description": "Seconds to wait for each answer from Thulium. Default 30.",
+        "schema": {"type": ["number", "null"], "default": None},
+        "placeholder": "30",
+    },
+    "verify": {
+        "label": "Verify TLS",
+        "description": "true (default), false, or the path of a CA bundle for a private certificate.",
+        "schema": {"type": ["string", "null"], "default": None},
+        "placeholder": "true",
+    },
+    "max_retries": {
+        "label": "Max retries",
+        "description": "Retries of one request after a timeout, dropped connection, 429 or 5xx. Default 5.",
+        "schema": {"type": ["integer", "null"], "default": None},
+        "placeholder": "5",
+    },
+    "max_concurrent_requests": {
+        "label": "Concurrent requests",
+        "description": "Batches sent at once. Default 1 (Thulium documents no rate limit).",
+        "schema": {"type": ["integer", "null"], "default": None},
+        "placeholder": "1",
+    },
+    "timezone": {
+        "label": "Account time zone",
+        "description": "Time zone of next_call_date on this account. Default Europe/Warsaw.",
+        "schema": {"type": ["string", "null"], "default": None},
+        "placeholder": "Europe/Warsaw",
+    },
+    "accept_language": {
+        "label": "Language of error messages",
+        "description": "Accept-Language sent to Thulium: en (default) or pl.",
+        "schema": {"type": ["string", "null"], "default": None},
+        "placeholder": "en",
+    },
+}
+
+CONNECTION_FIELD_BEHAVIOUR: dict[str, Any] = {
+    "hidden-fields": ["schema", "port"],
+    "relabeling": {
+        "host": "Account address",
+        "login": "API user",
+        "password": "API password",
+    },
+    "placeholders": {
+        "host": "acme.thulium.com or https://acme.thulium.com/api",
+        "login": "API user login (Administration > Users > API users)",
+        "password": "API user password",
+        "extra": '{"timeout": 30, "max_retries": 5, "verify": true}',
+    },
+}
+
+
+def get_provider_info() -> dict[str, Any]:
+    """Describe the package to Airflow's providers manager."""
+    return {
+        "package-name": "airflow-provider-thulium",
+        "name": "Thulium",
+        "description": "Thulium contact-centre API: remove and update outbound campaign records.",
+        "versions": [__version__],
+        "integrations": [
+            {
+                "integration-name": "Thulium",
+                "external-doc-url": "https://thulium.com/",
+                "tags": ["service"],
+            }
+        ],
+        "hooks": [
+            {
+                "integration-name": "Thulium",
+                "python-modules": ["airflow_provider_thulium.hooks.thulium"],
+            }
+        ],
+        "operators": [
+            {
+                "integration-name": "Thulium",
+                "python-modules": ["airflow_provider_thulium.operators.thulium"],
+            }
+        ],
+        "connection-types": [
+            {
+                "connection-type": "thulium",
+                "hook-class-name": "airflow_provider_thulium.hooks.thulium.ThuliumHook",
+                "hook-name": "Thulium",
+                "conn-fields": {
+                    name: {key: value for key, value in field.items() if key != "placeholder"}
+                    for name, field in CONNECTION_EXTRA_FIELDS.items()
+                },
+                "ui-field-behaviour": {
+                    **CONNECTION_FIELD_BEHAVIOUR,
+                    "placeholders": {
+                        **CONNECTION_FIELD_BEHAVIOUR["placeholders"],
+                        **{name: field["placeholder"] for name, field in CONNECTION_EXTRA_FIELDS.items()},
+                    },
+                },
+            }
+        ],
+    }

@@ -1,0 +1,209 @@
+"""Checks and normalisation of user input, done in full before any request is sent.
+
+Every error is a :class:`ThuliumValidationError` naming the field, the item's index and a masked
+form of the phone number (phone numbers are personal data and error messages end up in logs).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from airflow_provider_thulium.exceptions import ThuliumValidationError
+
+_PHONE = re.compile(r"\+?[0-9]{1,20}")
+_PHONE_SEPARATORS = re.compile(r"[\s,;]+")
+_CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
+_NEXT_CALL_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
+
+#: The fields a record of ``PUT batch/outbounds/:id/records`` may hold (CONTRACT: PUT).
+RECORD_FIELDS = frozenset(
+    {"phone_number", "status_id", "dictionary_status_id", "agent_login", "next_call_date", "record_fields"}
+)
+
+
+def mask_phone(phone: object) -> str:
+    """Return a phone number with all but its last three characters hidden, for logs and errors."""
+    text = str(phone)
+    return "…" + text[-3:] if len(text) > 3 else "…"
+
+
+def normalize_campaign_id(campaign_id: object) -> str:
+    """Return the five-character campaign id; an int or a short digit string is zero-padded."""
+    if isinstance(campaign_id, bool):
+        raise ThuliumValidationError(f"campaign_id: expected a five-character id, got {campaign_id!r}")
+    if isinstance(campaign_id, int):
+        if not 0 <= campaign_id <= 99999:
+            raise ThuliumValidationError(f"campaign_id: {campaign_id} does not fit five digits")
+        return f"{campaign_id:05d}"
+    if isinstance(campaign_id, str):
+        text = campaign_id.strip()
+        if text.isdigit() and len(text) < 5:
+            text = text.zfill(5)
+        if _CAMPAIGN_ID.fullmatch(text):
+            return text
+        raise ThuliumValidationError(
+            f"campaign_id: {campaign_id!r} is not a campaign id (five letters or digits, e.g. '00001')"
+        )
+    raise ThuliumValidationError(
+        f"campaign_id: expected a five-character id or an int, got {type(campaign_id).__name__}"
+    )
+
+
+def parse_flag(value: object, field: str) -> bool:
+    """Return a boolean from a bool or the string a template renders (``"True"``, ``"false"``...)."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", ""}:
+        return value.strip().lower() in {"true", "1"}
+    raise ThuliumValidationError(f"{field}: expected true or false, got {value!r}")
+
+
+def _phone(value: object, where: str) -> str:
+    if isinstance(value, bool) or not isinstance(value, (str, int)):
+        raise ThuliumValidationError(f"{where}: expected a phone number as str or int, got {type(value).__name__}")
+    if isinstance(value, int) and value < 0:
+        raise ThuliumValidationError(f"{where}: phone {mask_phone(value)} is negative")
+    text = str(value).strip()
+    if not _PHONE.fullmatch(text):
+        shown = mask_phone(text) if text else "''"
+        raise ThuliumValidationError(
+            f"{where}: phone {shown} is not a phone number (1-20 digits, optionally after a leading +)"
+        )
+    return text
+
+
+def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> list[str]:
+    """Return the phone numbers as stripped strings, each once, in input order.
+
+    Accepts a list or tuple of str/int, or one string of numbers separated by commas, semicolons,
+    whitespace or newlines (what a Jinja template renders).
+    """
+    if isinstance(phone_numbers, str):
+        items: Iterable[object] = [part for part in _PHONE_SEPARATORS.split(phone_numbers) if part]
+    elif isinstance(phone_numbers, (list, tuple)):
+        items = phone_numbers
+    else:
+        raise ThuliumValidationError(
+            f"{field}: expected a list of phone numbers or a string of them, got {type(phone_numbers).__name__}"
+        )
+    unique: dict[str, None] = {}
+    for index, value in enumerate(items):
+        unique.setdefault(_phone(value, f"{field}[{index}]"), None)
+    return list(unique)
+
+
+def _status_id(value: object, where: str) -> int:
+    if isinstance(value, bool):
+        raise ThuliumValidationError(f"{where}: expected an integer id, got {value!r}")
+    if isinstance(value, int) and value >= 0:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    raise ThuliumValidationError(f"{where}: expected a non-negative integer id, got {value!r}")
+
+
+def _next_call_date(value: object, where: str, account_tz: ZoneInfo) -> str:
+    if isinstance(value, datetime):
+        if value.tzinfo is not None and value.utcoffset() is not None:
+            value = value.astimezone(account_tz)
+        return value.strftime(NEXT_CALL_DATE_FORMAT)
+    if isinstance(value, date):
+        raise ThuliumValidationError(f"{where}: a date needs a time of day; pass a datetime or 'YYYY-MM-DD hh:mm'")
+    if isinstance(value, str):
+        text = value.strip()
+        if _NEXT_CALL_DATE.fullmatch(text):
+            try:
+                datetime.strptime(text, NEXT_CALL_DATE_FORMAT)
+            except ValueError:
+                pass
+            else:
+                return text
+        raise ThuliumValidationError(f"{where}: {value!r} is not a date in the form 'YYYY-MM-DD hh:mm'")
+    raise ThuliumValidationError(f"{where}: expected 'YYYY-MM-DD hh:mm' or a datetime, got {type(value).__name__}")
+
+
+def _record_fields(value: object, where: str) -> dict[str, Any]:
+    if not isinstance(value, Mapping):
+        raise ThuliumValidationError(f"{where}: expected an object of field values, got {type(value).__name__}")
+    fields: dict[str, Any] = {}
+    for key, field_value in value.items():
+        if not isinstance(key, str) or not key:
+            raise ThuliumValidationError(f"{where}: field names must be non-empty strings, got {key!r}")
+        if field_value is not None and not isinstance(field_value, (str, int, float, bool)):
+            raise ThuliumValidationError(
+                f"{where}.{key}: expected a string, number, boolean or null, got {type(field_value).__name__}"
+            )
+        fields[key] = field_value
+    return fields
+
+
+def resolve_timezone(name: str) -> ZoneInfo:
+    """Return the account's time zone, or a validation error naming the bad value."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ThuliumValidationError(f"timezone: {name!r} is not a known time zone (e.g. 'Europe/Warsaw')") from None
+
+
+def parse_records(records: object, account_tz: ZoneInfo, field: str = "records") -> list[dict[str, Any]]:
+    """Return the records for ``PUT batch/outbounds/:id/records``, checked and normalised.
+
+    Accepts a list of dicts or a JSON string of one. A phone number may appear once: the API
+    cannot edit duplicated numbers, and of two edits to one record neither is clearly the one meant.
+    """
+    if isinstance(records, str):
+        try:
+            records = json.loads(records)
+        except json.JSONDecodeError as exc:
+            raise ThuliumValidationError(f"{field}: not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(records, (list, tuple)):
+        raise ThuliumValidationError(f"{field}: expected a list of records, got {type(records).__name__}")
+    seen: dict[str, int] = {}
+    normalised: list[dict[str, Any]] = []
+    for index, record in enumerate(records):
+        where = f"{field}[{index}]"
+        if not isinstance(record, Mapping):
+            raise ThuliumValidationError(f"{where}: expected an object, got {type(record).__name__}")
+        if "phone_number" not in record:
+            raise ThuliumValidationError(
+                f"{where}.phone_number: missing (every record needs the number it is called on)"
+            )
+        phone = _phone(record["phone_number"], f"{where}.phone_number")
+        where = f"{where} (phone {mask_phone(phone)})"
+        unknown = sorted(str(key) for key in record if key not in RECORD_FIELDS)
+        if unknown:
+            raise ThuliumValidationError(
+                f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RECORD_FIELDS))}"
+            )
+        if phone in seen:
+            raise ThuliumValidationError(
+                f"{where}.phone_number: the same phone is already in {field}[{seen[phone]}]; "
+                "merge the two edits into one record"
+            )
+        seen[phone] = index
+        clean: dict[str, Any] = {"phone_number": phone}
+        for key in ("status_id", "dictionary_status_id"):
+            if record.get(key) is not None:
+                clean[key] = _status_id(record[key], f"{where}.{key}")
+        if record.get("agent_login") is not None:
+            login = record["agent_login"]
+            if not isinstance(login, str) or not login.strip():
+                raise ThuliumValidationError(f"{where}.agent_login: expected a non-empty agent login")
+            clean["agent_login"] = login.strip()
+        if record.get("next_call_date") is not None:
+            clean["next_call_date"] = _next_call_date(record["next_call_date"], f"{where}.next_call_date", account_tz)
+        if record.get("record_fields") is not None:
+            clean["record_fields"] = _record_fields(record["record_fields"], f"{where}.record_fields")
+        if len(clean) == 1:
+            raise ThuliumValidationError(
+                f"{where}: nothing to change; give at least one of status_id, dictionary_status_id, "
+                "agent_login, next_call_date, record_fields"
+            )
+        normalised.append(clean)
+    return normalised
