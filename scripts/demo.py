@@ -1,0 +1,159 @@
+"""`make demo`: the example DAGs in a real Airflow, against the sandbox, with what they did to the campaign.
+
+Starts the sandbox as its own process, makes a throwaway AIRFLOW_HOME with SQLite, migrates it,
+runs each example DAG with ``airflow dags test``, reads task states and XComs back from the
+metadata database (``airflow dags test`` exits 0 even when a task fails), prints per-phone
+results and the campaign before and after, and stops everything it started. Exits non-zero if
+any task ended in a state other than the expected one.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DAGS = ["thulium_opt_out_sync", "thulium_crm_status_sync", "thulium_scale_out"]
+CAMPAIGN = "00001"
+AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+def start_sandbox(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "airflow_provider_thulium.sandbox", "--port", "0"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    url = connection = ""
+    assert process.stdout is not None
+    for line in process.stdout:
+        if line.startswith("URL: "):
+            url = line.split(" ", 1)[1].strip()
+        if line.startswith("AIRFLOW_CONN_THULIUM_DEFAULT="):
+            connection = line.split("=", 1)[1].strip()
+            break
+    if not url or not connection:
+        process.terminate()
+        raise SystemExit("the sandbox did not start")
+    return process, url, connection
+
+
+def campaign_records(url: str) -> list[dict[str, Any]]:
+    with urllib.request.urlopen(f"{url}/_sandbox/campaigns/{CAMPAIGN}/records", timeout=10) as answer:  # noqa: S310
+        return json.load(answer)
+
+
+def show_campaign(title: str, records: list[dict[str, Any]]) -> None:
+    from airflow_provider_thulium.validation import mask_phone
+
+    print(f"\n{title}: campaign {CAMPAIGN}, {len(records)} records")
+    print(f"  {'id':>5}  {'phone':<6} {'status':>6}  {'agent':<8} {'next call':<16}  fields")
+    for record in records:
+        print(
+            f"  {record['record_id']:>5}  {mask_phone(record['phone_number']):<6} {record['status_id']:>6}  "
+            f"{record.get('agent_login') or '':<8} {record.get('next_call_date') or '':<16}  "
+            f"{record.get('record_fields') or ''}{'  (in a call)' if record.get('in_call') else ''}"
+        )
+
+
+def show_dag_run(dag_id: str) -> list[str]:
+    """Print task states and per-phone results of the DAG's latest run; return unexpected states."""
+    from airflow.models.dagrun import DagRun
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    from airflow_provider_thulium.validation import mask_phone
+
+    try:
+        from airflow.models.xcom import XComModel as XComRow
+    except ImportError:  # Airflow 2.11
+        from airflow.models.xcom import XCom as XComRow  # type: ignore[no-redef]
+
+    problems = []
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id=dag_id).order_by(DagRun.id.desc()).first()
+        if run is None:
+            return [f"{dag_id}: no run recorded"]
+        print(f"\n== {dag_id}: run {run.state}")
+        tis = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run.run_id).order_by(TaskInstance.task_id)
+        for ti in tis:
+            name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
+            print(f"  task {name:<26} {ti.state}")
+            if str(ti.state) not in ("success", "skipped"):
+                problems.append(f"{dag_id}.{name} ended {ti.state}")
+        rows = session.query(XComRow).filter_by(dag_id=dag_id, run_id=run.run_id, key="summary").all()
+        for row in sorted(rows, key=lambda r: (r.task_id, r.map_index)):
+            summary = XComRow.deserialize_value(row)
+            result_row = (
+                session.query(XComRow)
+                .filter_by(dag_id=dag_id, run_id=run.run_id, task_id=row.task_id, map_index=row.map_index)
+                .filter_by(key="return_value")
+                .one_or_none()
+            )
+            results = XComRow.deserialize_value(result_row) if result_row is not None else {}
+            name = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
+            print(
+                f"  {name}: {summary['operation']} in campaign {summary['campaign_id']}: "
+                f"{summary['outcomes']}, {summary['requests']} request(s), {summary['retries']} retries"
+            )
+            for phone, entry in results.items():
+                items = entry if isinstance(entry, list) else [entry]
+                shown = ", ".join(
+                    f"{item.get('status') or 'HTTP ' + str(item.get('http_status'))}"
+                    + (f" ({item['message']})" if item.get("message") else "")
+                    for item in items
+                )
+                print(f"      {mask_phone(phone):<6} {shown}")
+    return problems
+
+
+def main() -> int:
+    home = Path(tempfile.mkdtemp(prefix="thulium-demo-airflow-home-"))
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags_examples"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "THULIUM_REPORT_DIR": str(home / "reports"),
+    }
+    sandbox, url, connection = start_sandbox(env)
+    env["AIRFLOW_CONN_THULIUM_DEFAULT"] = connection
+    os.environ.update(env)
+    log_path = home / "airflow-dags-test.log"
+    problems: list[str] = []
+    try:
+        print(f"Thulium sandbox at {url}; Airflow home {home} (SQLite)")
+        with log_path.open("w") as log:
+            subprocess.run([AIRFLOW, "db", "migrate"], env=env, stdout=log, stderr=log, check=True)
+            before = campaign_records(url)
+            for dag_id in DAGS:
+                print(f"running airflow dags test {dag_id} ...", flush=True)
+                subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, stdout=log, stderr=log, check=True)
+        show_campaign("Before", before)
+        for dag_id in DAGS:
+            problems += show_dag_run(dag_id)
+        show_campaign("After", campaign_records(url))
+        report = home / "reports" / "thulium_opt_out_report.csv"
+        if report.exists():
+            print(f"\nOpt-out report file: {report}")
+    except subprocess.CalledProcessError as exc:
+        problems.append(f"{' '.join(exc.cmd)} exited {exc.returncode}")
+    finally:
+        sandbox.terminate()
+        sandbox.wait(timeout=10)
+    if problems:
+        print("\nDemo FAILED:\n  " + "\n  ".join(problems) + f"\nAirflow output: {log_path}")
+        return 1
+    print("\nDemo finished: every task ended as expected.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
