@@ -10,6 +10,4 @@ try:  # Airflow 3: time triggers moved to the standard provider.
 except ImportError:  # Airflow 2.11
     from airflow.triggers.temporal import TimeDeltaTrigger  # type: ignore[no-redef]
 
-__all__ = [
-    "AIRFLOW_V_3_0_PLUS",
-    "AirflowException", "BaseHook", "BaseOperator", "Context", "TimeDeltaTrigger"]
+__all__ = ["AIRFLOW_V_3_0_PLUS", "AirflowException", "BaseHook", "BaseOperator", "Context", "TimeDeltaTrigger"]

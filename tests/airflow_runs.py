@@ -41,13 +41,17 @@ def task_states(dag_run: Any) -> dict[str, str]:
     with create_session() as session:
         rows = session.query(TaskInstance).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
         return {
-            (row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"): str(row.state)
-            for row in rows
+            (row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"): str(row.state) for row in rows
         }
 
 
 def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
     """The XCom a task pushed, or MISSING."""
+    if not AIRFLOW_V_3_0_PLUS:
+        value = _XComRow.get_one(
+            key=key, dag_id=dag_run.dag_id, task_id=task_id, run_id=dag_run.run_id, map_index=map_index
+        )
+        return MISSING if value is None else value
     with create_session() as session:
         row = (
             session.query(_XComRow)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import base64
 import json
-from email.utils import format_datetime
 from datetime import datetime, timedelta, timezone
+from email.utils import format_datetime
 
 import pytest
 
@@ -210,13 +210,19 @@ def test_plain_http_to_a_remote_host_needs_an_explicit_extra(monkeypatch):
     connection(monkeypatch, "thulium_x", host="http://acme.thulium.com", login="a", password="b")
     with pytest.raises(ThuliumConfigurationError, match="allow_http"):
         _ = ThuliumHook("thulium_x").base_url
-    connection(monkeypatch, "thulium_y", host="http://acme.thulium.com", login="a", password="b", extra={"allow_http": "true"})
+    connection(
+        monkeypatch, "thulium_y", host="http://acme.thulium.com", login="a", password="b", extra={"allow_http": "true"}
+    )
     assert ThuliumHook("thulium_y").base_url == "http://acme.thulium.com/api/"
 
 
 def test_settings_merge_defaults_extras_and_arguments(monkeypatch):
     connection(
-        monkeypatch, "thulium_x", host="acme.thulium.com", login="a", password="b",
+        monkeypatch,
+        "thulium_x",
+        host="acme.thulium.com",
+        login="a",
+        password="b",
         extra={"timeout": "12", "max_retries": 2, "verify": "false", "accept_language": "pl"},
     )
     settings = ThuliumHook("thulium_x", max_retries=7).settings
