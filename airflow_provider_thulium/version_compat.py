@@ -5,9 +5,4 @@ from __future__ import annotations
 from airflow.providers.common.compat.sdk import AirflowException, BaseHook, BaseOperator, Context
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
-try:  # Airflow 3: time triggers moved to the standard provider.
-    from airflow.providers.standard.triggers.temporal import TimeDeltaTrigger
-except ImportError:  # Airflow 2.11
-    from airflow.triggers.temporal import TimeDeltaTrigger  # type: ignore[no-redef]
-
-__all__ = ["AIRFLOW_V_3_0_PLUS", "AirflowException", "BaseHook", "BaseOperator", "Context", "TimeDeltaTrigger"]
+__all__ = ["AIRFLOW_V_3_0_PLUS", "AirflowException", "BaseHook", "BaseOperator", "Context"]

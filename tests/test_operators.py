@@ -237,3 +237,27 @@ def test_a_run_stopped_by_an_error_marks_the_rest_not_sent(thulium_sandbox):
     assert all(results[p][0]["http_status"] is None for p in phones[10:])
     summary = xcom(run, "delete", "summary")
     assert "404" in summary["stopped_by"]
+
+
+def test_deferrable_waits_in_a_trigger_and_sends_from_the_worker(thulium_sandbox):
+    thulium_sandbox.add_fault(
+        Fault(method="DELETE", after=1, action=lambda sandbox: sandbox.state.set_in_call("00001", "48500100203", False))
+    )
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="delete",
+            campaign_id="00001",
+            phone_numbers=["48500100203", "48500100201"],
+            call_in_progress_retries=1,
+            call_in_progress_retry_delay=0.5,
+            deferrable=True,
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"delete": "success"}
+    results = xcom(run, "delete")
+    assert [entry["status"] for entry in results["48500100201"]] == ["REMOVED", "REMOVED"]
+    assert results["48500100203"][0]["status"] == "REMOVED"
+    summary = xcom(run, "delete", "summary")
+    assert (summary["requests"], summary["batches"]) == (2, 2)
+    assert [r.method for r in thulium_sandbox.requests] == ["DELETE", "DELETE"]
+    assert thulium_sandbox.requests[1].query["phone_number[]"] == ["48500100203"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, ClassVar
 
@@ -18,7 +18,8 @@ from airflow_provider_thulium.validation import (
     parse_phone_numbers,
     parse_records,
 )
-from airflow_provider_thulium.version_compat import BaseOperator, Context, TimeDeltaTrigger
+from airflow_provider_thulium.triggers.thulium import ThuliumCallInProgressWaitTrigger
+from airflow_provider_thulium.version_compat import BaseOperator, Context
 
 XCOM_RESULTS_ALL = "all"
 XCOM_RESULTS_FAILURES = "failures"
@@ -213,25 +214,25 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
             )
             if self.deferrable:
                 self.defer(
-                    trigger=TimeDeltaTrigger(delay),
+                    trigger=ThuliumCallInProgressWaitTrigger(
+                        datetime.now(timezone.utc) + delay, {**results.to_state(), "attempt": attempt}
+                    ),
                     method_name="execute_complete",
-                    kwargs={"state": results.to_state(), "attempt": attempt},
                 )
             time.sleep(delay.total_seconds())
             self._send(results, results.campaign_id, waiting)
         return self._finish(context, results)
 
-    def execute_complete(
-        self, context: Context, event: Any = None, state: dict[str, Any] | None = None, attempt: int = 0
-    ) -> Any:
+    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
         """Resume after a deferred wait: send the phones still in a call from the worker, then decide."""
-        if state is None:
-            raise ThuliumError("resumed without the saved results; the deferral's kwargs were lost")
+        if not event or "state" not in event:
+            raise ThuliumError("resumed from the wait without the saved results; the trigger event was empty")
+        state = event["state"]
         campaign_id = normalize_campaign_id(self.campaign_id)
         results = self._new_results(campaign_id, list(state["results"]))
         results.load_state(state)
         self._send(results, campaign_id, results.phones_with_outcome(CALL_IN_PROGRESS))
-        return self._after_first_pass(context, results, attempt)
+        return self._after_first_pass(context, results, state["attempt"])
 
 
 class ThuliumUpdateRecordsOperator(ThuliumRecordsBaseOperator):
