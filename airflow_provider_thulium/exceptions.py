@@ -33,7 +33,8 @@ class ThuliumError(AirflowException):
         request_id: str | None = None,
         api_messages: Sequence[str] = (),
     ) -> None:
-        self.status_code = status_code
+        # AirflowException types status_code as an HTTPStatus; here it is what Thulium answered, or None.
+        self.status_code = status_code  # type: ignore[assignment]
         self.request_id = request_id
         self.api_messages = list(api_messages)
         details = []

@@ -11,6 +11,7 @@ from typing import Any, ClassVar
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError
 from airflow_provider_thulium.hooks.thulium import BatchResult, ThuliumHook
 from airflow_provider_thulium.results import CALL_IN_PROGRESS, DELETE, UPDATE, RecordResults
+from airflow_provider_thulium.triggers.thulium import ThuliumCallInProgressWaitTrigger
 from airflow_provider_thulium.validation import (
     mask_phone,
     normalize_campaign_id,
@@ -18,7 +19,6 @@ from airflow_provider_thulium.validation import (
     parse_phone_numbers,
     parse_records,
 )
-from airflow_provider_thulium.triggers.thulium import ThuliumCallInProgressWaitTrigger
 from airflow_provider_thulium.version_compat import BaseOperator, Context
 
 XCOM_RESULTS_ALL = "all"
