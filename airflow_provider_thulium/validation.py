@@ -7,6 +7,7 @@ form of the phone number (phone numbers are personal data and error messages end
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime
@@ -18,8 +19,14 @@ from airflow_provider_thulium.exceptions import ThuliumValidationError
 _PHONE = re.compile(r"\+?[0-9]{1,20}")
 _PHONE_SEPARATORS = re.compile(r"[\s,;]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
-_NEXT_CALL_DATE = re.compile(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}")
+# ASCII digits only: \d and str.isdigit() also match other scripts' digits (fullwidth, superscript...).
+_NEXT_CALL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
+_DIGITS = re.compile(r"[0-9]+")
 NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
+#: Integers sent as JSON numbers must fit 64 bits: larger ones lose precision or fail on the server
+#: (and Python cannot even print ints beyond 4300 digits).
+_MAX_INT = 2**63 - 1
+_MAX_PHONE = 10**20  # 20 digits at most
 
 #: The fields a record of ``PUT batch/outbounds/:id/records`` may hold (CONTRACT: PUT).
 RECORD_FIELDS = frozenset(
@@ -39,7 +46,7 @@ def normalize_campaign_id(campaign_id: object) -> str:
         raise ThuliumValidationError(f"campaign_id: expected a five-character id, got {campaign_id!r}")
     if isinstance(campaign_id, int):
         if not 0 <= campaign_id <= 99999:
-            raise ThuliumValidationError(f"campaign_id: {campaign_id} does not fit five digits")
+            raise ThuliumValidationError("campaign_id: the number does not fit five digits")
         return f"{campaign_id:05d}"
     if isinstance(campaign_id, str):
         text = campaign_id.strip()
@@ -67,8 +74,9 @@ def parse_flag(value: object, field: str) -> bool:
 def _phone(value: object, where: str) -> str:
     if isinstance(value, bool) or not isinstance(value, (str, int)):
         raise ThuliumValidationError(f"{where}: expected a phone number as str or int, got {type(value).__name__}")
-    if isinstance(value, int) and value < 0:
-        raise ThuliumValidationError(f"{where}: phone {mask_phone(value)} is negative")
+    if isinstance(value, int) and not 0 <= value < _MAX_PHONE:
+        # Checked before str(): an int of more than 4300 digits cannot be turned into text.
+        raise ThuliumValidationError(f"{where}: the number is negative or longer than 20 digits")
     text = str(value).strip()
     if not _PHONE.fullmatch(text):
         shown = mask_phone(text) if text else "''"
@@ -101,18 +109,27 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
 def _status_id(value: object, where: str) -> int:
     if isinstance(value, bool):
         raise ThuliumValidationError(f"{where}: expected an integer id, got {value!r}")
-    if isinstance(value, int) and value >= 0:
+    if isinstance(value, int) and 0 <= value <= _MAX_INT:
         return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
-    raise ThuliumValidationError(f"{where}: expected a non-negative integer id, got {value!r}")
+    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()) and len(value.strip()) <= 19:
+        number = int(value.strip())
+        if number <= _MAX_INT:
+            return number
+    shown = "a number too large" if isinstance(value, int) else repr(value)[:40]
+    raise ThuliumValidationError(f"{where}: expected a non-negative integer id (64-bit), got {shown}")
 
 
 def _next_call_date(value: object, where: str, account_tz: ZoneInfo) -> str:
     if isinstance(value, datetime):
         if value.tzinfo is not None and value.utcoffset() is not None:
-            value = value.astimezone(account_tz)
-        return value.strftime(NEXT_CALL_DATE_FORMAT)
+            try:
+                value = value.astimezone(account_tz)
+            except (OverflowError, ValueError):
+                raise ThuliumValidationError(
+                    f"{where}: {value.isoformat()} is out of range in the account's time zone"
+                ) from None
+        # Not strftime: it does not zero-pad years before 1000 on every platform.
+        return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
     if isinstance(value, date):
         raise ThuliumValidationError(f"{where}: a date needs a time of day; pass a datetime or 'YYYY-MM-DD hh:mm'")
     if isinstance(value, str):
@@ -128,6 +145,15 @@ def _next_call_date(value: object, where: str, account_tz: ZoneInfo) -> str:
     raise ThuliumValidationError(f"{where}: expected 'YYYY-MM-DD hh:mm' or a datetime, got {type(value).__name__}")
 
 
+def _check_text(value: str, where: str) -> str:
+    # A lone surrogate (e.g. from a JSON "\ud800" escape) has no UTF-8 form: the body could not be sent.
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ThuliumValidationError(f"{where}: the text holds a character that is not valid Unicode") from None
+    return value
+
+
 def _record_fields(value: object, where: str) -> dict[str, Any]:
     if not isinstance(value, Mapping):
         raise ThuliumValidationError(f"{where}: expected an object of field values, got {type(value).__name__}")
@@ -135,10 +161,17 @@ def _record_fields(value: object, where: str) -> dict[str, Any]:
     for key, field_value in value.items():
         if not isinstance(key, str) or not key:
             raise ThuliumValidationError(f"{where}: field names must be non-empty strings, got {key!r}")
+        _check_text(key, f"{where} field name")
         if field_value is not None and not isinstance(field_value, (str, int, float, bool)):
             raise ThuliumValidationError(
                 f"{where}.{key}: expected a string, number, boolean or null, got {type(field_value).__name__}"
             )
+        if isinstance(field_value, float) and not math.isfinite(field_value):
+            raise ThuliumValidationError(f"{where}.{key}: {field_value} has no JSON form; send a finite number")
+        if isinstance(field_value, int) and not isinstance(field_value, bool) and abs(field_value) > _MAX_INT:
+            raise ThuliumValidationError(f"{where}.{key}: the number does not fit 64 bits; send it as a string")
+        if isinstance(field_value, str):
+            _check_text(field_value, f"{where}.{key}")
         fields[key] = field_value
     return fields
 
@@ -162,6 +195,8 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
             records = json.loads(records)
         except json.JSONDecodeError as exc:
             raise ThuliumValidationError(f"{field}: not valid JSON ({exc.msg} at position {exc.pos})") from None
+        except RecursionError:
+            raise ThuliumValidationError(f"{field}: the JSON is nested too deeply") from None
     if not isinstance(records, (list, tuple)):
         raise ThuliumValidationError(f"{field}: expected a list of records, got {type(records).__name__}")
     seen: dict[str, int] = {}
@@ -195,7 +230,7 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
             login = record["agent_login"]
             if not isinstance(login, str) or not login.strip():
                 raise ThuliumValidationError(f"{where}.agent_login: expected a non-empty agent login")
-            clean["agent_login"] = login.strip()
+            clean["agent_login"] = _check_text(login.strip(), f"{where}.agent_login")
         if record.get("next_call_date") is not None:
             clean["next_call_date"] = _next_call_date(record["next_call_date"], f"{where}.next_call_date", account_tz)
         if record.get("record_fields") is not None:

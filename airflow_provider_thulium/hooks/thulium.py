@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ipaddress
 import json
+import logging
+import os
 import random
 import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -46,6 +48,31 @@ from airflow_provider_thulium.version_compat import BaseHook
 # account (CONTRACT: "Rate limits"); both batch calls are idempotent, so a repeat is safe.
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _QUERY_STRING = re.compile(r"\?[^\s'\"]*")
+_PHONE_PARAM = "phone_number%5B%5D="
+
+
+class _HidePhoneQueries(logging.Filter):
+    """Cut the query string out of urllib3's DEBUG lines about our DELETE batches.
+
+    urllib3 logs every request's full URL at DEBUG, and a DELETE batch carries every phone number
+    in its query string (CONTRACT: DELETE); with task logging at DEBUG they would all land in the
+    task log. Only lines holding our phone parameter are touched.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str) and _PHONE_PARAM in record.msg:
+            record.msg = _QUERY_STRING.sub("?…", record.msg)
+        if isinstance(record.args, tuple) and any(isinstance(a, str) and _PHONE_PARAM in a for a in record.args):
+            record.args = tuple(
+                _QUERY_STRING.sub("?…", a) if isinstance(a, str) and _PHONE_PARAM in a else a for a in record.args
+            )
+        return True
+
+
+def _hide_phone_queries_in_urllib3_logs() -> None:
+    urllib3_log = logging.getLogger("urllib3.connectionpool")
+    if not any(isinstance(existing, _HidePhoneQueries) for existing in urllib3_log.filters):
+        urllib3_log.addFilter(_HidePhoneQueries())
 
 
 def _as_bool(name: str, value: Any) -> bool:
@@ -323,6 +350,12 @@ class ThuliumHook(BaseHook):
                 f"Connection {self.thulium_conn_id!r} needs the API user's login and password"
             )
         settings = self.settings
+        if isinstance(settings.verify, str) and not os.path.exists(settings.verify):
+            # requests would raise a bare OSError at the first request.
+            raise ThuliumConfigurationError(
+                f'Connection {self.thulium_conn_id!r}: the "verify" CA bundle {settings.verify!r} does not exist'
+            )
+        _hide_phone_queries_in_urllib3_logs()
         session = requests.Session()
         session.auth = (conn.login, conn.password)
         session.verify = settings.verify
@@ -397,7 +430,7 @@ class ThuliumHook(BaseHook):
         from airflow_provider_thulium.results import DELETE, RecordResults
 
         campaign = normalize_campaign_id(campaign_id)
-        phones = parse_phone_numbers(phone_numbers if isinstance(phone_numbers, str) else list(phone_numbers))
+        phones = parse_phone_numbers(_as_sequence(phone_numbers))
         results = RecordResults(DELETE, campaign, phones, self.log)
         for batch in self.stream_delete_records(campaign, phones, search_in_additional_numbers):
             results.add_batch(batch)
@@ -601,7 +634,12 @@ class ThuliumHook(BaseHook):
             attempt += 1
             wait: float | None = None
             try:
-                response = self.session.request(method, url, data=body, headers=headers, timeout=settings.timeout)
+                # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the worker's
+                # environment override session.verify (psf/requests#3829), which would ignore the
+                # connection's CA bundle or verify=false. True still picks up those variables.
+                response = self.session.request(
+                    method, url, data=body, headers=headers, timeout=settings.timeout, verify=settings.verify
+                )
             except requests.exceptions.SSLError as exc:
                 raise ThuliumUnavailableError(
                     f"{description}: TLS failed ({_transport_reason(exc)}). If the account uses a private CA, "
@@ -656,6 +694,17 @@ class ThuliumHook(BaseHook):
                 failure.reason,
             )
             time.sleep(wait)
+
+
+def _as_sequence(value: Any) -> Any:
+    """A list from any other iterable of phones (set, generator...), for validation to check.
+
+    Anything else is left for validation to refuse with a clear message: not ``list(value)``, which
+    raises ``TypeError`` for a non-iterable and turns bytes into ints and a dict into its keys.
+    """
+    if isinstance(value, (str, list, tuple, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        return value
+    return list(value)
 
 
 def _is_loopback(hostname: str) -> bool:
