@@ -82,6 +82,9 @@ class RecordResults:
         )
         # None marks a phone nothing has been heard about yet; finish() turns those into NOT_SENT.
         self.results: dict[str, Any] = dict.fromkeys(phones)
+        # Each phone's outcome, worked out once when its result is stored (summary, logs and the
+        # failure policy all read it; 100,000 phones make that worth keeping).
+        self.outcomes: dict[str, str | None] = dict.fromkeys(phones)
         self.requests = 0
         self.retries = 0
         self.batches = 0
@@ -156,33 +159,26 @@ class RecordResults:
             if removed:
                 entry = removed + [item for item in entry if item.get("status") != NOT_EXIST]
         self.results[phone] = entry
+        self.outcomes[phone] = outcome(self.kind, entry)
 
     def phones_with_outcome(self, name: str) -> list[str]:
         """The phones whose outcome is ``name`` so far, in input order."""
-        return [
-            phone for phone, entry in self.results.items() if entry is not None and outcome(self.kind, entry) == name
-        ]
+        return [phone for phone, result in self.outcomes.items() if result == name]
 
     def finish(self) -> dict[str, Any]:
         """Give every phone not yet answered a ``NOT_SENT`` entry and return the results."""
         for phone, entry in self.results.items():
             if entry is None:
-                self.results[phone] = client_entry(self.kind, NOT_SENT, "not sent: the run stopped before this phone")
+                self._store(phone, client_entry(self.kind, NOT_SENT, "not sent: the run stopped before this phone"))
         return self.results
 
     def failed_phones(self) -> list[str]:
         """Phones whose outcome is not a success, in input order."""
-        return [
-            phone
-            for phone, entry in self.results.items()
-            if entry is None or outcome(self.kind, entry) not in self.success_outcomes
-        ]
+        return [phone for phone, result in self.outcomes.items() if result not in self.success_outcomes]
 
     def summary(self, **extra: Any) -> dict[str, Any]:
         """Counts per outcome, the failed phones, requests, retries and duration."""
-        counts = Counter(
-            outcome(self.kind, entry) if entry is not None else NOT_SENT for entry in self.results.values()
-        )
+        counts = Counter(result or NOT_SENT for result in self.outcomes.values())
         failed = self.failed_phones()
         return {
             "operation": self.kind,
@@ -207,7 +203,7 @@ class RecordResults:
             entry = self.results[phone]
             first = entry[0] if isinstance(entry, list) else entry
             message = first.get("message") if isinstance(first, dict) else None
-            line = f"{mask_phone(phone)}: {outcome(self.kind, entry)}"
+            line = f"{mask_phone(phone)}: {self.outcomes[phone] or NOT_SENT}"
             lines.append(line + (f" ({message})" if message else ""))
         return lines
 
@@ -215,7 +211,7 @@ class RecordResults:
         counts: Counter[str] = Counter()
         failures: list[str] = []
         for phone in batch.phones:
-            name = outcome(self.kind, self.results[phone])
+            name = self.outcomes[phone] or NOT_SENT
             counts[name] += 1
             if name not in self.success_outcomes and len(failures) < _MAX_LOGGED_FAILURES:
                 failures.append(f"{mask_phone(phone)} {name}")
@@ -245,6 +241,9 @@ class RecordResults:
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`to_state` saved."""
         self.results = dict(state["results"])
+        self.outcomes = {
+            phone: None if entry is None else outcome(self.kind, entry) for phone, entry in self.results.items()
+        }
         self.requests = state["requests"]
         self.retries = state["retries"]
         self.batches = state["batches"]

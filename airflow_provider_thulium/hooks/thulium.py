@@ -8,7 +8,6 @@ import logging
 import os
 import random
 import re
-import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -49,6 +48,8 @@ from airflow_provider_thulium.version_compat import BaseHook
 _RETRYABLE_STATUSES = frozenset({429, 500, 502, 503, 504})
 _QUERY_STRING = re.compile(r"\?[^\s'\"]*")
 _PHONE_PARAM = "phone_number%5B%5D="
+# One encoder for every body: json.dumps with options builds a new encoder per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
 class _HidePhoneQueries(logging.Filter):
@@ -210,6 +211,8 @@ class _Batch:
     phones: list[str]
     query: str
     body: bytes | None
+    items: Sequence[Any]  # what the batch was built from: phones (delete) or records (update)
+    rebuild: Callable[[Sequence[Any]], _Batch]  # a batch of the same call from a slice of `items`
 
 
 @dataclass
@@ -259,7 +262,6 @@ class ThuliumHook(BaseHook):
             "max_concurrent_requests": max_concurrent_requests,
             **settings,
         }
-        self._stats_lock = threading.Lock()
 
     # -- connection form (Airflow < 3.2 reads these; newer versions read get_provider_info) --
 
@@ -374,6 +376,16 @@ class ThuliumHook(BaseHook):
         if settings.verify is False:
             self.log.warning("TLS certificate verification is off for connection %s", self.thulium_conn_id)
         return session
+
+    @cached_property
+    def _send_settings(self) -> dict[str, Any]:
+        """Proxies, CA bundle and the like from the environment, merged once rather than per request.
+
+        ``verify`` is passed explicitly: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE override
+        ``session.verify`` (psf/requests#3829), which would ignore the connection's CA bundle or
+        ``verify=false``; with the default ``True`` those variables still apply.
+        """
+        return dict(self.session.merge_environment_settings(self.base_url, {}, None, self.settings.verify, None))
 
     def get_conn(self) -> requests.Session:
         """Return the hook's :class:`requests.Session` (authenticated, with the provider's headers)."""
@@ -497,119 +509,103 @@ class ThuliumHook(BaseHook):
         # "DELETE /api/<path>?<query> HTTP/1.1" must stay under the proxy limit.
         settings = self.settings
         fixed = len(f"DELETE {urlsplit(self.base_url).path}{path}?{flag} HTTP/1.1")
-        parts: list[str] = []
+
+        def build(batch: Sequence[Any]) -> _Batch:
+            query = flag + "&".join(_PHONE_PARAM + quote(phone, safe="") for phone in batch)
+            return _Batch(list(batch), query, None, batch, build)
+
         batch: list[str] = []
         size = fixed
         for phone in phones:
-            part = "phone_number%5B%5D=" + quote(phone, safe="")
-            if batch and (
-                size + len(part) + 1 > settings.max_request_line_bytes or len(batch) >= settings.max_batch_size
-            ):
-                yield _Batch(batch, flag + "&".join(parts), None)
-                parts, batch, size = [], [], fixed
-            parts.append(part)
+            part = len(_PHONE_PARAM) + len(quote(phone, safe="")) + 1
+            if batch and (size + part > settings.max_request_line_bytes or len(batch) >= settings.max_batch_size):
+                yield build(batch)
+                batch, size = [], fixed
             batch.append(phone)
-            size += len(part) + 1
+            size += part
         if batch:
-            yield _Batch(batch, flag + "&".join(parts), None)
+            yield build(batch)
 
     def _update_batches(self, records: Sequence[dict[str, Any]], query: str) -> Iterator[_Batch]:
-        # Each record is serialised once; a batch's body is the join of its records.
         settings = self.settings
-        head, tail = b'{"records":[', b"]}"
-        parts: list[bytes] = []
-        batch: list[str] = []
-        size = len(head) + len(tail)
-        for record in records:
-            part = json.dumps(record, ensure_ascii=False, separators=(",", ":")).encode()
-            if batch and (size + len(part) + 1 > settings.max_body_bytes or len(batch) >= settings.max_batch_size):
-                yield _Batch(batch, query, head + b",".join(parts) + tail)
-                parts, batch, size = [], [], len(head) + len(tail)
-            parts.append(part)
-            batch.append(record["phone_number"])
-            size += len(part) + 1
-        if batch:
-            yield _Batch(batch, query, head + b",".join(parts) + tail)
+
+        def build(batch: Sequence[Any]) -> _Batch:
+            body = _JSON.encode({"records": list(batch)}).encode()
+            return _Batch([record["phone_number"] for record in batch], query, body, batch, build)
+
+        for start in range(0, len(records), settings.max_batch_size):
+            chunk = records[start : start + settings.max_batch_size]
+            # One encoder call per batch is the fast path; a batch over the body limit is sized
+            # record by record instead.
+            candidate = build(chunk)
+            if candidate.body is not None and len(candidate.body) <= settings.max_body_bytes:
+                yield candidate
+                continue
+            batch: list[dict[str, Any]] = []
+            size = len(b'{"records":[]}')
+            for record in chunk:
+                part = len(_JSON.encode(record).encode()) + 1
+                if batch and size + part > settings.max_body_bytes:
+                    yield build(batch)
+                    batch, size = [], len(b'{"records":[]}')
+                batch.append(record)
+                size += part
+            if batch:
+                yield build(batch)
 
     def _stream(self, method: str, path: str, batches: Iterator[_Batch]) -> Iterator[BatchResult]:
+        # Built here, before any worker thread, so threads never race to create them.
+        _ = self.session, self._send_settings
         limit = self.settings.max_concurrent_requests
         if limit == 1:
             for batch in batches:
-                result = self._send_batch(method, path, batch)
-                yield result
-                if result.error is not None and not result.error.batch_local:
-                    return
+                for result in self._send_batch(method, path, batch):
+                    yield result
+                    if result.error is not None and not result.error.batch_local:
+                        return
             return
         # A bounded pool: at most `limit` batches in flight, results handed back in input order.
         with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="thulium") as pool:
-            pending: deque[Future[BatchResult]] = deque()
+            pending: deque[Future[list[BatchResult]]] = deque()
             stopping = False
             for batch in batches:
                 pending.append(pool.submit(self._send_batch, method, path, batch))
                 if len(pending) >= limit:
-                    result = pending.popleft().result()
-                    yield result
-                    if result.error is not None and not result.error.batch_local:
-                        stopping = True
+                    for result in pending.popleft().result():
+                        yield result
+                        stopping = stopping or (result.error is not None and not result.error.batch_local)
+                    if stopping:
                         break
+            # Batches already in flight were sent: their answers are reported, not dropped.
             while pending:
-                result = pending.popleft().result()
-                yield result
-                stopping = stopping or (result.error is not None and not result.error.batch_local)
+                yield from pending.popleft().result()
 
-    def _send_batch(self, method: str, path: str, batch: _Batch) -> BatchResult:
+    def _send_batch(self, method: str, path: str, batch: _Batch) -> list[BatchResult]:
+        """Send one batch; a batch a proxy finds too large (413/414) is halved and each half sent."""
         started = time.monotonic()
         description = f"{method} {path} ({len(batch.phones)} phone numbers)"
         try:
             answer = self._request(method, path, query=batch.query, body=batch.body, description=description)
         except ThuliumRequestRejectedError as exc:
-            if exc.status_code in (413, 414) and len(batch.phones) > 1:
-                # A proxy in front of the account has a lower limit than the batch was sized for:
-                # halve the batch rather than fail it.
+            if exc.status_code in (413, 414) and len(batch.items) > 1:
+                # A proxy in front of the account has a lower limit than the batch was sized for.
                 self.log.warning("%s answered %s; splitting the batch in two", description, exc.status_code)
-                return self._send_halves(method, path, batch, started)
-            return BatchResult(batch.phones, None, exc, 1, 0, time.monotonic() - started)
+                middle = len(batch.items) // 2
+                halves = (batch.rebuild(batch.items[:middle]), batch.rebuild(batch.items[middle:]))
+                results = [result for half in halves for result in self._send_batch(method, path, half)]
+                results[0].requests += 1  # the rejected request
+                return results
+            return [BatchResult(batch.phones, None, exc, 1, 0, time.monotonic() - started)]
         except ThuliumError as exc:
             attempts = getattr(exc, "attempts", 1)
-            return BatchResult(batch.phones, None, exc, attempts, attempts - 1, time.monotonic() - started)
+            return [BatchResult(batch.phones, None, exc, attempts, attempts - 1, time.monotonic() - started)]
+        seconds = time.monotonic() - started
         if not isinstance(answer.payload, dict):
             error = ThuliumResponseError(
                 f"{description} answered {type(answer.payload).__name__} instead of an object keyed by phone number"
             )
-            return BatchResult(batch.phones, None, error, answer.requests, answer.retries, time.monotonic() - started)
-        return BatchResult(
-            batch.phones, answer.payload, None, answer.requests, answer.retries, time.monotonic() - started
-        )
-
-    def _send_halves(self, method: str, path: str, batch: _Batch, started: float) -> BatchResult:
-        middle = len(batch.phones) // 2
-        halves = [batch.phones[:middle], batch.phones[middle:]]
-        if batch.body is None:
-            flag = "search_in_additional_numbers=true&" if batch.query.startswith("search_in") else ""
-            parts = batch.query[len(flag) :].split("&")
-            sub_batches = [
-                _Batch(halves[0], flag + "&".join(parts[:middle]), None),
-                _Batch(halves[1], flag + "&".join(parts[middle:]), None),
-            ]
-        else:
-            records = json.loads(batch.body)["records"]
-            sub_batches = [
-                next(self._update_batches(records[:middle], batch.query)),
-                next(self._update_batches(records[middle:], batch.query)),
-            ]
-        results = [self._send_batch(method, path, sub) for sub in sub_batches]
-        answer: dict[str, Any] = {}
-        for result in results:
-            answer.update(result.answer or {})
-        error = next((result.error for result in results if result.error is not None), None)
-        return BatchResult(
-            batch.phones,
-            None if error is not None else answer,
-            error,
-            1 + sum(result.requests for result in results),
-            sum(result.retries for result in results),
-            time.monotonic() - started,
-        )
+            return [BatchResult(batch.phones, None, error, answer.requests, answer.retries, seconds)]
+        return [BatchResult(batch.phones, answer.payload, None, answer.requests, answer.retries, seconds)]
 
     # -- transport --
 
@@ -625,7 +621,6 @@ class ThuliumHook(BaseHook):
     ) -> _Answer:
         """Send one request, retrying transient failures, and return the decoded JSON answer."""
         settings = self.settings
-        url = self.base_url + path + (f"?{query}" if query else "")
         headers = {"Content-Type": "application/json"} if body is not None else None
         deadline = time.monotonic() + settings.retry_budget
         max_attempts = 1 + (settings.max_retries if retry else 0)
@@ -634,12 +629,14 @@ class ThuliumHook(BaseHook):
             attempt += 1
             wait: float | None = None
             try:
-                # verify per request: requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE in the worker's
-                # environment override session.verify (psf/requests#3829), which would ignore the
-                # connection's CA bundle or verify=false. True still picks up those variables.
-                response = self.session.request(
-                    method, url, data=body, headers=headers, timeout=settings.timeout, verify=settings.verify
+                prepared = self.session.prepare_request(
+                    requests.Request(method, self.base_url + path, data=body, headers=headers)
                 )
+                if query:
+                    # Already percent-encoded: appended after preparing, so requests and urllib3 do
+                    # not re-parse 8 KB of query character by character on every request.
+                    prepared.url = f"{prepared.url}?{query}"
+                response = self.session.send(prepared, timeout=settings.timeout, **self._send_settings)
             except requests.exceptions.SSLError as exc:
                 raise ThuliumUnavailableError(
                     f"{description}: TLS failed ({_transport_reason(exc)}). If the account uses a private CA, "
