@@ -125,8 +125,16 @@ class RecordResults:
                     self.unmatched_answers += 1
                     continue
                 phone = found
-            self._store(phone, self._normalise(value))
+            if self.kind == UPDATE and type(value) is dict and type(value.get("http_status")) is int:
+                # The documented update shape, by far the common case: stored without the general path.
+                code = value["http_status"]
+                self.results[phone] = value
+                self.outcomes[phone] = UPDATED if 200 <= code < 300 else f"HTTP_{code}"
+            else:
+                self._store(phone, self._normalise(value))
             answered.add(phone)
+        if len(answered) == len(expected):
+            return
         for phone in batch.phones:
             if phone not in answered:
                 self._store(phone, client_entry(self.kind, NO_ANSWER, "Thulium's answer did not mention this phone"))

@@ -46,8 +46,11 @@ class _Where:
     def __init__(self, field: str, index: int | None = None, phone: str | None = None, key: str | None = None):
         self.field, self.index, self.phone, self.key = field, index, phone, key
 
-    def at(self, key: str) -> _Where:
-        return _Where(self.field, self.index, self.phone, key)
+    def at(self, key: str | None) -> _Where:
+        """Point at one key of the item. Mutates and returns ``self``: one object serves a whole
+        record, since validation of a record is sequential and a message is formatted at once."""
+        self.key = key
+        return self
 
     def __str__(self) -> str:
         text = self.field if self.index is None else f"{self.field}[{self.index}]"
@@ -129,6 +132,8 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
 
 
 def _status_id(value: object, where: object) -> int:
+    if type(value) is int and 0 <= value <= _MAX_INT:  # the common case, first
+        return value
     if isinstance(value, bool):
         raise ThuliumValidationError(f"{where}: expected an integer id, got {value!r}")
     if isinstance(value, int) and 0 <= value <= _MAX_INT:
@@ -177,13 +182,19 @@ def _check_text(value: str, where: object) -> str:
 
 
 def _record_fields(value: object, where: _Where) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
+    if not isinstance(value, dict) and not isinstance(value, Mapping):
         raise ThuliumValidationError(f"{where}: expected an object of field values, got {type(value).__name__}")
     fields: dict[str, Any] = {}
     for key, field_value in value.items():
         if not isinstance(key, str) or not key:
             raise ThuliumValidationError(f"{where}: field names must be non-empty strings, got {key!r}")
-        _check_text(key, where)
+        if not key.isascii():
+            _check_text(key, where)
+        if type(field_value) is str:  # the common case: only non-ASCII text needs the Unicode check
+            if not field_value.isascii():
+                _check_text(field_value, f"{where}.{key}")
+            fields[key] = field_value
+            continue
         if field_value is not None and not isinstance(field_value, (str, int, float, bool)):
             raise ThuliumValidationError(
                 f"{where}.{key}: expected a string, number, boolean or null, got {type(field_value).__name__}"
@@ -193,7 +204,7 @@ def _record_fields(value: object, where: _Where) -> dict[str, Any]:
         if isinstance(field_value, int) and not isinstance(field_value, bool) and abs(field_value) > _MAX_INT:
             raise ThuliumValidationError(f"{where}.{key}: the number does not fit 64 bits; send it as a string")
         if isinstance(field_value, str):
-            _check_text(field_value, where.at(f"record_fields.{key}"))
+            _check_text(field_value, f"{where}.{key}")
         fields[key] = field_value
     return fields
 
@@ -224,14 +235,16 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
     seen: dict[str, int] = {}
     normalised: list[dict[str, Any]] = []
     for index, record in enumerate(records):
-        if not isinstance(record, Mapping):
+        if not isinstance(record, dict) and not isinstance(record, Mapping):
             raise ThuliumValidationError(f"{_Where(field, index)}: expected an object, got {type(record).__name__}")
         if "phone_number" not in record:
             raise ThuliumValidationError(
                 f"{_Where(field, index)}.phone_number: missing (every record needs the number it is called on)"
             )
-        phone = _phone(record["phone_number"], _Where(field, index, key="phone_number"))
-        where = _Where(field, index, phone)
+        where = _Where(field, index, key="phone_number")
+        phone = _phone(record["phone_number"], where)
+        where.phone = phone
+        where.key = None
         if not RECORD_FIELDS.issuperset(record):
             unknown = sorted(str(key) for key in record if key not in RECORD_FIELDS)
             raise ThuliumValidationError(
@@ -258,7 +271,7 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
             clean["record_fields"] = _record_fields(record["record_fields"], where.at("record_fields"))
         if len(clean) == 1:
             raise ThuliumValidationError(
-                f"{where}: nothing to change; give at least one of status_id, dictionary_status_id, "
+                f"{where.at(None)}: nothing to change; give at least one of status_id, dictionary_status_id, "
                 "agent_login, next_call_date, record_fields"
             )
         normalised.append(clean)

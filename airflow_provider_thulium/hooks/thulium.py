@@ -557,28 +557,30 @@ class ThuliumHook(BaseHook):
         # Built here, before any worker thread, so threads never race to create them.
         _ = self.session, self._send_settings
         limit = self.settings.max_concurrent_requests
-        if limit == 1:
-            for batch in batches:
-                for result in self._send_batch(method, path, batch):
-                    yield result
-                    if result.error is not None and not result.error.batch_local:
-                        return
-            return
-        # A bounded pool: at most `limit` batches in flight, results handed back in input order.
+        # At most `limit` requests in flight; results handed back in input order. The next batch is
+        # sent before the caller gets a result, so the caller's work overlaps the network wait even
+        # with one request at a time.
         with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="thulium") as pool:
             pending: deque[Future[list[BatchResult]]] = deque()
-            stopping = False
-            for batch in batches:
-                pending.append(pool.submit(self._send_batch, method, path, batch))
-                if len(pending) >= limit:
-                    for result in pending.popleft().result():
-                        yield result
-                        stopping = stopping or (result.error is not None and not result.error.batch_local)
-                    if stopping:
-                        break
-            # Batches already in flight were sent: their answers are reported, not dropped.
+
+            def send_next() -> None:
+                batch = next(batches, None)
+                if batch is not None:
+                    pending.append(pool.submit(self._send_batch, method, path, batch))
+
+            for _ in range(limit):
+                send_next()
             while pending:
-                yield from pending.popleft().result()
+                results = pending.popleft().result()
+                stopping = any(result.error is not None and not result.error.batch_local for result in results)
+                if not stopping:
+                    send_next()
+                yield from results
+                if stopping:
+                    # Batches already in flight were sent: their answers are reported, not dropped.
+                    while pending:
+                        yield from pending.popleft().result()
+                    return
 
     def _send_batch(self, method: str, path: str, batch: _Batch) -> list[BatchResult]:
         """Send one batch; a batch a proxy finds too large (413/414) is halved and each half sent."""
