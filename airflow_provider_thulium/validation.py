@@ -234,41 +234,43 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
         raise ThuliumValidationError(f"{field}: expected a list of records, got {type(records).__name__}")
     seen: dict[str, int] = {}
     normalised: list[dict[str, Any]] = []
+    where = _Where(field)  # one for the whole input; pointed at each record and key in turn
     for index, record in enumerate(records):
+        where.index, where.phone = index, None
         if not isinstance(record, dict) and not isinstance(record, Mapping):
-            raise ThuliumValidationError(f"{_Where(field, index)}: expected an object, got {type(record).__name__}")
+            raise ThuliumValidationError(f"{where.at(None)}: expected an object, got {type(record).__name__}")
         if "phone_number" not in record:
             raise ThuliumValidationError(
-                f"{_Where(field, index)}.phone_number: missing (every record needs the number it is called on)"
+                f"{where.at('phone_number')}: missing (every record needs the number it is called on)"
             )
-        where = _Where(field, index, key="phone_number")
-        phone = _phone(record["phone_number"], where)
+        phone = _phone(record["phone_number"], where.at("phone_number"))
         where.phone = phone
-        where.key = None
         if not RECORD_FIELDS.issuperset(record):
             unknown = sorted(str(key) for key in record if key not in RECORD_FIELDS)
             raise ThuliumValidationError(
-                f"{where}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RECORD_FIELDS))}"
+                f"{where.at(None)}: unknown field(s) {', '.join(unknown)}; "
+                f"allowed: {', '.join(sorted(RECORD_FIELDS))}"
             )
         if phone in seen:
             raise ThuliumValidationError(
-                f"{where}.phone_number: the same phone is already in {field}[{seen[phone]}]; "
+                f"{where.at('phone_number')}: the same phone is already in {field}[{seen[phone]}]; "
                 "merge the two edits into one record"
             )
         seen[phone] = index
         clean: dict[str, Any] = {"phone_number": phone}
-        for key in ("status_id", "dictionary_status_id"):
-            if record.get(key) is not None:
-                clean[key] = _status_id(record[key], where.at(key))
-        if record.get("agent_login") is not None:
-            login = record["agent_login"]
-            if not isinstance(login, str) or not login.strip():
-                raise ThuliumValidationError(f"{where}.agent_login: expected a non-empty agent login")
-            clean["agent_login"] = _check_text(login.strip(), where.at("agent_login"))
-        if record.get("next_call_date") is not None:
-            clean["next_call_date"] = _next_call_date(record["next_call_date"], where.at("next_call_date"), account_tz)
-        if record.get("record_fields") is not None:
-            clean["record_fields"] = _record_fields(record["record_fields"], where.at("record_fields"))
+        for key, value in record.items():
+            if value is None or key == "phone_number":
+                continue
+            if key == "status_id" or key == "dictionary_status_id":
+                clean[key] = _status_id(value, where.at(key))
+            elif key == "record_fields":
+                clean[key] = _record_fields(value, where.at(key))
+            elif key == "next_call_date":
+                clean[key] = _next_call_date(value, where.at(key), account_tz)
+            else:  # agent_login, the last of RECORD_FIELDS
+                if not isinstance(value, str) or not value.strip():
+                    raise ThuliumValidationError(f"{where.at(key)}: expected a non-empty agent login")
+                clean[key] = _check_text(value.strip(), where.at(key))
         if len(clean) == 1:
             raise ThuliumValidationError(
                 f"{where.at(None)}: nothing to change; give at least one of status_id, dictionary_status_id, "

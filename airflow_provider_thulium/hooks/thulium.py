@@ -562,11 +562,14 @@ class ThuliumHook(BaseHook):
         # with one request at a time.
         with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="thulium") as pool:
             pending: deque[Future[list[BatchResult]]] = deque()
+            upcoming = next(batches, None)
 
             def send_next() -> None:
-                batch = next(batches, None)
-                if batch is not None:
-                    pending.append(pool.submit(self._send_batch, method, path, batch))
+                nonlocal upcoming
+                if upcoming is not None:
+                    pending.append(pool.submit(self._send_batch, method, path, upcoming))
+                    # Build the following batch now, while this one is on the wire.
+                    upcoming = next(batches, None)
 
             for _ in range(limit):
                 send_next()
