@@ -8,7 +8,9 @@ of a request (a DELETE carries them in its query string).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
+from airflow_provider_thulium.privacy import mask_numbers
 from airflow_provider_thulium.version_compat import AirflowException
 
 
@@ -39,12 +41,16 @@ class ThuliumError(AirflowException):
         self.api_messages = list(api_messages)
         details = []
         if self.api_messages:
-            details.append("Thulium said: " + "; ".join(self.api_messages))
+            details.append("Thulium said: " + "; ".join(mask_numbers(text) for text in self.api_messages))
         if status_code is not None:
             details.append(f"HTTP {status_code}")
         if request_id:
             details.append(f"request_id={request_id}")
         self.reason = message
+        #: Attempts made for the request that failed (retries + 1).
+        self.attempts = 1
+        #: Every input phone's result when a hook call raises after a run (see ThuliumHook.delete_records).
+        self.results: dict[str, Any] | None = None
         super().__init__(message + (f" ({', '.join(details)})" if details else ""))
 
 

@@ -11,7 +11,7 @@ import time
 from collections import Counter
 from typing import TYPE_CHECKING, Any
 
-from airflow_provider_thulium.validation import mask_phone
+from airflow_provider_thulium.privacy import mask_numbers, mask_phone
 
 if TYPE_CHECKING:
     from airflow_provider_thulium.hooks.thulium import BatchResult
@@ -122,6 +122,7 @@ class RecordResults:
                     by_digits = {p.lstrip("+"): p for p in batch.phones}
                 found = by_digits.get(phone.lstrip("+"))
                 if found is None:
+                    # An answer for a number that was not sent: counted in the summary, not guessed at.
                     self.unmatched_answers += 1
                     continue
                 phone = found
@@ -184,7 +185,7 @@ class RecordResults:
         """Phones whose outcome is not a success, in input order."""
         return [phone for phone, result in self.outcomes.items() if result not in self.success_outcomes]
 
-    def summary(self, **extra: Any) -> dict[str, Any]:
+    def summary(self) -> dict[str, Any]:
         """Counts per outcome, the failed phones, requests, retries and duration."""
         counts = Counter(result or NOT_SENT for result in self.outcomes.values())
         failed = self.failed_phones()
@@ -201,7 +202,7 @@ class RecordResults:
             "retries": self.retries,
             "duration_seconds": round(time.time() - self.started, 3),
             "stopped_by": self.stopped_by,
-            **extra,
+            "unmatched_answers": self.unmatched_answers,
         }
 
     def failure_lines(self, limit: int = 5) -> list[str]:
@@ -212,7 +213,7 @@ class RecordResults:
             first = entry[0] if isinstance(entry, list) else entry
             message = first.get("message") if isinstance(first, dict) else None
             line = f"{mask_phone(phone)}: {self.outcomes[phone] or NOT_SENT}"
-            lines.append(line + (f" ({message})" if message else ""))
+            lines.append(line + (f" ({mask_numbers(str(message))})" if message else ""))
         return lines
 
     def _log_batch(self, batch: BatchResult) -> None:

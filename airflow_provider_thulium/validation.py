@@ -15,9 +15,10 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
+from airflow_provider_thulium.privacy import mask_phone
 
 _PHONE = re.compile(r"\+?[0-9]{1,20}")
-_PHONE_SEPARATORS = re.compile(r"[\s,;]+")
+_LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
 # ASCII digits only: \d and str.isdigit() also match other scripts' digits (fullwidth, superscript...).
 _NEXT_CALL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
@@ -59,12 +60,6 @@ class _Where:
         return text if self.key is None else f"{text}.{self.key}"
 
 
-def mask_phone(phone: object) -> str:
-    """Return a phone number with all but its last three characters hidden, for logs and errors."""
-    text = str(phone)
-    return "…" + text[-3:] if len(text) > 3 else "…"
-
-
 def normalize_campaign_id(campaign_id: object) -> str:
     """Return the five-character campaign id; an int or a short digit string is zero-padded."""
     if isinstance(campaign_id, bool):
@@ -85,6 +80,18 @@ def normalize_campaign_id(campaign_id: object) -> str:
     raise ThuliumValidationError(
         f"campaign_id: expected a five-character id or an int, got {type(campaign_id).__name__}"
     )
+
+
+def as_sequence(value: Any) -> Any:
+    """A list from any iterable of items that is not already a str, list or tuple (a set, a generator,
+    the lazy sequence Airflow 3 passes for a mapped upstream's XCom).
+
+    Anything else is left for validation to refuse with a clear message: not ``list(value)``, which
+    raises ``TypeError`` for a non-iterable and turns bytes into ints and a dict into its keys.
+    """
+    if isinstance(value, (str, list, tuple, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
+        return value
+    return list(value)
 
 
 def parse_flag(value: object, field: str) -> bool:
@@ -117,8 +124,14 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
     Accepts a list or tuple of str/int, or one string of numbers separated by commas, semicolons,
     whitespace or newlines (what a Jinja template renders).
     """
+    phone_numbers = as_sequence(phone_numbers)
     if isinstance(phone_numbers, str):
-        items: Iterable[object] = [part for part in _PHONE_SEPARATORS.split(phone_numbers) if part]
+        # Commas, semicolons or newlines separate numbers when there are any: then a space is part
+        # of an item, and "+48 500 100 201" is refused rather than read as four short numbers.
+        # Without them, whitespace separates (`{{ phones | join(' ') }}`).
+        separator = _LIST_SEPARATORS if _LIST_SEPARATORS.search(phone_numbers) else None
+        parts = separator.split(phone_numbers) if separator else phone_numbers.split()
+        items: Iterable[object] = [part.strip() for part in parts if part.strip()]
     elif isinstance(phone_numbers, (list, tuple)):
         items = phone_numbers
     else:
@@ -223,6 +236,7 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
     Accepts a list of dicts or a JSON string of one. A phone number may appear once: the API
     cannot edit duplicated numbers, and of two edits to one record neither is clearly the one meant.
     """
+    records = as_sequence(records)
     if isinstance(records, str):
         try:
             records = json.loads(records)

@@ -18,7 +18,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import XComArg
 
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator
-from airflow_provider_thulium.validation import mask_phone
+from airflow_provider_thulium.privacy import mask_phone
 
 try:
     from airflow.sdk import DAG, task

@@ -51,7 +51,7 @@ def campaign_records(url: str) -> list[dict[str, Any]]:
 
 
 def show_campaign(title: str, records: list[dict[str, Any]]) -> None:
-    from airflow_provider_thulium.validation import mask_phone
+    from airflow_provider_thulium.privacy import mask_phone
 
     print(f"\n{title}: campaign {CAMPAIGN}, {len(records)} records")
     print(f"  {'id':>5}  {'phone':<6} {'status':>6}  {'agent':<8} {'next call':<16}  fields")
@@ -69,7 +69,7 @@ def show_dag_run(dag_id: str) -> list[str]:
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
-    from airflow_provider_thulium.validation import mask_phone
+    from airflow_provider_thulium.privacy import mask_phone
 
     try:
         from airflow.models.xcom import XComModel as XComRow

@@ -261,3 +261,43 @@ def test_batches_too_large_for_the_proxy_are_split(thulium_sandbox):
     assert all(entry[0]["status"] == "REMOVED" for entry in result.values())
     assert 414 in {r.status for r in thulium_sandbox.requests}
     assert thulium_sandbox.state.records("00007") == []
+
+
+def test_flag_given_as_a_rendered_string_is_parsed(thulium_sandbox):
+    result = ThuliumHook().delete_records("00001", ["48500100299"], search_in_additional_numbers="false")
+    assert result["48500100299"][0]["status"] == "NOT_EXIST"
+    assert "search_in_additional_numbers" not in thulium_sandbox.requests[-1].query
+    with pytest.raises(ThuliumValidationError, match="search_in_additional_numbers"):
+        ThuliumHook().delete_records("00001", ["48500100299"], search_in_additional_numbers="maybe")
+
+
+def test_a_formatted_number_in_a_list_is_refused_not_split(thulium_sandbox):
+    with pytest.raises(ThuliumValidationError, match=r"phone_numbers\[0\]"):
+        ThuliumHook().delete_records("00001", "+48 500 100 201, 48500100200")
+    assert thulium_sandbox.requests == []
+
+
+def test_a_failed_call_raises_with_every_phones_result(thulium_sandbox):
+    phones = [f"4874{n:07d}" for n in range(20)]
+    thulium_sandbox.state.add_campaign("00005", "Partial")
+    thulium_sandbox.state.bulk_add("00005", phones)
+    thulium_sandbox.add_fault(Fault(after=1, action=lambda sandbox: sandbox.state.delete_campaign("00005")))
+    with pytest.raises(ThuliumNotFoundError) as caught:
+        ThuliumHook(max_batch_size=10).delete_records("00005", phones)
+    results = caught.value.results
+    assert list(results) == phones
+    assert [results[p][0]["status"] for p in phones] == ["REMOVED"] * 10 + ["REQUEST_FAILED"] * 10
+
+
+def test_redirects_are_not_followed(thulium_sandbox):
+    thulium_sandbox.add_fault(Fault(status=301))
+    with pytest.raises(ThuliumConfigurationError, match="redirect"):
+        ThuliumHook().delete_records("00001", ["48500100200"])
+    assert [r.method for r in thulium_sandbox.requests] == ["DELETE"]
+
+
+def test_a_password_basic_auth_cannot_carry_is_refused_without_quoting_it(monkeypatch):
+    connection(monkeypatch, "thulium_x", host="acme.thulium.com", login="api_user", password="hasło-ł")
+    with pytest.raises(ThuliumConfigurationError, match="Latin-1") as caught:
+        _ = ThuliumHook("thulium_x").session
+    assert "ł" not in str(caught.value)

@@ -261,3 +261,12 @@ def test_deferrable_waits_in_a_trigger_and_sends_from_the_worker(thulium_sandbox
     assert (summary["requests"], summary["batches"]) == (2, 2)
     assert [r.method for r in thulium_sandbox.requests] == ["DELETE", "DELETE"]
     assert thulium_sandbox.requests[1].query["phone_number[]"] == ["48500100203"]
+
+
+def test_the_wait_trigger_carries_no_phone_numbers():
+    from airflow_provider_thulium.triggers.thulium import ThuliumCallInProgressWaitTrigger
+
+    moment = datetime(2030, 1, 1, tzinfo=timezone.utc)
+    classpath, kwargs = ThuliumCallInProgressWaitTrigger(moment).serialize()
+    assert classpath == "airflow_provider_thulium.triggers.thulium.ThuliumCallInProgressWaitTrigger"
+    assert kwargs == {"moment": moment.isoformat()}

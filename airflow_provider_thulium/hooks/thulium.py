@@ -10,12 +10,13 @@ import random
 import re
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import cached_property
+from http.cookiejar import DefaultCookiePolicy
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -35,8 +36,11 @@ from airflow_provider_thulium.exceptions import (
     ThuliumUnavailableError,
 )
 from airflow_provider_thulium.get_provider_info import CONNECTION_EXTRA_FIELDS, CONNECTION_FIELD_BEHAVIOUR
+from airflow_provider_thulium.privacy import mask_numbers
+from airflow_provider_thulium.results import DELETE, UPDATE, RecordResults
 from airflow_provider_thulium.validation import (
     normalize_campaign_id,
+    parse_flag,
     parse_phone_numbers,
     parse_records,
     resolve_timezone,
@@ -358,8 +362,18 @@ class ThuliumHook(BaseHook):
                 f'Connection {self.thulium_conn_id!r}: the "verify" CA bundle {settings.verify!r} does not exist'
             )
         _hide_phone_queries_in_urllib3_logs()
+        try:
+            # Basic auth is latin-1 in requests; checked here so the error cannot quote the password.
+            f"{conn.login}:{conn.password}".encode("latin-1")
+        except UnicodeEncodeError:
+            raise ThuliumConfigurationError(
+                f"Connection {self.thulium_conn_id!r}: the login or password holds a character that HTTP "
+                "Basic auth cannot carry (only Latin-1); set a password without it for the API user"
+            ) from None
         session = requests.Session()
         session.auth = (conn.login, conn.password)
+        # Basic auth needs no cookies; a shared jar would also be written by concurrent workers.
+        session.cookies.set_policy(DefaultCookiePolicy(allowed_domains=[]))
         session.verify = settings.verify
         session.headers.update(
             {
@@ -435,20 +449,16 @@ class ThuliumHook(BaseHook):
         :param phone_numbers: the numbers (str or int), or one string of them separated by commas or spaces.
         :param search_in_additional_numbers: also match records by their additional numbers.
         :return: phone → list of results, in the API's shape, one key per distinct input phone.
-            A phone Thulium left out of its answer gets ``[{"http_status": None, "status": "NO_ANSWER"}]``.
+            A phone Thulium left out of its answer gets a client-side entry with ``"http_status": None``
+            and ``"status": "NO_ANSWER"``.
         :raises ThuliumValidationError: before any request, when the input is invalid.
-        :raises ThuliumError: the first batch that failed for good (earlier batches were applied).
+        :raises ThuliumError: the first batch error that survived the retries, once the run is over;
+            its ``results`` hold every phone's result, so what was applied is known.
         """
-        from airflow_provider_thulium.results import DELETE, RecordResults
-
         campaign = normalize_campaign_id(campaign_id)
-        phones = parse_phone_numbers(_as_sequence(phone_numbers))
+        phones = parse_phone_numbers(phone_numbers)
         results = RecordResults(DELETE, campaign, phones, self.log)
-        for batch in self.stream_delete_records(campaign, phones, search_in_additional_numbers):
-            results.add_batch(batch)
-            if batch.error is not None:
-                raise batch.error
-        return results.finish()
+        return self._collect(results, self.stream_delete_records(campaign, phones, search_in_additional_numbers))
 
     def update_records(
         self,
@@ -465,18 +475,27 @@ class ThuliumHook(BaseHook):
         :param search_in_additional_numbers: also match records by their additional numbers.
         :return: phone → one result, in the API's shape (``{"http_status": 204}`` on success).
         :raises ThuliumValidationError: before any request, when the input is invalid.
-        :raises ThuliumError: the first batch that failed for good (earlier batches were applied).
+        :raises ThuliumError: the first batch error that survived the retries, once the run is over;
+            its ``results`` hold every phone's result, so what was applied is known.
         """
-        from airflow_provider_thulium.results import UPDATE, RecordResults
-
         campaign = normalize_campaign_id(campaign_id)
         clean = parse_records(records, self.account_timezone)
         results = RecordResults(UPDATE, campaign, [record["phone_number"] for record in clean], self.log)
-        for batch in self.stream_update_records(campaign, clean, search_in_additional_numbers):
+        return self._collect(results, self.stream_update_records(campaign, clean, search_in_additional_numbers))
+
+    @staticmethod
+    def _collect(results: RecordResults, batches: Iterator[BatchResult]) -> dict[str, Any]:
+        # The whole stream is read even after a failed batch: batches already on the wire were
+        # sent, and their answers belong in the results the error carries.
+        first_error: ThuliumError | None = None
+        for batch in batches:
             results.add_batch(batch)
-            if batch.error is not None:
-                raise batch.error
-        return results.finish()
+            first_error = first_error or batch.error
+        entries = results.finish()
+        if first_error is not None:
+            first_error.results = entries
+            raise first_error
+        return entries
 
     def stream_delete_records(
         self, campaign_id: str, phones: Sequence[str], search_in_additional_numbers: bool = False
@@ -488,7 +507,8 @@ class ThuliumHook(BaseHook):
         (credentials, permission, unknown campaign, server unavailable, unreadable answers).
         """
         path = f"batch/outbounds/{campaign_id}/records"
-        flag = "search_in_additional_numbers=true&" if search_in_additional_numbers else ""
+        search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
+        flag = "search_in_additional_numbers=true&" if search else ""
         return self._stream("DELETE", path, self._delete_batches(path, phones, flag))
 
     def stream_update_records(
@@ -499,7 +519,8 @@ class ThuliumHook(BaseHook):
         The lower-level form of :meth:`update_records`; it stops as :meth:`stream_delete_records` does.
         """
         path = f"batch/outbounds/{campaign_id}/records"
-        query = "search_in_additional_numbers=true" if search_in_additional_numbers else ""
+        search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
+        query = "search_in_additional_numbers=true" if search else ""
         return self._stream("PUT", path, self._update_batches(records, query))
 
     # -- batching --
@@ -538,7 +559,7 @@ class ThuliumHook(BaseHook):
             # One encoder call per batch is the fast path; a batch over the body limit is sized
             # record by record instead.
             candidate = build(chunk)
-            if candidate.body is not None and len(candidate.body) <= settings.max_body_bytes:
+            if len(candidate.body or b"") <= settings.max_body_bytes:
                 yield candidate
                 continue
             batch: list[dict[str, Any]] = []
@@ -560,7 +581,9 @@ class ThuliumHook(BaseHook):
         # At most `limit` requests in flight; results handed back in input order. The next batch is
         # sent before the caller gets a result, so the caller's work overlaps the network wait even
         # with one request at a time.
-        with ThreadPoolExecutor(max_workers=limit, thread_name_prefix="thulium") as pool:
+        pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="thulium")
+        finished = False
+        try:
             pending: deque[Future[list[BatchResult]]] = deque()
             upcoming = next(batches, None)
 
@@ -583,7 +606,12 @@ class ThuliumHook(BaseHook):
                     # Batches already in flight were sent: their answers are reported, not dropped.
                     while pending:
                         yield from pending.popleft().result()
-                    return
+                    break
+            finished = True
+        finally:
+            # A caller that stops reading (a task killed or timed out) must not wait here for the
+            # batches still in flight and their retries.
+            pool.shutdown(wait=finished, cancel_futures=True)
 
     def _send_batch(self, method: str, path: str, batch: _Batch) -> list[BatchResult]:
         """Send one batch; a batch a proxy finds too large (413/414) is halved and each half sent."""
@@ -602,8 +630,12 @@ class ThuliumHook(BaseHook):
                 return results
             return [BatchResult(batch.phones, None, exc, 1, 0, time.monotonic() - started)]
         except ThuliumError as exc:
-            attempts = getattr(exc, "attempts", 1)
-            return [BatchResult(batch.phones, None, exc, attempts, attempts - 1, time.monotonic() - started)]
+            return [BatchResult(batch.phones, None, exc, exc.attempts, exc.attempts - 1, time.monotonic() - started)]
+        except Exception as exc:
+            # Whatever else went wrong, the batch still gets a result and the run stops cleanly,
+            # so every phone is accounted for in XCom.
+            error = ThuliumError(f"{description}: unexpected {type(exc).__name__}: {mask_numbers(str(exc))}")
+            return [BatchResult(batch.phones, None, error, 1, 0, time.monotonic() - started)]
         seconds = time.monotonic() - started
         if not isinstance(answer.payload, dict):
             error = ThuliumResponseError(
@@ -641,13 +673,17 @@ class ThuliumHook(BaseHook):
                     # Already percent-encoded: appended after preparing, so requests and urllib3 do
                     # not re-parse 8 KB of query character by character on every request.
                     prepared.url = f"{prepared.url}?{query}"
-                response = self.session.send(prepared, timeout=settings.timeout, **self._send_settings)
+                # No redirects: requests would replay a DELETE as a GET on a 301/302.
+                response = self.session.send(
+                    prepared, timeout=settings.timeout, allow_redirects=False, **self._send_settings
+                )
             except requests.exceptions.SSLError as exc:
                 raise ThuliumUnavailableError(
                     f"{description}: TLS failed ({_transport_reason(exc)}). If the account uses a private CA, "
                     'set the connection extra "verify" to the path of its CA bundle.'
                 ) from None
-            except (requests.ConnectionError, requests.Timeout) as exc:
+            except requests.RequestException as exc:
+                # Connection errors, timeouts, a body cut off mid-stream (ChunkedEncodingError), ...
                 failure: ThuliumError = ThuliumUnavailableError(
                     f"{description}: no answer from Thulium ({_transport_reason(exc)}); check the account "
                     "address and that Thulium is reachable from the worker"
@@ -657,8 +693,13 @@ class ThuliumHook(BaseHook):
                 if status in _RETRYABLE_STATUSES:
                     failure = _error_from_response(response, description)
                     wait = _retry_after_seconds(response.headers.get("Retry-After"))
-                elif status >= 400:
-                    raise _error_from_response(response, description)
+                elif status >= 300:
+                    error = _error_from_response(response, description)
+                    error.attempts = attempt
+                    raise error
+                elif not response.content:
+                    # Applied, but nothing to say per phone: every phone gets NO_ANSWER, not a retry.
+                    return _Answer({}, attempt, attempt - 1)
                 else:
                     try:
                         return _Answer(response.json(), attempt, attempt - 1)
@@ -685,7 +726,7 @@ class ThuliumHook(BaseHook):
                         request_id=failure.request_id,
                         api_messages=failure.api_messages,
                     )
-                failure.attempts = attempt  # type: ignore[attr-defined]
+                failure.attempts = attempt
                 raise failure
             self.log.warning(
                 "%s failed (attempt %d of %d), retrying in %.1f s: %s",
@@ -696,17 +737,6 @@ class ThuliumHook(BaseHook):
                 failure.reason,
             )
             time.sleep(wait)
-
-
-def _as_sequence(value: Any) -> Any:
-    """A list from any other iterable of phones (set, generator...), for validation to check.
-
-    Anything else is left for validation to refuse with a clear message: not ``list(value)``, which
-    raises ``TypeError`` for a non-iterable and turns bytes into ints and a dict into its keys.
-    """
-    if isinstance(value, (str, list, tuple, bytes, bytearray, Mapping)) or not isinstance(value, Iterable):
-        return value
-    return list(value)
 
 
 def _is_loopback(hostname: str) -> bool:
@@ -780,7 +810,12 @@ def _error_from_response(response: requests.Response, description: str) -> Thuli
     status = response.status_code
     cls, hint = _ERRORS_BY_STATUS.get(status, (None, ""))  # type: ignore[assignment]
     if cls is None:
-        if status >= 500:
+        if status < 400:
+            cls, hint = (
+                ThuliumConfigurationError,
+                "the address answered with a redirect; set the connection's host to the account's final address",
+            )
+        elif status >= 500:
             cls, hint = ThuliumUnavailableError, "Thulium or a proxy in front of it failed"
         else:
             cls, hint = ThuliumRequestRejectedError, "Thulium rejected the request"

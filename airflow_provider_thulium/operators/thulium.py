@@ -15,7 +15,6 @@ from airflow_provider_thulium.triggers.thulium import ThuliumCallInProgressWaitT
 from airflow_provider_thulium.validation import (
     mask_phone,
     normalize_campaign_id,
-    parse_flag,
     parse_phone_numbers,
     parse_records,
 )
@@ -23,6 +22,7 @@ from airflow_provider_thulium.version_compat import BaseOperator, Context
 
 XCOM_RESULTS_ALL = "all"
 XCOM_RESULTS_FAILURES = "failures"
+DEFERRED_RESULTS_KEY = "deferred_results"
 
 
 class ThuliumRecordsBaseOperator(BaseOperator):
@@ -81,7 +81,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         """Return the input's phones (each once, in order) and the items to send, or raise a validation error."""
         raise NotImplementedError
 
-    def _stream(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
+    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
+        """The hook's batch stream for this operator's call."""
         raise NotImplementedError
 
     def _new_results(self, campaign_id: str, phones: list[str]) -> RecordResults:
@@ -100,27 +101,23 @@ class ThuliumRecordsBaseOperator(BaseOperator):
             self.thulium_conn_id,
         )
         results = self._new_results(campaign_id, phones)
-        self._send(results, campaign_id, items)
-        return self._after_first_pass(context, results)
+        self._send(context, results, items)
+        return self._conclude(context, results)
 
-    def _send(self, results: RecordResults, campaign_id: str, items: list[Any]) -> None:
-        if items:
-            for batch in self._stream(campaign_id, items):
+    def _send(self, context: Context, results: RecordResults, items: list[Any]) -> None:
+        if not items:
+            return
+        try:
+            for batch in self._stream_batches(results.campaign_id, items):
                 results.add_batch(batch)
+        except BaseException:
+            # Killed, timed out or broken mid-run: still leave every phone's result behind.
+            self._push_xcoms(context, results)
+            raise
 
-    def _after_first_pass(self, context: Context, results: RecordResults) -> Any:
-        return self._finish(context, results)
-
-    def _finish(self, context: Context, results: RecordResults) -> Any:
-        entries = results.finish()
-        summary = results.summary()
-        ti = context["ti"]
-        ti.xcom_push(key="summary", value=summary)
-        value = (
-            entries
-            if self.xcom_results == XCOM_RESULTS_ALL
-            else {phone: entries[phone] for phone in summary["failed_phones"]}
-        )
+    def _conclude(self, context: Context, results: RecordResults) -> Any:
+        """Push the XComs and apply the failure policy; the delete operator first retries calls in progress."""
+        value, summary = self._push_xcoms(context, results)
         outcomes = ", ".join(f"{name} {count}" for name, count in summary["outcomes"].items()) or "no phones"
         self.log.info(
             "%s done: %s; %d request(s), %d retries, %.2f s",
@@ -130,12 +127,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
             summary["retries"],
             summary["duration_seconds"],
         )
-        failing = summary["stopped_by"] is not None or (self.fail_on_failed_phones and summary["failed"])
-        if not failing:
+        if summary["stopped_by"] is None and not (self.fail_on_failed_phones and summary["failed"]):
             return value
-        # The return_value XCom is pushed only when execute returns; push it by hand so a failed
-        # task still tells downstream tasks (and the user) what happened to every phone.
-        ti.xcom_push(key="return_value", value=value)
         message = (
             f"{self.kind} in campaign {results.campaign_id}: "
             f"{summary['failed']} of {summary['phones']} phone(s) failed ({outcomes})"
@@ -143,6 +136,21 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         if summary["stopped_by"]:
             message += f". The run stopped early: {summary['stopped_by']}"
         raise ThuliumPhoneFailuresError(message + ". First failures: " + "; ".join(results.failure_lines()))
+
+    def _push_xcoms(self, context: Context, results: RecordResults) -> tuple[Any, dict[str, Any]]:
+        entries = results.finish()
+        summary = results.summary()
+        value = (
+            entries
+            if self.xcom_results == XCOM_RESULTS_ALL
+            else {phone: entries[phone] for phone in summary["failed_phones"]}
+        )
+        ti = context["ti"]
+        ti.xcom_push(key="summary", value=summary)
+        # Pushed here rather than left to `return`: a failing task must still tell downstream tasks
+        # (and the user) what happened to every phone, and Airflow pushes a return value only on success.
+        ti.xcom_push(key="return_value", value=value)
+        return value, summary
 
 
 class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
@@ -189,15 +197,13 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
         phones = parse_phone_numbers(self.phone_numbers)
         return phones, phones
 
-    def _stream(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
-        return self.hook.stream_delete_records(
-            campaign_id, items, parse_flag(self.search_in_additional_numbers, "search_in_additional_numbers")
-        )
+    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
+        return self.hook.stream_delete_records(campaign_id, items, self.search_in_additional_numbers)
 
     def _new_results(self, campaign_id: str, phones: list[str]) -> RecordResults:
         return RecordResults(DELETE, campaign_id, phones, self.log, not_exist_is_success=self.not_exist_is_success)
 
-    def _after_first_pass(self, context: Context, results: RecordResults, attempt: int = 0) -> Any:
+    def _conclude(self, context: Context, results: RecordResults, attempt: int = 0) -> Any:
         while attempt < self.call_in_progress_retries and results.stopped_by is None:
             waiting = results.phones_with_outcome(CALL_IN_PROGRESS)
             if not waiting:
@@ -213,26 +219,29 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
                 self.call_in_progress_retries,
             )
             if self.deferrable:
+                # The results so far wait in an XCom (Airflow keeps a task's XComs across a deferral):
+                # in the trigger or its event they would be printed, full numbers and all, in its logs.
+                state = {**results.to_state(), "attempt": attempt}
+                context["ti"].xcom_push(key=DEFERRED_RESULTS_KEY, value=state)
                 self.defer(
-                    trigger=ThuliumCallInProgressWaitTrigger(
-                        datetime.now(timezone.utc) + delay, {**results.to_state(), "attempt": attempt}
-                    ),
+                    trigger=ThuliumCallInProgressWaitTrigger(datetime.now(timezone.utc) + delay),
                     method_name="execute_complete",
                 )
             time.sleep(delay.total_seconds())
-            self._send(results, results.campaign_id, waiting)
-        return self._finish(context, results)
+            self._send(context, results, waiting)
+        return super()._conclude(context, results)
 
-    def execute_complete(self, context: Context, event: dict[str, Any] | None = None) -> Any:
+    def execute_complete(self, context: Context, event: Any = None) -> Any:
         """Resume after a deferred wait: send the phones still in a call from the worker, then decide."""
-        if not event or "state" not in event:
-            raise ThuliumError("resumed from the wait without the saved results; the trigger event was empty")
-        state = event["state"]
+        ti = context["ti"]
+        state = ti.xcom_pull(task_ids=ti.task_id, key=DEFERRED_RESULTS_KEY, map_indexes=ti.map_index)
+        if not state:
+            raise ThuliumError(f"resumed from the wait, but the XCom {DEFERRED_RESULTS_KEY!r} with the results is gone")
         campaign_id = normalize_campaign_id(self.campaign_id)
         results = self._new_results(campaign_id, list(state["results"]))
         results.load_state(state)
-        self._send(results, campaign_id, results.phones_with_outcome(CALL_IN_PROGRESS))
-        return self._after_first_pass(context, results, state["attempt"])
+        self._send(context, results, results.phones_with_outcome(CALL_IN_PROGRESS))
+        return self._conclude(context, results, state["attempt"])
 
 
 class ThuliumUpdateRecordsOperator(ThuliumRecordsBaseOperator):
@@ -256,10 +265,8 @@ class ThuliumUpdateRecordsOperator(ThuliumRecordsBaseOperator):
         records = parse_records(self.records, self.hook.account_timezone)
         return [record["phone_number"] for record in records], records
 
-    def _stream(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
-        return self.hook.stream_update_records(
-            campaign_id, items, parse_flag(self.search_in_additional_numbers, "search_in_additional_numbers")
-        )
+    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
+        return self.hook.stream_update_records(campaign_id, items, self.search_in_additional_numbers)
 
 
 __all__ = ["ThuliumDeleteRecordsOperator", "ThuliumRecordsBaseOperator", "ThuliumUpdateRecordsOperator"]
