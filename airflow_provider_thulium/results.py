@@ -23,7 +23,8 @@ UPDATE = "update"
 NOT_SENT = "NOT_SENT"  # the run stopped before this phone's request was sent
 REQUEST_FAILED = "REQUEST_FAILED"  # its request failed for good; it may or may not have been applied
 NO_ANSWER = "NO_ANSWER"  # the request succeeded but the answer left this phone out
-CLIENT_STATUSES = frozenset({NOT_SENT, REQUEST_FAILED, NO_ANSWER})
+INTERRUPTED = "INTERRUPTED"  # the task was stopped before an answer came; it may have been applied
+CLIENT_STATUSES = frozenset({NOT_SENT, REQUEST_FAILED, NO_ANSWER, INTERRUPTED})
 
 REMOVED = "REMOVED"
 NOT_EXIST = "NOT_EXIST"
@@ -174,11 +175,19 @@ class RecordResults:
         """The phones whose outcome is ``name`` so far, in input order."""
         return [phone for phone, result in self.outcomes.items() if result == name]
 
-    def finish(self) -> dict[str, Any]:
-        """Give every phone not yet answered a ``NOT_SENT`` entry and return the results."""
+    def finish(self, interrupted: bool = False) -> dict[str, Any]:
+        """Give every phone not yet answered a client-side entry and return the results.
+
+        :param interrupted: the task is being stopped with requests possibly in flight, so an
+            unanswered phone is ``INTERRUPTED`` (it may have been applied), not ``NOT_SENT``.
+        """
+        if interrupted:
+            status, message = INTERRUPTED, "the task was stopped before Thulium answered; it may have been applied"
+        else:
+            status, message = NOT_SENT, "not sent: the run stopped before this phone"
         for phone, entry in self.results.items():
             if entry is None:
-                self._store(phone, client_entry(self.kind, NOT_SENT, "not sent: the run stopped before this phone"))
+                self._store(phone, client_entry(self.kind, status, message))
         return self.results
 
     def failed_phones(self) -> list[str]:

@@ -59,3 +59,13 @@ def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int =
             .one_or_none()
         )
         return MISSING if row is None else _XComRow.deserialize_value(row)
+
+
+def latest_run(dag: Any) -> Any:
+    """The DAG's most recent DagRun, for a run whose dag.test() raised instead of returning."""
+    from airflow.models.dagrun import DagRun
+
+    with create_session() as session:
+        run = session.query(DagRun).filter_by(dag_id=dag.dag_id).order_by(DagRun.id.desc()).first()
+        session.expunge(run)
+        return run

@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+import time
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
-from tests.airflow_runs import MISSING, run_dag, task_states, xcom
+from tests.airflow_runs import MISSING, latest_run, run_dag, task_states, xcom
 
 try:
     from airflow.sdk import DAG, task
@@ -270,3 +271,29 @@ def test_the_wait_trigger_carries_no_phone_numbers():
     classpath, kwargs = ThuliumCallInProgressWaitTrigger(moment).serialize()
     assert classpath == "airflow_provider_thulium.triggers.thulium.ThuliumCallInProgressWaitTrigger"
     assert kwargs == {"moment": moment.isoformat()}
+
+
+def test_a_task_stopped_mid_run_still_pushes_every_phone(thulium_sandbox):
+    phones = [f"4875{n:07d}" for n in range(20)]
+    thulium_sandbox.state.add_campaign("00004", "Timeout")
+    thulium_sandbox.state.bulk_add("00004", phones)
+    thulium_sandbox.add_fault(Fault(delay=4.0, after=1))  # the second batch is slow to answer
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="delete",
+            campaign_id="00004",
+            phone_numbers=phones,
+            execution_timeout=timedelta(seconds=2),
+            hook_params={"max_batch_size": 10, "timeout": 30},
+        )
+    started = time.monotonic()
+    try:
+        run = run_dag(dag)
+        assert task_states(run) == {"delete": "failed"}
+    except BaseException as exc:  # Airflow 2.11's dag.test() lets the task's timeout escape
+        assert type(exc).__name__ == "AirflowTaskTimeout"
+        run = latest_run(dag)
+    assert time.monotonic() - started < 30
+    results = xcom(run, "delete")
+    assert list(results) == phones
+    assert [results[p][0]["status"] for p in phones] == ["REMOVED"] * 10 + ["INTERRUPTED"] * 10

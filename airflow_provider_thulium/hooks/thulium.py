@@ -8,6 +8,7 @@ import logging
 import os
 import random
 import re
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -259,6 +260,8 @@ class ThuliumHook(BaseHook):
     ) -> None:
         super().__init__()
         self.thulium_conn_id = thulium_conn_id
+        # Set when a caller stops reading a batch stream, so worker threads stop retrying.
+        self._abandoned = threading.Event()
         self._overrides: dict[str, Any] = {
             "timeout": timeout,
             "verify": verify,
@@ -582,6 +585,7 @@ class ThuliumHook(BaseHook):
         # sent before the caller gets a result, so the caller's work overlaps the network wait even
         # with one request at a time.
         pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="thulium")
+        self._abandoned.clear()
         finished = False
         try:
             pending: deque[Future[list[BatchResult]]] = deque()
@@ -611,6 +615,8 @@ class ThuliumHook(BaseHook):
         finally:
             # A caller that stops reading (a task killed or timed out) must not wait here for the
             # batches still in flight and their retries.
+            if not finished:
+                self._abandoned.set()  # requests in flight give up instead of retrying
             pool.shutdown(wait=finished, cancel_futures=True)
 
     def _send_batch(self, method: str, path: str, batch: _Batch) -> list[BatchResult]:
@@ -663,6 +669,8 @@ class ThuliumHook(BaseHook):
         max_attempts = 1 + (settings.max_retries if retry else 0)
         attempt = 0
         while True:
+            if self._abandoned.is_set():
+                raise ThuliumUnavailableError(f"{description}: abandoned, the caller stopped")
             attempt += 1
             wait: float | None = None
             try:
@@ -736,7 +744,7 @@ class ThuliumHook(BaseHook):
                 wait,
                 failure.reason,
             )
-            time.sleep(wait)
+            self._abandoned.wait(wait)
 
 
 def _is_loopback(hostname: str) -> bool:

@@ -112,7 +112,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
                 results.add_batch(batch)
         except BaseException:
             # Killed, timed out or broken mid-run: still leave every phone's result behind.
-            self._push_xcoms(context, results)
+            self._push_xcoms(context, results, interrupted=True)
             raise
 
     def _conclude(self, context: Context, results: RecordResults) -> Any:
@@ -137,8 +137,10 @@ class ThuliumRecordsBaseOperator(BaseOperator):
             message += f". The run stopped early: {summary['stopped_by']}"
         raise ThuliumPhoneFailuresError(message + ". First failures: " + "; ".join(results.failure_lines()))
 
-    def _push_xcoms(self, context: Context, results: RecordResults) -> tuple[Any, dict[str, Any]]:
-        entries = results.finish()
+    def _push_xcoms(
+        self, context: Context, results: RecordResults, interrupted: bool = False
+    ) -> tuple[Any, dict[str, Any]]:
+        entries = results.finish(interrupted)
         summary = results.summary()
         value = (
             entries
