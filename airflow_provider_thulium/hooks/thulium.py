@@ -215,9 +215,9 @@ class BatchResult:
 class _Batch:
     phones: list[str]
     query: str
-    body: bytes | None
     items: Sequence[Any]  # what the batch was built from: phones (delete) or records (update)
     rebuild: Callable[[Sequence[Any]], _Batch]  # a batch of the same call from a slice of `items`
+    body_of: Callable[[Sequence[Any]], bytes] | None = None  # the request body from `items`, if any
 
 
 @dataclass
@@ -536,7 +536,7 @@ class ThuliumHook(BaseHook):
 
         def build(batch: Sequence[Any]) -> _Batch:
             query = flag + "&".join(_PHONE_PARAM + quote(phone, safe="") for phone in batch)
-            return _Batch(list(batch), query, None, batch, build)
+            return _Batch(list(batch), query, batch, build)
 
         batch: list[str] = []
         size = fixed
@@ -554,28 +554,12 @@ class ThuliumHook(BaseHook):
         settings = self.settings
 
         def build(batch: Sequence[Any]) -> _Batch:
-            body = _JSON.encode({"records": list(batch)}).encode()
-            return _Batch([record["phone_number"] for record in batch], query, body, batch, build)
+            return _Batch([record["phone_number"] for record in batch], query, batch, build, _records_body)
 
+        # Bodies are encoded by the worker that sends them (see _send_batch), which also halves a
+        # batch whose body comes out over max_body_bytes.
         for start in range(0, len(records), settings.max_batch_size):
-            chunk = records[start : start + settings.max_batch_size]
-            # One encoder call per batch is the fast path; a batch over the body limit is sized
-            # record by record instead.
-            candidate = build(chunk)
-            if len(candidate.body or b"") <= settings.max_body_bytes:
-                yield candidate
-                continue
-            batch: list[dict[str, Any]] = []
-            size = len(b'{"records":[]}')
-            for record in chunk:
-                part = len(_JSON.encode(record).encode()) + 1
-                if batch and size + part > settings.max_body_bytes:
-                    yield build(batch)
-                    batch, size = [], len(b'{"records":[]}')
-                batch.append(record)
-                size += part
-            if batch:
-                yield build(batch)
+            yield build(records[start : start + settings.max_batch_size])
 
     def _stream(self, method: str, path: str, batches: Iterator[_Batch]) -> Iterator[BatchResult]:
         # Built here, before any worker thread, so threads never race to create them.
@@ -623,15 +607,19 @@ class ThuliumHook(BaseHook):
         """Send one batch; a batch a proxy finds too large (413/414) is halved and each half sent."""
         started = time.monotonic()
         description = f"{method} {path} ({len(batch.phones)} phone numbers)"
+        body = None
+        if batch.body_of is not None:
+            # Encoded here, in the worker: the caller's thread meanwhile handles the last answer.
+            body = batch.body_of(batch.items)
+            if len(body) > self.settings.max_body_bytes and len(batch.items) > 1:
+                return self._send_halves(method, path, batch)
         try:
-            answer = self._request(method, path, query=batch.query, body=batch.body, description=description)
+            answer = self._request(method, path, query=batch.query, body=body, description=description)
         except ThuliumRequestRejectedError as exc:
             if exc.status_code in (413, 414) and len(batch.items) > 1:
                 # A proxy in front of the account has a lower limit than the batch was sized for.
                 self.log.warning("%s answered %s; splitting the batch in two", description, exc.status_code)
-                middle = len(batch.items) // 2
-                halves = (batch.rebuild(batch.items[:middle]), batch.rebuild(batch.items[middle:]))
-                results = [result for half in halves for result in self._send_batch(method, path, half)]
+                results = self._send_halves(method, path, batch)
                 results[0].requests += 1  # the rejected request
                 return results
             return [BatchResult(batch.phones, None, exc, 1, 0, time.monotonic() - started)]
@@ -649,6 +637,11 @@ class ThuliumHook(BaseHook):
             )
             return [BatchResult(batch.phones, None, error, answer.requests, answer.retries, seconds)]
         return [BatchResult(batch.phones, answer.payload, None, answer.requests, answer.retries, seconds)]
+
+    def _send_halves(self, method: str, path: str, batch: _Batch) -> list[BatchResult]:
+        middle = len(batch.items) // 2
+        halves = (batch.rebuild(batch.items[:middle]), batch.rebuild(batch.items[middle:]))
+        return [result for half in halves for result in self._send_batch(method, path, half)]
 
     # -- transport --
 
@@ -745,6 +738,10 @@ class ThuliumHook(BaseHook):
                 failure.reason,
             )
             self._abandoned.wait(wait)
+
+
+def _records_body(records: Sequence[Any]) -> bytes:
+    return _JSON.encode({"records": list(records)}).encode()
 
 
 def _is_loopback(hostname: str) -> bool:
