@@ -64,6 +64,14 @@ CONNECTION_FIELD_BEHAVIOUR: dict[str, Any] = {
 }
 
 
+def connection_placeholders() -> dict[str, str]:
+    """Placeholders of the standard fields and of the extras, as both forms show them."""
+    return {
+        **CONNECTION_FIELD_BEHAVIOUR["placeholders"],
+        **{name: field["placeholder"] for name, field in CONNECTION_EXTRA_FIELDS.items()},
+    }
+
+
 def get_provider_info() -> dict[str, Any]:
     """Describe the package to Airflow's providers manager."""
     return {
@@ -105,13 +113,7 @@ def get_provider_info() -> dict[str, Any]:
                     name: {key: value for key, value in field.items() if key != "placeholder"}
                     for name, field in CONNECTION_EXTRA_FIELDS.items()
                 },
-                "ui-field-behaviour": {
-                    **CONNECTION_FIELD_BEHAVIOUR,
-                    "placeholders": {
-                        **CONNECTION_FIELD_BEHAVIOUR["placeholders"],
-                        **{name: field["placeholder"] for name, field in CONNECTION_EXTRA_FIELDS.items()},
-                    },
-                },
+                "ui-field-behaviour": {**CONNECTION_FIELD_BEHAVIOUR, "placeholders": connection_placeholders()},
             }
         ],
     }

@@ -36,7 +36,11 @@ from airflow_provider_thulium.exceptions import (
     ThuliumResponseError,
     ThuliumUnavailableError,
 )
-from airflow_provider_thulium.get_provider_info import CONNECTION_EXTRA_FIELDS, CONNECTION_FIELD_BEHAVIOUR
+from airflow_provider_thulium.get_provider_info import (
+    CONNECTION_EXTRA_FIELDS,
+    CONNECTION_FIELD_BEHAVIOUR,
+    connection_placeholders,
+)
 from airflow_provider_thulium.privacy import mask_numbers
 from airflow_provider_thulium.results import DELETE, UPDATE, RecordResults
 from airflow_provider_thulium.validation import (
@@ -292,10 +296,7 @@ class ThuliumHook(BaseHook):
         return {
             "hidden_fields": list(CONNECTION_FIELD_BEHAVIOUR["hidden-fields"]),
             "relabeling": dict(CONNECTION_FIELD_BEHAVIOUR["relabeling"]),
-            "placeholders": {
-                **CONNECTION_FIELD_BEHAVIOUR["placeholders"],
-                **{name: field["placeholder"] for name, field in CONNECTION_EXTRA_FIELDS.items()},
-            },
+            "placeholders": connection_placeholders(),
         }
 
     # -- connection --
