@@ -35,6 +35,13 @@ def new_dag(**kwargs: Any) -> DAG:
     )
 
 
+def end_the_call_when_the_retry_arrives(sandbox: Any) -> None:
+    """Record 48500100203 is in a call at the first DELETE; the sandbox frees it when the next one arrives."""
+    sandbox.add_fault(
+        Fault(method="DELETE", after=1, action=lambda s: s.state.set_in_call("00001", "48500100203", False))
+    )
+
+
 def test_delete_in_a_dag_run(thulium_sandbox):
     phones = ["48500100201", "48500100299", "48999999999", "48500100203", "48500100200", "48500100200"]
     with new_dag() as dag:
@@ -182,10 +189,7 @@ def test_not_exist_can_count_as_a_failure(thulium_sandbox):
 
 
 def test_call_in_progress_is_tried_again_after_a_delay(thulium_sandbox):
-    # The call ends after the first attempt: the sandbox frees the record when the retry's request arrives.
-    thulium_sandbox.add_fault(
-        Fault(method="DELETE", after=1, action=lambda sandbox: sandbox.state.set_in_call("00001", "48500100203", False))
-    )
+    end_the_call_when_the_retry_arrives(thulium_sandbox)
     with new_dag() as dag:
         ThuliumDeleteRecordsOperator(
             task_id="delete",
@@ -241,9 +245,7 @@ def test_a_run_stopped_by_an_error_marks_the_rest_not_sent(thulium_sandbox):
 
 
 def test_deferrable_waits_in_a_trigger_and_sends_from_the_worker(thulium_sandbox):
-    thulium_sandbox.add_fault(
-        Fault(method="DELETE", after=1, action=lambda sandbox: sandbox.state.set_in_call("00001", "48500100203", False))
-    )
+    end_the_call_when_the_retry_arrives(thulium_sandbox)
     with new_dag() as dag:
         ThuliumDeleteRecordsOperator(
             task_id="delete",
