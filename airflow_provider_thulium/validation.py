@@ -9,19 +9,22 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from itertools import chain, repeat
+from typing import Any, TypeGuard
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
 
 _PHONE = re.compile(r"\+?[0-9]{1,20}")
+_PHONE_LINES = re.compile(r"(?:\+?[0-9]{1,20}\n)*\+?[0-9]{1,20}")
 _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
 # ASCII digits only: \d and str.isdigit() also match other scripts' digits (fullwidth, superscript...).
 _NEXT_CALL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
+_NEXT_CALL_DATE_LINES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}\n)*" + _NEXT_CALL_DATE.pattern)
 _DIGITS = re.compile(r"[0-9]+")
 NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
 #: Integers sent as JSON numbers must fit 64 bits: larger ones lose precision or fail on the server
@@ -118,6 +121,91 @@ def _phone(value: object, where: object) -> str:
     return text
 
 
+# Whole-input checks. Checking 100,000 items one by one in Python costs more than sending them;
+# these answer "is every item already in the form the one-by-one check returns?" with a few
+# passes in C (type sets, joined text, one regex), and the one-by-one check runs only when the
+# answer is no: it finds the item, and names it in the error. Each one is at least as strict as
+# the one-by-one check (tests/test_fuzz.py holds them to that).
+
+
+def _all_match(values: Sequence[object], lines: re.Pattern[str]) -> TypeGuard[Sequence[str]]:
+    """Whether ``values`` are all plain ``str`` that ``lines`` matches when joined by newlines."""
+    if not values or set(map(type, values)) != {str}:
+        return False
+    text = "\n".join(values)  # type: ignore[arg-type]  # all str, checked above
+    # A newline inside a value would split it into two lines that may each match: count them.
+    return text.count("\n") == len(values) - 1 and lines.fullmatch(text) is not None
+
+
+def _all_utf8(texts: Iterable[str]) -> bool:
+    text = "".join(texts)
+    if text.isascii():
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+_ABSENT = object()
+
+
+def _present_values(records: Sequence[dict[str, Any]], key: str) -> list[Any]:
+    return [value for value in map(dict.get, records, repeat(key), repeat(_ABSENT)) if value is not _ABSENT]
+
+
+def _records_in_normal_form(records: Sequence[Any]) -> bool:
+    """Whether the records are dicts that :func:`parse_records` would return unchanged, field for field."""
+    if not records or set(map(type, records)) != {dict}:
+        return False
+    keys = set(chain.from_iterable(records))
+    # Every value is checked below to be of its field's type, so none is None: with the phone
+    # number, a second key means a record has something to change.
+    if not RECORD_FIELDS.issuperset(keys) or min(map(len, records)) < 2:
+        return False
+    phones = _present_values(records, "phone_number")
+    if len(phones) != len(records) or not _all_match(phones, _PHONE_LINES) or len(set(phones)) != len(phones):
+        return False
+    for key in keys.intersection(("status_id", "dictionary_status_id")):
+        ids = _present_values(records, key)
+        if set(map(type, ids)) != {int} or min(ids) < 0 or max(ids) > _MAX_INT:
+            return False
+    if "agent_login" in keys:
+        logins = _present_values(records, "agent_login")
+        if set(map(type, logins)) != {str} or logins != list(map(str.strip, logins)) or "" in logins:
+            return False
+        if not _all_utf8(logins):
+            return False
+    if "next_call_date" in keys:
+        dates = _present_values(records, "next_call_date")
+        if not _all_match(dates, _NEXT_CALL_DATE_LINES):
+            return False
+        try:
+            for text in set(dates):  # a campaign's records share few dates: each distinct one parsed once
+                datetime.strptime(text, NEXT_CALL_DATE_FORMAT)
+        except ValueError:
+            return False
+    if "record_fields" in keys:
+        objects = _present_values(records, "record_fields")
+        if set(map(type, objects)) != {dict}:
+            return False
+        names = set(chain.from_iterable(objects))
+        if names and (set(map(type, names)) != {str} or "" in names or not _all_utf8(names)):
+            return False
+        values = list(chain.from_iterable(map(dict.values, objects)))
+        kinds = set(map(type, values))
+        if not kinds <= {str, int, float, bool, type(None)}:
+            return False
+        if str in kinds and not _all_utf8([value for value in values if type(value) is str]):
+            return False
+        if int in kinds and max(abs(value) for value in values if type(value) is int) > _MAX_INT:
+            return False
+        if float in kinds and not all(math.isfinite(value) for value in values if type(value) is float):
+            return False
+    return True
+
+
 def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> list[str]:
     """Return the phone numbers as stripped strings, each once, in input order.
 
@@ -131,13 +219,15 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         # Without them, whitespace separates (`{{ phones | join(' ') }}`).
         separator = _LIST_SEPARATORS if _LIST_SEPARATORS.search(phone_numbers) else None
         parts = separator.split(phone_numbers) if separator else phone_numbers.split()
-        items: Iterable[object] = [part.strip() for part in parts if part.strip()]
+        items: Sequence[object] = [part.strip() for part in parts if part.strip()]
     elif isinstance(phone_numbers, (list, tuple)):
         items = phone_numbers
     else:
         raise ThuliumValidationError(
             f"{field}: expected a list of phone numbers or a string of them, got {type(phone_numbers).__name__}"
         )
+    if _all_match(items, _PHONE_LINES):
+        return list(dict.fromkeys(items))
     unique: dict[str, None] = {}
     for index, value in enumerate(items):
         unique.setdefault(_phone(value, _Where(field, index)), None)
@@ -246,6 +336,15 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
             raise ThuliumValidationError(f"{field}: the JSON is nested too deeply") from None
     if not isinstance(records, (list, tuple)):
         raise ThuliumValidationError(f"{field}: expected a list of records, got {type(records).__name__}")
+    if _records_in_normal_form(records):
+        # The caller's dicts are sent as they are: nothing in them would change.
+        return list(records)
+    return _check_records_one_by_one(records, account_tz, field)
+
+
+def _check_records_one_by_one(
+    records: Sequence[Any], account_tz: ZoneInfo, field: str = "records"
+) -> list[dict[str, Any]]:
     seen: dict[str, int] = {}
     normalised: list[dict[str, Any]] = []
     where = _Where(field)  # one for the whole input; pointed at each record and key in turn
