@@ -148,11 +148,9 @@ def _all_utf8(texts: Iterable[str]) -> bool:
     return True
 
 
-_ABSENT = object()
-
-
-def _present_values(records: Sequence[dict[str, Any]], key: str) -> list[Any]:
-    return [value for value in map(dict.get, records, repeat(key), repeat(_ABSENT)) if value is not _ABSENT]
+def _column(records: Sequence[dict[str, Any]], key: str, default: Any) -> list[Any]:
+    """Each record's value of ``key``; a record without the key gives ``default``, a value that passes."""
+    return list(map(dict.get, records, repeat(key), repeat(default)))
 
 
 def _records_in_normal_form(records: Sequence[Any]) -> bool:
@@ -164,21 +162,21 @@ def _records_in_normal_form(records: Sequence[Any]) -> bool:
     # number, a second key means a record has something to change.
     if not RECORD_FIELDS.issuperset(keys) or min(map(len, records)) < 2:
         return False
-    phones = _present_values(records, "phone_number")
-    if len(phones) != len(records) or not _all_match(phones, _PHONE_LINES) or len(set(phones)) != len(phones):
+    phones = _column(records, "phone_number", None)
+    if not _all_match(phones, _PHONE_LINES) or len(set(phones)) != len(phones):
         return False
     for key in keys.intersection(("status_id", "dictionary_status_id")):
-        ids = _present_values(records, key)
+        ids = _column(records, key, 0)
         if set(map(type, ids)) != {int} or min(ids) < 0 or max(ids) > _MAX_INT:
             return False
     if "agent_login" in keys:
-        logins = _present_values(records, "agent_login")
+        logins = _column(records, "agent_login", "-")
         if set(map(type, logins)) != {str} or logins != list(map(str.strip, logins)) or "" in logins:
             return False
         if not _all_utf8(logins):
             return False
     if "next_call_date" in keys:
-        dates = _present_values(records, "next_call_date")
+        dates = _column(records, "next_call_date", "2000-01-01 00:00")
         if not _all_match(dates, _NEXT_CALL_DATE_LINES):
             return False
         try:
@@ -187,7 +185,7 @@ def _records_in_normal_form(records: Sequence[Any]) -> bool:
         except ValueError:
             return False
     if "record_fields" in keys:
-        objects = _present_values(records, "record_fields")
+        objects = _column(records, "record_fields", {})
         if set(map(type, objects)) != {dict}:
             return False
         names = set(chain.from_iterable(objects))
@@ -197,7 +195,7 @@ def _records_in_normal_form(records: Sequence[Any]) -> bool:
         kinds = set(map(type, values))
         if not kinds <= {str, int, float, bool, type(None)}:
             return False
-        if str in kinds and not _all_utf8([value for value in values if type(value) is str]):
+        if str in kinds and not _all_utf8(values if kinds == {str} else [v for v in values if type(v) is str]):
             return False
         if int in kinds and max(abs(value) for value in values if type(value) is int) > _MAX_INT:
             return False
