@@ -18,6 +18,7 @@ from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from http.cookiejar import DefaultCookiePolicy
+from itertools import islice
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -221,7 +222,7 @@ class _Batch:
     query: str
     items: Sequence[Any]  # what the batch was built from: phones (delete) or records (update)
     rebuild: Callable[[Sequence[Any]], _Batch]  # a batch of the same call from a slice of `items`
-    body_of: Callable[[Sequence[Any]], bytes] | None = None  # the request body from `items`, if any
+    body: bytes | None = None
 
 
 @dataclass
@@ -555,10 +556,11 @@ class ThuliumHook(BaseHook):
         settings = self.settings
 
         def build(batch: Sequence[Any]) -> _Batch:
-            return _Batch([record["phone_number"] for record in batch], query, batch, build, _records_body)
+            body = _JSON.encode({"records": list(batch)}).encode()
+            return _Batch([record["phone_number"] for record in batch], query, batch, build, body)
 
-        # Bodies are encoded by the worker that sends them (see _send_batch), which also halves a
-        # batch whose body comes out over max_body_bytes.
+        # One encoder call per batch of max_batch_size; the rare batch whose body comes out over
+        # max_body_bytes is halved when it is sent (see _send_batch).
         for start in range(0, len(records), settings.max_batch_size):
             yield build(records[start : start + settings.max_batch_size])
 
@@ -566,36 +568,32 @@ class ThuliumHook(BaseHook):
         # Built here, before any worker thread, so threads never race to create them.
         _ = self.session, self._send_settings
         limit = self.settings.max_concurrent_requests
-        # At most `limit` requests in flight; results handed back in input order. The next batch is
-        # sent before the caller gets a result, so the caller's work overlaps the network wait even
-        # with one request at a time.
+        # At most `limit` requests in flight (one worker each) and one batch queued behind them, so
+        # a worker starts the next request the moment an answer is in instead of waiting for this
+        # thread to hand it over; meanwhile this thread builds the batch after it and the caller
+        # records the answer. Results are handed back in input order.
         pool = ThreadPoolExecutor(max_workers=limit, thread_name_prefix="thulium")
         self._abandoned.clear()
+        run_ended = threading.Event()
+
+        def send(batch: _Batch) -> list[BatchResult]:
+            if run_ended.is_set():
+                return []  # queued behind the batch that ended the run: not sent, its phones stay NOT_SENT
+            results = self._send_batch(method, path, batch)
+            if any(result.error is not None and not result.error.batch_local for result in results):
+                run_ended.set()
+            return results
+
         finished = False
         try:
-            pending: deque[Future[list[BatchResult]]] = deque()
-            upcoming = next(batches, None)
-
-            def send_next() -> None:
-                nonlocal upcoming
-                if upcoming is not None:
-                    pending.append(pool.submit(self._send_batch, method, path, upcoming))
-                    # Build the following batch now, while this one is on the wire.
-                    upcoming = next(batches, None)
-
-            for _ in range(limit):
-                send_next()
+            pending: deque[Future[list[BatchResult]]] = deque(pool.submit(send, b) for b in islice(batches, limit + 1))
             while pending:
                 results = pending.popleft().result()
-                stopping = any(result.error is not None and not result.error.batch_local for result in results)
-                if not stopping:
-                    send_next()
+                upcoming = None if run_ended.is_set() else next(batches, None)
+                if upcoming is not None:
+                    pending.append(pool.submit(send, upcoming))
+                # Batches already in flight when the run ended were sent: their answers are reported.
                 yield from results
-                if stopping:
-                    # Batches already in flight were sent: their answers are reported, not dropped.
-                    while pending:
-                        yield from pending.popleft().result()
-                    break
             finished = True
         finally:
             # A caller that stops reading (a task killed or timed out) must not wait here for the
@@ -608,14 +606,10 @@ class ThuliumHook(BaseHook):
         """Send one batch; a batch a proxy finds too large (413/414) is halved and each half sent."""
         started = time.monotonic()
         description = f"{method} {path} ({len(batch.phones)} phone numbers)"
-        body = None
-        if batch.body_of is not None:
-            # Encoded here, in the worker: the caller's thread meanwhile handles the last answer.
-            body = batch.body_of(batch.items)
-            if len(body) > self.settings.max_body_bytes and len(batch.items) > 1:
-                return self._send_halves(method, path, batch)
+        if batch.body is not None and len(batch.body) > self.settings.max_body_bytes and len(batch.items) > 1:
+            return self._send_halves(method, path, batch)
         try:
-            answer = self._request(method, path, query=batch.query, body=body, description=description)
+            answer = self._request(method, path, query=batch.query, body=batch.body, description=description)
         except ThuliumRequestRejectedError as exc:
             if exc.status_code in (413, 414) and len(batch.items) > 1:
                 # A proxy in front of the account has a lower limit than the batch was sized for.
@@ -739,10 +733,6 @@ class ThuliumHook(BaseHook):
                 failure.reason,
             )
             self._abandoned.wait(wait)
-
-
-def _records_body(records: Sequence[Any]) -> bytes:
-    return _JSON.encode({"records": list(records)}).encode()
 
 
 def _is_loopback(hostname: str) -> bool:
