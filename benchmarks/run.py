@@ -539,6 +539,17 @@ class Runner:
         return result
 
 
+def _median(values: list[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+
+
+def _pair_ratios(runs: list[dict[str, Any]], baselines: list[dict[str, Any]], key: str = "wall_seconds") -> list[float]:
+    """Each repeat's run divided by the same repeat's baseline run."""
+    return [run[key] / baseline[key] for run, baseline in zip(runs, baselines, strict=True)]
+
+
 def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
     ordered = sorted(runs, key=lambda r: r["wall_seconds"])
     return ordered[(len(ordered) - 1) // 2]
@@ -595,7 +606,10 @@ def print_report(report: dict[str, Any]) -> None:
     )
     if "packages" in m:
         print("packages: " + ", ".join(f"{k} {v}" for k, v in m["packages"].items()))
-    print(f"repeats per timed case: {report['repeat']} (median wall time shown; each run in a fresh process)")
+    print(
+        f"repeats per timed case: {report['repeat']} (median wall time shown; each run in a fresh process); "
+        "ratios to a baseline are the median of per-repeat ratios"
+    )
     print()
     header = (
         f"{'case':<34} {'records':>8} {'wall s':>7} {'records/s':>10} {'requests':>8} "
@@ -657,6 +671,8 @@ def print_report(report: dict[str, Any]) -> None:
             f"  [{'PASS' if target['pass'] else 'FAIL'}] {target['name']:<62} {target['value']:>8.2f} "
             f"{target['op']} {target['target']:g}"
         )
+    for key, values in report["ratio_per_repeat"].items():
+        print(f"  per repeat, {key}: " + " ".join(f"{value:.2f}" for value in values))
     r = report["ratios"]
     print(
         f"  info: client CPU time, provider / hand-written (insensitive to other load): delete "
@@ -674,7 +690,7 @@ def print_report(report: dict[str, Any]) -> None:
 
 def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK if args.quick else FULL
-    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
+    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 5)
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     workdir = Path(tempfile.mkdtemp(prefix="thulium-bench-"))
     airflow_home = workdir / "airflow-home"
@@ -759,19 +775,26 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     capacity["headroom"] = capacity["requests_per_second"] / capacity["provider_requests_per_second"]
     capacity["provider_server_busy"] = provider_delete["server_cpu_seconds"] / provider_delete["wall_seconds"]
 
+    # Ratios of a provider case to its baseline are the median of per-repeat ratios: the two runs of
+    # a repeat are back to back, so a shift in the machine's speed between repeats (common on a
+    # shared VM) changes both and cancels out, where a ratio of two separate medians would not.
+    pairs = {
+        "delete_provider_vs_handwritten": _pair_ratios(groups["delete_provider"], groups["delete_handwritten"]),
+        "update_provider_vs_handwritten": _pair_ratios(groups["update_provider"], groups["update_handwritten"]),
+        "concurrency_1_vs_8": _pair_ratios(by_concurrency[1], by_concurrency[8]),
+        "delete_provider_vs_handwritten_cpu": _pair_ratios(
+            groups["delete_provider"], groups["delete_handwritten"], "client_cpu_seconds"
+        ),
+        "update_provider_vs_handwritten_cpu": _pair_ratios(
+            groups["update_provider"], groups["update_handwritten"], "client_cpu_seconds"
+        ),
+    }
     ratios = {
-        "delete_provider_vs_handwritten": provider_delete["wall_seconds"] / med["delete_handwritten"]["wall_seconds"],
-        "update_provider_vs_handwritten": med["update_provider"]["wall_seconds"]
-        / med["update_handwritten"]["wall_seconds"],
+        **{key: _median(values) for key, values in pairs.items()},
         "naive_vs_provider_delete": naive_extrapolated["wall_seconds"] / provider_delete["wall_seconds"],
-        "concurrency_1_vs_8": latency_runs[0]["wall_seconds"] / latency_runs[-1]["wall_seconds"],
         "delete_peak_rss_above_rest_mb": provider_delete["peak_rss_above_rest_mb"],
         "update_peak_rss_above_rest_mb": med["update_provider"]["peak_rss_above_rest_mb"],
         "sandbox_capacity_vs_provider_need": capacity["headroom"],
-        "delete_provider_vs_handwritten_cpu": provider_delete["client_cpu_seconds"]
-        / med["delete_handwritten"]["client_cpu_seconds"],
-        "update_provider_vs_handwritten_cpu": med["update_provider"]["client_cpu_seconds"]
-        / med["update_handwritten"]["client_cpu_seconds"],
     }
 
     def target(name: str, value: float, op: str, goal: float) -> dict[str, Any]:
@@ -834,6 +857,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         },
         "capacity": capacity,
         "ratios": ratios,
+        "ratio_per_repeat": pairs,
         "targets": targets,
         "all_targets_pass": all(t["pass"] for t in targets),
         "load_average_1min": {
@@ -851,7 +875,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--json", metavar="PATH", help="where to write the JSON (default benchmarks/results/latest.json)"
     )
-    parser.add_argument("--repeat", type=int, help="runs per provider/hand-written case (default 3, 1 with --quick)")
+    parser.add_argument(
+        "--repeat", type=int, help="runs per provider/hand-written and latency case (default 5, 1 with --quick)"
+    )
     parser.add_argument("--profile", action="store_true", help="write cProfile output of provider cases to results/")
     parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
