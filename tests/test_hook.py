@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
@@ -250,6 +251,35 @@ def test_concurrent_requests_keep_input_order(thulium_sandbox):
     assert list(result) == phones
     assert [entry[0]["status"] for entry in result.values()] == ["REMOVED", "NOT_EXIST"] * 1500
     assert len(thulium_sandbox.requests) == 30
+
+
+def test_a_caller_that_closes_the_stream_early_sends_nothing_more(thulium_sandbox):
+    phones = [f"4873{n:07d}" for n in range(30)]
+    thulium_sandbox.state.add_campaign("00009", "Early stop")
+    thulium_sandbox.state.bulk_add("00009", phones)
+    thulium_sandbox.latency = 0.3  # the request sent after the first answer is still in flight at close()
+    stream = ThuliumHook(max_batch_size=5).stream_delete_records("00009", phones)
+    first = next(stream)
+    stream.close()
+    assert first.phones == phones[:5] and first.error is None
+    time.sleep(1.0)
+    # The first batch and the one already on the wire; the batch queued behind it was cancelled.
+    assert len(thulium_sandbox.requests) == 2
+    assert all(thulium_sandbox.state.find("00009", phone) for phone in phones[10:])
+
+
+def test_a_batch_that_cannot_be_built_raises_after_the_answers_already_in(thulium_sandbox):
+    # Unvalidated records straight into the stream: the third batch's body cannot be encoded.
+    records = [{"phone_number": f"4872{n:07d}", "status_id": 2} for n in range(6)]
+    records[4]["agent_login"] = "\ud800"
+    thulium_sandbox.state.add_campaign("00010", "Bad body")
+    thulium_sandbox.state.bulk_add("00010", [record["phone_number"] for record in records])
+    received = []
+    with pytest.raises(UnicodeEncodeError):
+        for batch in ThuliumHook(max_batch_size=2).stream_update_records("00010", records):
+            received.append(batch)
+    assert [batch.phones for batch in received] == [["48720000000", "48720000001"], ["48720000002", "48720000003"]]
+    assert len(thulium_sandbox.requests) == 2
 
 
 def test_batches_too_large_for_the_proxy_are_split(thulium_sandbox):

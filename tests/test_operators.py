@@ -275,8 +275,8 @@ def test_the_wait_trigger_carries_no_phone_numbers():
     assert kwargs == {"moment": moment.isoformat()}
 
 
-def test_a_task_stopped_mid_run_still_pushes_every_phone(thulium_sandbox):
-    phones = [f"4875{n:07d}" for n in range(20)]
+def test_a_task_stopped_mid_run_still_pushes_every_phone_and_sends_no_more(thulium_sandbox):
+    phones = [f"4875{n:07d}" for n in range(30)]
     thulium_sandbox.state.add_campaign("00004", "Timeout")
     thulium_sandbox.state.bulk_add("00004", phones)
     thulium_sandbox.add_fault(Fault(delay=4.0, after=1))  # the second batch is slow to answer
@@ -298,4 +298,10 @@ def test_a_task_stopped_mid_run_still_pushes_every_phone(thulium_sandbox):
     assert time.monotonic() - started < 30
     results = xcom(run, "delete")
     assert list(results) == phones
-    assert [results[p][0]["status"] for p in phones] == ["REMOVED"] * 10 + ["INTERRUPTED"] * 10
+    assert [results[p][0]["status"] for p in phones] == ["REMOVED"] * 10 + ["INTERRUPTED"] * 20
+    # The third batch was only queued when the task was stopped: it is never sent, even after the
+    # slow second answer comes in.
+    time.sleep(max(0.0, started + 7.0 - time.monotonic()))
+    sent = {phone for request in thulium_sandbox.requests for phone in request.query["phone_number[]"]}
+    assert sent.isdisjoint(phones[20:])
+    assert all(thulium_sandbox.state.find("00004", phone) for phone in phones[20:])

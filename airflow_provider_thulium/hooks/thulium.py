@@ -11,14 +11,14 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import closing
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from email.utils import parsedate_to_datetime
 from functools import cached_property
 from http.cookiejar import DefaultCookiePolicy
-from itertools import islice
 from typing import Any
 from urllib.parse import quote, urlsplit
 from zoneinfo import ZoneInfo
@@ -489,13 +489,14 @@ class ThuliumHook(BaseHook):
         return self._collect(results, self.stream_update_records(campaign, clean, search_in_additional_numbers))
 
     @staticmethod
-    def _collect(results: RecordResults, batches: Iterator[BatchResult]) -> dict[str, Any]:
+    def _collect(results: RecordResults, batches: Generator[BatchResult, None, None]) -> dict[str, Any]:
         # The whole stream is read even after a failed batch: batches already on the wire were
         # sent, and their answers belong in the results the error carries.
         first_error: ThuliumError | None = None
-        for batch in batches:
-            results.add_batch(batch)
-            first_error = first_error or batch.error
+        with closing(batches):
+            for batch in batches:
+                results.add_batch(batch)
+                first_error = first_error or batch.error
         entries = results.finish()
         if first_error is not None:
             first_error.results = entries
@@ -504,12 +505,14 @@ class ThuliumHook(BaseHook):
 
     def stream_delete_records(
         self, campaign_id: str, phones: Sequence[str], search_in_additional_numbers: bool = False
-    ) -> Iterator[BatchResult]:
+    ) -> Generator[BatchResult, None, None]:
         """Send validated phone numbers for removal in batches; yield each batch's result in input order.
 
         The lower-level form of :meth:`delete_records` for callers that keep going after a failed
         batch. It stops after a batch that failed for a reason later batches would share
         (credentials, permission, unknown campaign, server unavailable, unreadable answers).
+        A caller that stops reading early should close the iterator (``contextlib.closing``): that
+        cancels the batch queued to be sent next and stops retries of those in flight.
         """
         path = f"batch/outbounds/{campaign_id}/records"
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
@@ -518,7 +521,7 @@ class ThuliumHook(BaseHook):
 
     def stream_update_records(
         self, campaign_id: str, records: Sequence[dict[str, Any]], search_in_additional_numbers: bool = False
-    ) -> Iterator[BatchResult]:
+    ) -> Generator[BatchResult, None, None]:
         """Send validated records in batches; yield each batch's result in input order.
 
         The lower-level form of :meth:`update_records`; it stops as :meth:`stream_delete_records` does.
@@ -564,7 +567,7 @@ class ThuliumHook(BaseHook):
         for start in range(0, len(records), settings.max_batch_size):
             yield build(records[start : start + settings.max_batch_size])
 
-    def _stream(self, method: str, path: str, batches: Iterator[_Batch]) -> Iterator[BatchResult]:
+    def _stream(self, method: str, path: str, batches: Iterator[_Batch]) -> Generator[BatchResult, None, None]:
         # Built here, before any worker thread, so threads never race to create them.
         _ = self.session, self._send_settings
         limit = self.settings.max_concurrent_requests
@@ -584,17 +587,33 @@ class ThuliumHook(BaseHook):
                 run_ended.set()
             return results
 
+        build_error: Exception | None = None
+
+        def submit_next() -> None:
+            nonlocal build_error
+            if run_ended.is_set() or build_error is not None:
+                return
+            try:
+                batch = next(batches, None)
+            except Exception as exc:  # e.g. a body that cannot be encoded: raised after the sent batches' answers
+                build_error = exc
+                return
+            if batch is not None:
+                pending.append(pool.submit(send, batch))
+
         finished = False
         try:
-            pending: deque[Future[list[BatchResult]]] = deque(pool.submit(send, b) for b in islice(batches, limit + 1))
+            pending: deque[Future[list[BatchResult]]] = deque()
+            for _ in range(limit + 1):
+                submit_next()
             while pending:
                 results = pending.popleft().result()
-                upcoming = None if run_ended.is_set() else next(batches, None)
-                if upcoming is not None:
-                    pending.append(pool.submit(send, upcoming))
+                submit_next()
                 # Batches already in flight when the run ended were sent: their answers are reported.
                 yield from results
             finished = True
+            if build_error is not None:
+                raise build_error
         finally:
             # A caller that stops reading (a task killed or timed out) must not wait here for the
             # batches still in flight and their retries.

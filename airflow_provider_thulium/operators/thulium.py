@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Sequence
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, ClassVar
@@ -81,7 +82,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         """Return the input's phones (each once, in order) and the items to send, or raise a validation error."""
         raise NotImplementedError
 
-    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
+    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Generator[BatchResult, None, None]:
         """The hook's batch stream for this operator's call."""
         raise NotImplementedError
 
@@ -108,8 +109,10 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         if not items:
             return
         try:
-            for batch in self._stream_batches(results.campaign_id, items):
-                results.add_batch(batch)
+            # Closed at once on the way out, so a killed task sends no batch that was only queued.
+            with closing(self._stream_batches(results.campaign_id, items)) as batches:
+                for batch in batches:
+                    results.add_batch(batch)
         except BaseException:
             # Killed, timed out or broken mid-run: still leave every phone's result behind.
             self._push_xcoms(context, results, interrupted=True)
@@ -199,7 +202,7 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
         phones = parse_phone_numbers(self.phone_numbers)
         return phones, phones
 
-    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
+    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Generator[BatchResult, None, None]:
         return self.hook.stream_delete_records(campaign_id, items, self.search_in_additional_numbers)
 
     def _new_results(self, campaign_id: str, phones: list[str]) -> RecordResults:
@@ -267,7 +270,7 @@ class ThuliumUpdateRecordsOperator(ThuliumRecordsBaseOperator):
         records = parse_records(self.records, self.hook.account_timezone)
         return [record["phone_number"] for record in records], records
 
-    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Iterator[BatchResult]:
+    def _stream_batches(self, campaign_id: str, items: list[Any]) -> Generator[BatchResult, None, None]:
         return self.hook.stream_update_records(campaign_id, items, self.search_in_additional_numbers)
 
 
