@@ -19,13 +19,20 @@ from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
 
 _PHONE = re.compile(r"\+?[0-9]{1,20}")
-_PHONE_LINES = re.compile(r"(?:\+?[0-9]{1,20}\n)*\+?[0-9]{1,20}")
 _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
 # ASCII digits only: \d and str.isdigit() also match other scripts' digits (fullwidth, superscript...).
 _NEXT_CALL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
-_NEXT_CALL_DATE_LINES = re.compile(r"(?:[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}\n)*" + _NEXT_CALL_DATE.pattern)
 _DIGITS = re.compile(r"[0-9]+")
+
+
+def _lines_of(item: re.Pattern[str]) -> re.Pattern[str]:
+    """A pattern for newline-separated items that each match ``item`` in full."""
+    return re.compile(f"(?:{item.pattern}\n)*{item.pattern}")
+
+
+_PHONE_LINES = _lines_of(_PHONE)
+_NEXT_CALL_DATE_LINES = _lines_of(_NEXT_CALL_DATE)
 NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
 #: Integers sent as JSON numbers must fit 64 bits: larger ones lose precision or fail on the server
 #: (and Python cannot even print ints beyond 4300 digits).
@@ -137,17 +144,6 @@ def _all_match(values: Sequence[object], lines: re.Pattern[str]) -> TypeGuard[Se
     return text.count("\n") == len(values) - 1 and lines.fullmatch(text) is not None
 
 
-def _all_utf8(texts: Iterable[str]) -> bool:
-    text = "".join(texts)
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _column(records: Sequence[dict[str, Any]], key: str, default: Any) -> list[Any]:
     """Each record's value of ``key``; a record without the key gives ``default``, a value that passes."""
     return list(map(dict.get, records, repeat(key), repeat(default)))
@@ -173,7 +169,7 @@ def _records_in_normal_form(records: Sequence[Any]) -> bool:
         logins = _column(records, "agent_login", "-")
         if set(map(type, logins)) != {str} or logins != list(map(str.strip, logins)) or "" in logins:
             return False
-        if not _all_utf8(logins):
+        if not _is_utf8("".join(logins)):
             return False
     if "next_call_date" in keys:
         dates = _column(records, "next_call_date", "2000-01-01 00:00")
@@ -189,13 +185,13 @@ def _records_in_normal_form(records: Sequence[Any]) -> bool:
         if set(map(type, objects)) != {dict}:
             return False
         names = set(chain.from_iterable(objects))
-        if names and (set(map(type, names)) != {str} or "" in names or not _all_utf8(names)):
+        if names and (set(map(type, names)) != {str} or "" in names or not _is_utf8("".join(names))):
             return False
         values = list(chain.from_iterable(map(dict.values, objects)))
         kinds = set(map(type, values))
         if not kinds <= {str, int, float, bool, type(None)}:
             return False
-        if str in kinds and not _all_utf8(values if kinds == {str} else [v for v in values if type(v) is str]):
+        if str in kinds and not _is_utf8("".join(values if kinds == {str} else [v for v in values if type(v) is str])):
             return False
         if int in kinds and max(abs(value) for value in values if type(value) is int) > _MAX_INT:
             return False
@@ -273,12 +269,20 @@ def _next_call_date(value: object, where: object, account_tz: ZoneInfo) -> str:
     raise ThuliumValidationError(f"{where}: expected 'YYYY-MM-DD hh:mm' or a datetime, got {type(value).__name__}")
 
 
-def _check_text(value: str, where: object) -> str:
+def _is_utf8(text: str) -> bool:
     # A lone surrogate (e.g. from a JSON "\ud800" escape) has no UTF-8 form: the body could not be sent.
+    if text.isascii():
+        return True
     try:
-        value.encode("utf-8")
+        text.encode("utf-8")
     except UnicodeEncodeError:
-        raise ThuliumValidationError(f"{where}: the text holds a character that is not valid Unicode") from None
+        return False
+    return True
+
+
+def _check_text(value: str, where: object) -> str:
+    if not _is_utf8(value):
+        raise ThuliumValidationError(f"{where}: the text holds a character that is not valid Unicode")
     return value
 
 

@@ -20,6 +20,7 @@ import platform
 import resource
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -539,12 +540,6 @@ class Runner:
         return result
 
 
-def _median(values: list[float]) -> float:
-    ordered = sorted(values)
-    middle = len(ordered) // 2
-    return ordered[middle] if len(ordered) % 2 else (ordered[middle - 1] + ordered[middle]) / 2
-
-
 def _pair_ratios(runs: list[dict[str, Any]], baselines: list[dict[str, Any]], key: str = "wall_seconds") -> list[float]:
     """Each repeat's run divided by the same repeat's baseline run."""
     return [run[key] / baseline[key] for run, baseline in zip(runs, baselines, strict=True)]
@@ -790,7 +785,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         ),
     }
     ratios = {
-        **{key: _median(values) for key, values in pairs.items()},
+        **{key: statistics.median(values) for key, values in pairs.items()},
         "naive_vs_provider_delete": naive_extrapolated["wall_seconds"] / provider_delete["wall_seconds"],
         "delete_peak_rss_above_rest_mb": provider_delete["peak_rss_above_rest_mb"],
         "update_peak_rss_above_rest_mb": med["update_provider"]["peak_rss_above_rest_mb"],
