@@ -26,6 +26,10 @@ class ThuliumError(AirflowException):
     #: Whether the cause is confined to one request, so later batches may still succeed.
     #: Otherwise (credentials, permission, unknown campaign, server down) a run stops at it.
     batch_local = False
+    #: Whether the same request may succeed if sent again (overload, a proxy failing, a cut-off
+    #: answer). The retry policy reads this; which HTTP status raises which class is in
+    #: :mod:`airflow_provider_thulium.status_errors`.
+    retryable = False
 
     def __init__(
         self,
@@ -85,9 +89,13 @@ class ThuliumRequestRejectedError(ThuliumError):
 class ThuliumUnavailableError(ThuliumError):
     """No usable answer after every retry: timeouts, dropped connections, TLS failures, 429 or 5xx."""
 
+    retryable = True
+
 
 class ThuliumResponseError(ThuliumError):
     """Thulium answered with something that is not JSON or not the documented shape."""
+
+    retryable = True
 
 
 class ThuliumPhoneFailuresError(ThuliumError):

@@ -98,12 +98,6 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_thulium.operators.thulium"],
             }
         ],
-        "triggers": [
-            {
-                "integration-name": "Thulium",
-                "python-modules": ["airflow_provider_thulium.triggers.thulium"],
-            }
-        ],
         "connection-types": [
             {
                 "connection-type": "thulium",

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.settings import parse_bool
 
 _PHONE = re.compile(r"\+?[0-9]{1,20}")
 _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
@@ -39,7 +40,7 @@ NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
 _MAX_INT = 2**63 - 1
 _MAX_PHONE = 10**20  # 20 digits at most
 
-#: The fields a record of ``PUT batch/outbounds/:id/records`` may hold (CONTRACT: PUT).
+#: The fields a record of ``PUT batch/outbounds/:id/records`` may hold (docs/thulium-api.md, "PUT").
 RECORD_FIELDS = frozenset(
     {"phone_number", "status_id", "dictionary_status_id", "agent_login", "next_call_date", "record_fields"}
 )
@@ -105,12 +106,13 @@ def as_sequence(value: Any) -> Any:
 
 
 def parse_flag(value: object, field: str) -> bool:
-    """Return a boolean from a bool or the string a template renders (``"True"``, ``"false"``...)."""
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in {"true", "false", "1", "0", ""}:
-        return value.strip().lower() in {"true", "1"}
-    raise ThuliumValidationError(f"{field}: expected true or false, got {value!r}")
+    """Return a boolean from a bool or the string a template renders (``"True"``, ``"false"``, ``""``...)."""
+    if isinstance(value, str) and not value.strip():
+        return False  # an empty template result: the flag was not set
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise ThuliumValidationError(f"{field}: {exc}") from None
 
 
 def _phone(value: object, where: object) -> str:

@@ -2,7 +2,26 @@
 
 from __future__ import annotations
 
-from airflow.providers.common.compat.sdk import AirflowException, BaseHook, BaseOperator, Context
+from airflow.providers.common.compat.sdk import (
+    AirflowException,
+    AirflowFailException,
+    BaseHook,
+    BaseOperator,
+    Context,
+)
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
-__all__ = ["AIRFLOW_V_3_0_PLUS", "AirflowException", "BaseHook", "BaseOperator", "Context"]
+if AIRFLOW_V_3_0_PLUS:
+    from airflow.providers.standard.triggers.temporal import DateTimeTrigger
+else:  # Airflow 2.11 ships the time trigger in core.
+    from airflow.triggers.temporal import DateTimeTrigger  # type: ignore[no-redef]
+
+__all__ = [
+    "AIRFLOW_V_3_0_PLUS",
+    "AirflowException",
+    "AirflowFailException",
+    "BaseHook",
+    "BaseOperator",
+    "Context",
+    "DateTimeTrigger",
+]

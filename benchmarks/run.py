@@ -34,15 +34,21 @@ HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "results"
 CAMPAIGN = "00042"
 CONN_ID = "thulium_bench"
-# What the provider's defaults are (ThuliumSettings); the hand-written baselines use the same.
-MAX_REQUEST_LINE_BYTES = 8000
-MAX_BATCH_SIZE = 1000
-MAX_BODY_BYTES = 1_000_000
 
 TARGET_VS_HANDWRITTEN = 1.3
 TARGET_VS_NAIVE = 20.0
 TARGET_CONCURRENCY = 5.0
 TARGET_RSS_MB = 200.0
+
+
+def provider_defaults() -> dict[str, Any]:
+    """The provider's default settings; the hand-written baselines batch by the same limits.
+
+    Imported when asked for, in the process that needs them: the orchestrator stays stdlib-only.
+    """
+    from airflow_provider_thulium.settings import ThuliumSettings
+
+    return ThuliumSettings.defaults()
 
 
 @dataclass(frozen=True)
@@ -284,6 +290,7 @@ def _case_handwritten(spec: dict[str, Any]) -> dict[str, Any]:
     """The floor for a Python client: a requests.Session loop with the provider's batch sizes."""
     import requests  # noqa: F401 - before the at-rest measurement, as the provider case imports Airflow first
 
+    defaults = provider_defaults()  # before the at-rest measurement too
     rest_rss, rest_peak = current_rss_bytes(), peak_rss_bytes()
     count = spec["records"]
     items: list[Any] = phones(count) if spec["operation"] == "delete" else update_records(count)
@@ -294,14 +301,19 @@ def _case_handwritten(spec: dict[str, Any]) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     sent = 0
     cpu, started = cpu_seconds(), time.perf_counter()
+    max_line, max_batch, max_body = (
+        defaults["max_request_line_bytes"],
+        defaults["max_batch_size"],
+        defaults["max_body_bytes"],
+    )
     if spec["operation"] == "delete":
-        # As many phones per request as fit in 8000 bytes of request line, at most 1000.
+        # As many phones per request as fit in the request-line limit, at most max_batch_size.
         fixed = len(f"DELETE {path}? HTTP/1.1")
         parts: list[str] = []
         size = fixed
         for phone in items:
             part = "phone_number%5B%5D=" + quote(phone, safe="")
-            if parts and (size + len(part) + 1 > MAX_REQUEST_LINE_BYTES or len(parts) >= MAX_BATCH_SIZE):
+            if parts and (size + len(part) + 1 > max_line or len(parts) >= max_batch):
                 response = session.delete(url + "?" + "&".join(parts))
                 response.raise_for_status()
                 merged.update(response.json())
@@ -315,11 +327,12 @@ def _case_handwritten(spec: dict[str, Any]) -> dict[str, Any]:
             merged.update(response.json())
             sent += 1
     else:
-        # 1000 records per request; each body stays far below 1 MB, so these are the provider's batches.
+        # max_batch_size records per request; each body stays below the byte limit, so these are
+        # the provider's batches.
         headers = {"Content-Type": "application/json"}
-        for start in range(0, count, MAX_BATCH_SIZE):
-            body = json.dumps({"records": items[start : start + MAX_BATCH_SIZE]}, separators=(",", ":")).encode()
-            assert len(body) <= MAX_BODY_BYTES
+        for start in range(0, count, max_batch):
+            body = json.dumps({"records": items[start : start + max_batch]}, separators=(",", ":")).encode()
+            assert len(body) <= max_body
             response = session.put(url, data=body, headers=headers)
             response.raise_for_status()
             merged.update(response.json())
@@ -412,7 +425,9 @@ def _raw_client(
 
 
 def delete_queries(items: list[str]) -> list[str]:
-    """The provider's DELETE batching (8000-byte request line, at most 1000 phones) as query strings."""
+    """The provider's DELETE batching (its request-line and batch-size limits) as query strings."""
+    defaults = provider_defaults()
+    max_line, max_batch = defaults["max_request_line_bytes"], defaults["max_batch_size"]
     path = f"/api/batch/outbounds/{CAMPAIGN}/records"
     fixed = len(f"DELETE {path}? HTTP/1.1")
     queries: list[str] = []
@@ -420,7 +435,7 @@ def delete_queries(items: list[str]) -> list[str]:
     size = fixed
     for phone in items:
         part = "phone_number%5B%5D=" + quote(phone, safe="")
-        if parts and (size + len(part) + 1 > MAX_REQUEST_LINE_BYTES or len(parts) >= MAX_BATCH_SIZE):
+        if parts and (size + len(part) + 1 > max_line or len(parts) >= max_batch):
             queries.append("&".join(parts))
             parts, size = [], fixed
         parts.append(part)

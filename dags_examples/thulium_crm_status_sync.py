@@ -13,15 +13,9 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.common.compat.sdk import XComArg
+from airflow.providers.common.compat.sdk import DAG, XComArg, task
 
 from airflow_provider_thulium.operators.thulium import ThuliumUpdateRecordsOperator
-
-try:
-    from airflow.sdk import DAG, task
-except ImportError:  # Airflow 2.11
-    from airflow import DAG  # type: ignore[no-redef]
-    from airflow.decorators import task  # type: ignore[no-redef]
 
 CRM_EXPORT_CSV = Path(__file__).parent / "data" / "crm_export.csv"
 CAMPAIGN_ID = "00001"

@@ -15,16 +15,10 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.common.compat.sdk import XComArg
+from airflow.providers.common.compat.sdk import DAG, XComArg, task
 
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator
 from airflow_provider_thulium.privacy import mask_phone
-
-try:
-    from airflow.sdk import DAG, task
-except ImportError:  # Airflow 2.11
-    from airflow import DAG  # type: ignore[no-redef]
-    from airflow.decorators import task  # type: ignore[no-redef]
 
 DO_NOT_CALL_CSV = Path(__file__).parent / "data" / "do_not_call.csv"
 CAMPAIGN_ID = "00001"

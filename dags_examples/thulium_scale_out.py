@@ -11,15 +11,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from airflow.providers.common.compat.sdk import XComArg
+from airflow.providers.common.compat.sdk import DAG, XComArg, task
 
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator
-
-try:
-    from airflow.sdk import DAG, task
-except ImportError:  # Airflow 2.11
-    from airflow import DAG  # type: ignore[no-redef]
-    from airflow.decorators import task  # type: ignore[no-redef]
 
 CAMPAIGNS = ["00001", "00002"]
 CHUNK_SIZE = 4  # small for the example; tens of thousands per chunk in production

@@ -19,9 +19,13 @@ from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
-DAGS = ["thulium_opt_out_sync", "thulium_crm_status_sync", "thulium_scale_out"]
 CAMPAIGN = "00001"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+
+
+def example_dag_ids() -> list[str]:
+    """Every example DAG, one per file in dags_examples/ (a file's DAG id is its name)."""
+    return sorted(path.stem for path in (ROOT / "dags_examples").glob("thulium_*.py"))
 
 
 def start_sandbox(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:
@@ -65,52 +69,32 @@ def show_campaign(title: str, records: list[dict[str, Any]]) -> None:
 
 def show_dag_run(dag_id: str) -> list[str]:
     """Print task states and per-phone results of the DAG's latest run; return unexpected states."""
-    from airflow.models.dagrun import DagRun
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
     from airflow_provider_thulium.privacy import mask_phone
+    from airflow_provider_thulium.testing import latest_run, task_states, xcoms
 
-    try:
-        from airflow.models.xcom import XComModel as XComRow
-    except ImportError:  # Airflow 2.11
-        from airflow.models.xcom import XCom as XComRow  # type: ignore[no-redef]
-
+    run = latest_run(dag_id)
+    if run is None:
+        return [f"{dag_id}: no run recorded"]
+    print(f"\n== {dag_id}: run {run.state}")
     problems = []
-    with create_session() as session:
-        run = session.query(DagRun).filter_by(dag_id=dag_id).order_by(DagRun.id.desc()).first()
-        if run is None:
-            return [f"{dag_id}: no run recorded"]
-        print(f"\n== {dag_id}: run {run.state}")
-        tis = session.query(TaskInstance).filter_by(dag_id=dag_id, run_id=run.run_id).order_by(TaskInstance.task_id)
-        for ti in tis:
-            name = ti.task_id if ti.map_index < 0 else f"{ti.task_id}[{ti.map_index}]"
-            print(f"  task {name:<26} {ti.state}")
-            if str(ti.state) not in ("success", "skipped"):
-                problems.append(f"{dag_id}.{name} ended {ti.state}")
-        rows = session.query(XComRow).filter_by(dag_id=dag_id, run_id=run.run_id, key="summary").all()
-        for row in sorted(rows, key=lambda r: (r.task_id, r.map_index)):
-            summary = XComRow.deserialize_value(row)
-            result_row = (
-                session.query(XComRow)
-                .filter_by(dag_id=dag_id, run_id=run.run_id, task_id=row.task_id, map_index=row.map_index)
-                .filter_by(key="return_value")
-                .one_or_none()
+    for name, state in sorted(task_states(run).items()):
+        print(f"  task {name:<26} {state}")
+        if state not in ("success", "skipped"):
+            problems.append(f"{dag_id}.{name} ended {state}")
+    results_by_task = xcoms(run, "return_value")
+    for name, summary in xcoms(run, "summary").items():
+        print(
+            f"  {name}: {summary['operation']} in campaign {summary['campaign_id']}: "
+            f"{summary['outcomes']}, {summary['requests']} request(s), {summary['retries']} retries"
+        )
+        for phone, entry in (results_by_task.get(name) or {}).items():
+            items = entry if isinstance(entry, list) else [entry]
+            shown = ", ".join(
+                f"{item.get('status') or 'HTTP ' + str(item.get('http_status'))}"
+                + (f" ({item['message']})" if item.get("message") else "")
+                for item in items
             )
-            results = XComRow.deserialize_value(result_row) if result_row is not None else {}
-            name = row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"
-            print(
-                f"  {name}: {summary['operation']} in campaign {summary['campaign_id']}: "
-                f"{summary['outcomes']}, {summary['requests']} request(s), {summary['retries']} retries"
-            )
-            for phone, entry in results.items():
-                items = entry if isinstance(entry, list) else [entry]
-                shown = ", ".join(
-                    f"{item.get('status') or 'HTTP ' + str(item.get('http_status'))}"
-                    + (f" ({item['message']})" if item.get("message") else "")
-                    for item in items
-                )
-                print(f"      {mask_phone(phone):<6} {shown}")
+            print(f"      {mask_phone(phone):<6} {shown}")
     return problems
 
 
@@ -133,11 +117,11 @@ def main() -> int:
         with log_path.open("w") as log:
             subprocess.run([AIRFLOW, "db", "migrate"], env=env, stdout=log, stderr=log, check=True)
             before = campaign_records(url)
-            for dag_id in DAGS:
+            for dag_id in example_dag_ids():
                 print(f"running airflow dags test {dag_id} ...", flush=True)
                 subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, stdout=log, stderr=log, check=True)
         show_campaign("Before", before)
-        for dag_id in DAGS:
+        for dag_id in example_dag_ids():
             problems += show_dag_run(dag_id)
         show_campaign("After", campaign_records(url))
         report = home / "reports" / "thulium_opt_out_report.csv"

@@ -2,37 +2,20 @@
 
 from __future__ import annotations
 
-import itertools
 import time
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
+from airflow.providers.common.compat.sdk import task
 
+from airflow_provider_thulium.operations import DELETE
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
-from tests.airflow_runs import MISSING, latest_run, run_dag, task_states, xcom
-
-try:
-    from airflow.sdk import DAG, task
-except ImportError:  # Airflow 2.11
-    from airflow import DAG  # type: ignore[no-redef]
-    from airflow.decorators import task  # type: ignore[no-redef]
+from airflow_provider_thulium.testing import MISSING, latest_run, run_dag, task_states, xcom
+from tests.helpers import FAST_RETRIES, new_dag
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
-
-FAST = {"backoff": 0.01, "max_backoff": 0.05}
-_dag_ids = itertools.count()
-
-
-def new_dag(**kwargs: Any) -> DAG:
-    return DAG(
-        f"thulium_test_{next(_dag_ids)}",
-        schedule=None,
-        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        catchup=False,
-        **kwargs,
-    )
 
 
 def end_the_call_when_the_retry_arrives(sandbox: Any) -> None:
@@ -51,7 +34,7 @@ def test_delete_in_a_dag_run(thulium_sandbox):
             phone_numbers=phones,
             search_in_additional_numbers=True,
             fail_on_failed_phones=False,
-            hook_params=FAST,
+            hook_params=FAST_RETRIES,
         )
     run = run_dag(dag)
 
@@ -79,7 +62,7 @@ def test_update_in_a_dag_run_fails_on_a_failed_phone_with_every_phone_in_xcom(th
         {"phone_number": "48500100201", "status_id": 2},
     ]
     with new_dag() as dag:
-        ThuliumUpdateRecordsOperator(task_id="update", campaign_id="00001", records=records, hook_params=FAST)
+        ThuliumUpdateRecordsOperator(task_id="update", campaign_id="00001", records=records, hook_params=FAST_RETRIES)
     run = run_dag(dag)
 
     assert task_states(run) == {"update": "failed"}
@@ -117,13 +100,13 @@ def test_xcomarg_and_templated_string_as_phone_numbers(thulium_sandbox):
             return [48500100206, 48500100207]
 
         ThuliumDeleteRecordsOperator(
-            task_id="from_xcom", campaign_id="00001", phone_numbers=opt_outs(), hook_params=FAST
+            task_id="from_xcom", campaign_id="00001", phone_numbers=opt_outs(), hook_params=FAST_RETRIES
         )
         ThuliumDeleteRecordsOperator(
             task_id="from_template",
             campaign_id="{{ '00001' }}",
             phone_numbers="{{ params.opt_outs }}",
-            hook_params=FAST,
+            hook_params=FAST_RETRIES,
         )
     run = run_dag(dag)
     assert task_states(run) == {"opt_outs": "success", "from_xcom": "success", "from_template": "success"}
@@ -140,7 +123,9 @@ def test_records_as_json_string_and_aware_datetime(thulium_sandbox):
         def crm_records() -> list[dict[str, Any]]:
             return [{"phone_number": "48500100205", "status_id": 5, "next_call_date": "2030-06-01 08:00"}]
 
-        ThuliumUpdateRecordsOperator(task_id="from_xcom", campaign_id=1, records=crm_records(), hook_params=FAST)
+        ThuliumUpdateRecordsOperator(
+            task_id="from_xcom", campaign_id=1, records=crm_records(), hook_params=FAST_RETRIES
+        )
         ThuliumUpdateRecordsOperator(
             task_id="aware",
             campaign_id=1,
@@ -151,13 +136,13 @@ def test_records_as_json_string_and_aware_datetime(thulium_sandbox):
                     "next_call_date": datetime(2030, 6, 1, 6, 0, tzinfo=timezone.utc),
                 }
             ],
-            hook_params=FAST,
+            hook_params=FAST_RETRIES,
         )
         ThuliumUpdateRecordsOperator(
             task_id="json",
             campaign_id=1,
             records='[{"phone_number": "48500100207", "record_fields": {"note": "call after 5pm"}}]',
-            hook_params=FAST,
+            hook_params=FAST_RETRIES,
         )
     run = run_dag(dag)
     assert set(task_states(run).values()) == {"success"}
@@ -232,7 +217,7 @@ def test_a_run_stopped_by_an_error_marks_the_rest_not_sent(thulium_sandbox):
             campaign_id="00006",
             phone_numbers=phones,
             fail_on_failed_phones=False,
-            hook_params={"max_batch_size": 10, **FAST},
+            hook_params={"max_batch_size": 10, **FAST_RETRIES},
         )
     run = run_dag(dag)
     assert task_states(run) == {"delete": "failed"}
@@ -267,12 +252,26 @@ def test_deferrable_waits_in_a_trigger_and_sends_from_the_worker(thulium_sandbox
 
 
 def test_the_wait_trigger_carries_no_phone_numbers():
-    from airflow_provider_thulium.triggers.thulium import ThuliumCallInProgressWaitTrigger
+    from airflow_provider_thulium.run import RecordsRun
 
-    moment = datetime(2030, 1, 1, tzinfo=timezone.utc)
-    classpath, kwargs = ThuliumCallInProgressWaitTrigger(moment).serialize()
-    assert classpath == "airflow_provider_thulium.triggers.thulium.ThuliumCallInProgressWaitTrigger"
-    assert kwargs == {"moment": moment.isoformat()}
+    operator = ThuliumDeleteRecordsOperator(
+        task_id="delete", campaign_id="00001", phone_numbers=["48500100201"], deferrable=True
+    )
+    pushed: dict[str, object] = {}
+
+    class TaskInstance:
+        def xcom_push(self, key: str, value: object) -> None:
+            pushed[key] = value
+
+    run = RecordsRun(DELETE, "00001", ["48500100201"], lambda items: iter(()), operator.outcome_policy(), operator.log)
+    waiter = operator._waiter({"ti": TaskInstance()}, run)
+    with pytest.raises(BaseException) as deferred:
+        waiter(timedelta(seconds=5), 1)
+    assert type(deferred.value).__name__ == "TaskDeferred"
+    classpath, kwargs = deferred.value.trigger.serialize()
+    assert classpath.endswith("temporal.DateTimeTrigger")
+    assert "48500100201" not in repr(kwargs)
+    assert "48500100201" in repr(pushed["deferred_results"])  # the state waits in XCom instead
 
 
 def test_a_task_stopped_mid_run_still_pushes_every_phone_and_sends_no_more(thulium_sandbox):
@@ -294,7 +293,7 @@ def test_a_task_stopped_mid_run_still_pushes_every_phone_and_sends_no_more(thuli
         assert task_states(run) == {"delete": "failed"}
     except BaseException as exc:  # Airflow 2.11's dag.test() lets the task's timeout escape
         assert type(exc).__name__ == "AirflowTaskTimeout"
-        run = latest_run(dag)
+        run = latest_run(dag.dag_id)
     assert time.monotonic() - started < 30
     results = xcom(run, "delete")
     assert list(results) == phones

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import base64
-import json
 import time
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import pytest
 
+from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.exceptions import (
     ThuliumAuthenticationError,
     ThuliumConfigurationError,
@@ -20,17 +21,13 @@ from airflow_provider_thulium.exceptions import (
     ThuliumValidationError,
 )
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
+from airflow_provider_thulium.operations import UPDATE
 from airflow_provider_thulium.sandbox import Fault
-
-FAST = {"backoff": 0.01, "max_backoff": 0.05}
-
-
-def connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: object) -> None:
-    monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "thulium", **fields}))
+from tests.helpers import FAST_RETRIES, set_connection
 
 
 def test_delete_sends_documented_request_and_returns_api_shape(thulium_sandbox):
-    hook = ThuliumHook(**FAST)
+    hook = ThuliumHook(**FAST_RETRIES)
     result = hook.delete_records(1, ["48500100201", "48500100200", "48999999999"])
 
     assert list(result) == ["48500100201", "48500100200", "48999999999"]
@@ -48,7 +45,7 @@ def test_delete_sends_documented_request_and_returns_api_shape(thulium_sandbox):
 
 
 def test_delete_by_additional_number_only_with_flag(thulium_sandbox):
-    hook = ThuliumHook(**FAST)
+    hook = ThuliumHook(**FAST_RETRIES)
     assert hook.delete_records("00001", ["48500100299"])["48500100299"][0]["status"] == "NOT_EXIST"
     result = hook.delete_records("00001", ["48500100299"], search_in_additional_numbers=True)
     assert result["48500100299"][0]["status"] == "REMOVED"
@@ -57,7 +54,7 @@ def test_delete_by_additional_number_only_with_flag(thulium_sandbox):
 
 
 def test_update_sends_json_records_and_returns_one_result_per_phone(thulium_sandbox):
-    hook = ThuliumHook(**FAST)
+    hook = ThuliumHook(**FAST_RETRIES)
     records = [
         {"phone_number": "48500100200", "status_id": 2, "record_fields": {"segment": "gold"}},
         {"phone_number": "48500100204", "agent_login": "nobody"},
@@ -80,7 +77,7 @@ def test_update_sends_json_records_and_returns_one_result_per_phone(thulium_sand
 @pytest.mark.parametrize("batch_status", [200, 207])
 def test_overall_200_and_207_are_both_accepted(thulium_sandbox_factory, monkeypatch, batch_status):
     sandbox = thulium_sandbox_factory(batch_status=batch_status)
-    connection(monkeypatch, "thulium_other", host=sandbox.url, login=sandbox.login, password=sandbox.password)
+    set_connection(monkeypatch, "thulium_other", host=sandbox.url, login=sandbox.login, password=sandbox.password)
     result = ThuliumHook("thulium_other").delete_records("00001", ["48500100200"])
     assert result["48500100200"][0]["status"] == "REMOVED"
 
@@ -89,7 +86,7 @@ def test_10000_deletes_and_20000_updates_stay_under_proxy_limits(thulium_sandbox
     phones = [f"4860{n:07d}" for n in range(20_000)]
     thulium_sandbox.state.add_campaign("00009", "Large", fields={"crm_id", "segment", "note"})
     thulium_sandbox.state.bulk_add("00009", phones)
-    hook = ThuliumHook(**FAST)
+    hook = ThuliumHook(**FAST_RETRIES)
 
     deleted = hook.delete_records("00009", phones[:10_000])
     assert len(deleted) == 10_000
@@ -115,7 +112,7 @@ def test_recovers_from_503_burst_429_retry_after_and_dropped_connection(thulium_
     thulium_sandbox.add_fault(Fault(status=503, times=3))
     thulium_sandbox.add_fault(Fault(status=429, retry_after="0"))
     thulium_sandbox.add_fault(Fault(drop=True, apply=False))
-    hook = ThuliumHook(max_retries=5, **FAST)
+    hook = ThuliumHook(max_retries=5, **FAST_RETRIES)
     result = hook.delete_records("00001", ["48500100200"])
     assert result["48500100200"][0]["status"] == "REMOVED"
     assert [r.status for r in thulium_sandbox.requests if r.status][-1] in (200, 207)
@@ -125,7 +122,7 @@ def test_recovers_from_503_burst_429_retry_after_and_dropped_connection(thulium_
 def test_retry_after_as_http_date_is_honoured(thulium_sandbox):
     when = format_datetime(datetime.now(timezone.utc) + timedelta(seconds=1), usegmt=True)
     thulium_sandbox.add_fault(Fault(status=429, retry_after=when))
-    hook = ThuliumHook(**FAST)
+    hook = ThuliumHook(**FAST_RETRIES)
     started = datetime.now(timezone.utc)
     hook.delete_records("00001", ["48500100200"])
     # HTTP dates have one-second resolution: the wait is between 0 and 1 s, never our 10 ms backoff alone.
@@ -134,7 +131,7 @@ def test_retry_after_as_http_date_is_honoured(thulium_sandbox):
 
 def test_gives_up_after_max_retries(thulium_sandbox):
     thulium_sandbox.add_fault(Fault(status=503, times=100))
-    hook = ThuliumHook(max_retries=2, **FAST)
+    hook = ThuliumHook(max_retries=2, **FAST_RETRIES)
     with pytest.raises(ThuliumUnavailableError) as caught:
         hook.delete_records("00001", ["48500100200"])
     assert caught.value.status_code == 503
@@ -145,16 +142,18 @@ def test_gives_up_after_max_retries(thulium_sandbox):
 def test_unreadable_answer_is_retried_then_raised(thulium_sandbox):
     thulium_sandbox.add_fault(Fault(body="<html>Bad gateway</html>", times=100, apply=False))
     with pytest.raises(ThuliumResponseError, match="not JSON"):
-        ThuliumHook(max_retries=1, **FAST).delete_records("00001", ["48500100200"])
+        ThuliumHook(max_retries=1, **FAST_RETRIES).delete_records("00001", ["48500100200"])
 
 
 def test_401_403_404_raise_their_own_errors_with_request_id_and_no_password(thulium_sandbox, monkeypatch):
     secret = "s3cr3t-Pa55"
-    connection(monkeypatch, "thulium_bad", host=thulium_sandbox.url, login=thulium_sandbox.login, password=secret)
+    set_connection(monkeypatch, "thulium_bad", host=thulium_sandbox.url, login=thulium_sandbox.login, password=secret)
     with pytest.raises(ThuliumAuthenticationError) as bad_login:
         ThuliumHook("thulium_bad").delete_records("00001", ["48500100200"])
 
-    connection(monkeypatch, "thulium_limited", host=thulium_sandbox.url, login="limited_user", password="limited_pass")
+    set_connection(
+        monkeypatch, "thulium_limited", host=thulium_sandbox.url, login="limited_user", password="limited_pass"
+    )
     with pytest.raises(ThuliumPermissionError) as no_permission:
         ThuliumHook("thulium_limited").list_campaigns()
 
@@ -181,13 +180,15 @@ def test_validation_errors_are_raised_before_any_request(thulium_sandbox):
 
 def test_test_connection(thulium_sandbox, monkeypatch):
     assert ThuliumHook().test_connection() == (True, "Connected to Thulium: the API user can list campaigns.")
-    connection(monkeypatch, "thulium_limited", host=thulium_sandbox.url, login="limited_user", password="limited_pass")
+    set_connection(
+        monkeypatch, "thulium_limited", host=thulium_sandbox.url, login="limited_user", password="limited_pass"
+    )
     ok, why = ThuliumHook("thulium_limited").test_connection()
     assert ok and "may not list campaigns" in why
-    connection(monkeypatch, "thulium_bad", host=thulium_sandbox.url, login="api_user", password="wrong")
+    set_connection(monkeypatch, "thulium_bad", host=thulium_sandbox.url, login="api_user", password="wrong")
     ok, why = ThuliumHook("thulium_bad").test_connection()
     assert not ok and "credentials" in why and "wrong" not in why
-    connection(monkeypatch, "thulium_down", host="http://127.0.0.1:9", login="a", password="b")
+    set_connection(monkeypatch, "thulium_down", host="http://127.0.0.1:9", login="a", password="b")
     ok, why = ThuliumHook("thulium_down").test_connection()
     assert not ok and "no answer" in why
 
@@ -203,22 +204,22 @@ def test_test_connection(thulium_sandbox, monkeypatch):
     ],
 )
 def test_host_forms(monkeypatch, host, expected):
-    connection(monkeypatch, "thulium_x", host=host, login="a", password="b")
+    set_connection(monkeypatch, "thulium_x", host=host, login="a", password="b")
     assert ThuliumHook("thulium_x").base_url == expected
 
 
 def test_plain_http_to_a_remote_host_needs_an_explicit_extra(monkeypatch):
-    connection(monkeypatch, "thulium_x", host="http://acme.thulium.com", login="a", password="b")
+    set_connection(monkeypatch, "thulium_x", host="http://acme.thulium.com", login="a", password="b")
     with pytest.raises(ThuliumConfigurationError, match="allow_http"):
         _ = ThuliumHook("thulium_x").base_url
-    connection(
+    set_connection(
         monkeypatch, "thulium_y", host="http://acme.thulium.com", login="a", password="b", extra={"allow_http": "true"}
     )
     assert ThuliumHook("thulium_y").base_url == "http://acme.thulium.com/api/"
 
 
 def test_settings_merge_defaults_extras_and_arguments(monkeypatch):
-    connection(
+    set_connection(
         monkeypatch,
         "thulium_x",
         host="acme.thulium.com",
@@ -237,7 +238,7 @@ def test_settings_merge_defaults_extras_and_arguments(monkeypatch):
 
 
 def test_default_timeout_and_tls_verification_apply(monkeypatch):
-    connection(monkeypatch, "thulium_x", host="acme.thulium.com", login="a", password="b")
+    set_connection(monkeypatch, "thulium_x", host="acme.thulium.com", login="a", password="b")
     hook = ThuliumHook("thulium_x")
     assert hook.settings.timeout == 30.0
     assert hook.session.verify is True
@@ -269,17 +270,33 @@ def test_a_caller_that_closes_the_stream_early_sends_nothing_more(thulium_sandbo
 
 
 def test_a_batch_that_cannot_be_built_raises_after_the_answers_already_in(thulium_sandbox):
-    # Unvalidated records straight into the stream: the third batch's body cannot be encoded.
+    # Records that skipped the checks, straight into the client's stream: the third batch's body
+    # cannot be encoded.
     records = [{"phone_number": f"4872{n:07d}", "status_id": 2} for n in range(6)]
     records[4]["agent_login"] = "\ud800"
     thulium_sandbox.state.add_campaign("00010", "Bad body")
     thulium_sandbox.state.bulk_add("00010", [record["phone_number"] for record in records])
+    unchecked = CheckedCall(UPDATE, "00010", [record["phone_number"] for record in records], records, False)
     received = []
     with pytest.raises(UnicodeEncodeError):
-        for batch in ThuliumHook(max_batch_size=2).stream_update_records("00010", records):
+        for batch in ThuliumHook(max_batch_size=2).client.stream(unchecked):
             received.append(batch)
     assert [batch.phones for batch in received] == [["48720000000", "48720000001"], ["48720000002", "48720000003"]]
     assert len(thulium_sandbox.requests) == 2
+
+
+def test_streams_check_their_input_like_the_other_calls(thulium_sandbox):
+    hook = ThuliumHook()
+    with pytest.raises(ThuliumValidationError, match=r"records\[0\].*agent_logn"):
+        hook.stream_update_records(1, [{"phone_number": "48500100201", "agent_logn": "j.doe"}])
+    with pytest.raises(ThuliumValidationError, match=r"records\[0\].*next_call_date"):
+        hook.stream_update_records(1, [{"phone_number": "48500100201", "next_call_date": "tomorrow"}])
+    with pytest.raises(ThuliumValidationError, match=r"phone_numbers\[0\]"):
+        hook.stream_delete_records(1, ["not a phone"])
+    assert thulium_sandbox.requests == []
+    with closing(hook.stream_delete_records(1, ["48500100299"])) as batches:
+        assert [batch.phones for batch in batches] == [["48500100299"]]
+    assert thulium_sandbox.requests[0].path == "/api/batch/outbounds/00001/records"
 
 
 def test_batches_too_large_for_the_proxy_are_split(thulium_sandbox):
@@ -327,7 +344,7 @@ def test_redirects_are_not_followed(thulium_sandbox):
 
 
 def test_a_password_basic_auth_cannot_carry_is_refused_without_quoting_it(monkeypatch):
-    connection(monkeypatch, "thulium_x", host="acme.thulium.com", login="api_user", password="hasło-ł")
+    set_connection(monkeypatch, "thulium_x", host="acme.thulium.com", login="api_user", password="hasło-ł")
     with pytest.raises(ThuliumConfigurationError, match="Latin-1") as caught:
         _ = ThuliumHook("thulium_x").session
     assert "ł" not in str(caught.value)

@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.airflow_runs import run_dag, task_states, xcom
+from airflow_provider_thulium.testing import run_dag, task_states, xcom
 
 try:  # Airflow 3
     from airflow.dag_processing.dagbag import DagBag
 except ImportError:  # Airflow 2.11
     from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
 
-EXAMPLES = Path(__file__).parent.parent / "dags_examples"
+EXAMPLES = Path(__file__).parents[2] / "dags_examples"
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 

@@ -21,7 +21,6 @@ and the checks accept either state of its record.
 
 from __future__ import annotations
 
-import itertools
 import socket
 import time
 from collections.abc import Callable
@@ -32,42 +31,19 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
-from airflow_provider_thulium.results import (
-    DELETE,
-    NOT_EXIST,
-    NOT_SENT,
-    REMOVED,
-    REQUEST_FAILED,
-    UPDATE,
-    UPDATED,
-    outcome,
-)
 from airflow_provider_thulium.sandbox import Fault
-from tests.airflow_runs import MISSING, run_dag, task_states, xcom
-
-try:
-    from airflow.sdk import DAG
-except ImportError:  # Airflow 2.11
-    from airflow import DAG  # type: ignore[no-redef]
+from airflow_provider_thulium.shapes import NOT_EXIST, NOT_SENT, REMOVED, REQUEST_FAILED, UPDATED
+from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
+from tests.helpers import FAST_RETRIES, new_dag, set_connection
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
-FAST = {"backoff": 0.01, "max_backoff": 0.05}
 CAMPAIGN = "00042"
 PHONES = [f"4873{n:07d}" for n in range(30)]  # three batches of ten
 BATCH = 10
 NEW_STATUS = 2  # what the update cases set (records start at status 1)
-_dag_ids = itertools.count()
-
-
-def new_dag() -> DAG:
-    return DAG(
-        f"thulium_faults_{next(_dag_ids)}",
-        schedule=None,
-        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        catchup=False,
-    )
 
 
 def seed(sandbox: Any, phones: list[str] = PHONES, fields: set[str] | None = None) -> None:
@@ -88,7 +64,7 @@ def records_by_phone(sandbox: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def run_operator(
-    kind: str, phones: list[str], hook_params: dict[str, Any], conn_id: str = "thulium_default", **kwargs: Any
+    kind: Operation, phones: list[str], hook_params: dict[str, Any], conn_id: str = "thulium_default", **kwargs: Any
 ) -> Any:
     with new_dag() as dag:
         if kind == DELETE:
@@ -120,11 +96,11 @@ def assert_no_phone_lost(results: Any, phones: list[str]) -> None:
 
 
 def assert_consistent(
-    kind: str, results: dict[str, Any], before: dict[str, list[dict[str, Any]]], after: dict[str, Any]
+    kind: Operation, results: dict[str, Any], before: dict[str, list[dict[str, Any]]], after: dict[str, Any]
 ) -> None:
     """XCom agrees with the sandbox's records (``before``: at seeding; ``after``: when the run ended)."""
     for phone, entry in results.items():
-        name = outcome(kind, entry)
+        name = kind.outcome(entry)
         now = after.get(phone, [])
         if kind == DELETE:
             if name == REMOVED:
@@ -147,8 +123,8 @@ def assert_consistent(
                 assert [r["status_id"] for r in now] in ([1], [NEW_STATUS]), f"{phone}: unexpected state {now}"
 
 
-def outcomes_in_order(kind: str, results: dict[str, Any]) -> list[str]:
-    return [outcome(kind, entry) for entry in results.values()]
+def outcomes_in_order(kind: Operation, results: dict[str, Any]) -> list[str]:
+    return [kind.outcome(entry) for entry in results.values()]
 
 
 def runs(*parts: tuple[str, int]) -> list[str]:
@@ -351,9 +327,9 @@ CASES = [
 ]
 
 
-@pytest.mark.parametrize("kind", [DELETE, UPDATE])
+@pytest.mark.parametrize("kind", [DELETE, UPDATE], ids=["delete", "update"])
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
-def test_fault(thulium_sandbox, case: Case, kind: str) -> None:
+def test_fault(thulium_sandbox, case: Case, kind: Operation) -> None:
     seed(thulium_sandbox)
     before = records_by_phone(thulium_sandbox)
     snapshot: dict[str, Any] = {}
@@ -368,7 +344,7 @@ def test_fault(thulium_sandbox, case: Case, kind: str) -> None:
             fault.action = delete_and_keep
         thulium_sandbox.add_fault(fault)
 
-    run = run_operator(kind, PHONES, {"max_batch_size": BATCH, **FAST, **case.hook_params})
+    run = run_operator(kind, PHONES, {"max_batch_size": BATCH, **FAST_RETRIES, **case.hook_params})
 
     assert task_states(run) == {"task": case.state}
     results = xcom(run, "task")
@@ -396,7 +372,7 @@ def test_414_when_batches_are_set_too_large_splits_deletes(thulium_sandbox):
     phones = [f"4874{n:07d}" for n in range(800)]
     seed(thulium_sandbox, phones)
     # ~800 * 31 bytes ≈ 25 KiB of query string, above the proxy's 8 KiB: answered 414, then halved.
-    run = run_operator(DELETE, phones, {"max_request_line_bytes": 100_000, "max_batch_size": 5000, **FAST})
+    run = run_operator(DELETE, phones, {"max_request_line_bytes": 100_000, "max_batch_size": 5000, **FAST_RETRIES})
     assert task_states(run) == {"task": "success"}
     results = xcom(run, "task")
     assert_no_phone_lost(results, phones)
@@ -417,7 +393,7 @@ def test_413_when_batches_are_set_too_large_splits_updates(thulium_sandbox):
             campaign_id=CAMPAIGN,
             records=records,
             # ~1.5 MB in one body, above the proxy's 1 MiB: answered 413, then halved.
-            hook_params={"max_body_bytes": 10_000_000, "max_batch_size": 5000, **FAST},
+            hook_params={"max_body_bytes": 10_000_000, "max_batch_size": 5000, **FAST_RETRIES},
         )
     run = run_dag(dag)
     assert task_states(run) == {"task": "success"}
@@ -440,20 +416,13 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, url: str) -> None:
-    import json
-
-    monkeypatch.setenv(
-        f"AIRFLOW_CONN_{conn_id.upper()}",
-        json.dumps({"conn_type": "thulium", "host": url, "login": "api_user", "password": "api_pass"}),
-    )
-
-
-@pytest.mark.parametrize("kind", [DELETE, UPDATE])
+@pytest.mark.parametrize("kind", [DELETE, UPDATE], ids=["delete", "update"])
 def test_dead_server_fails_within_max_retries(airflow_db, monkeypatch, kind):
     # Nothing listens on the port: every attempt is refused at once; max_retries bounds the run.
-    _connection(monkeypatch, "thulium_dead", f"http://127.0.0.1:{_free_port()}")
-    run = run_operator(kind, PHONES, {"max_batch_size": BATCH, "max_retries": 3, **FAST}, "thulium_dead")
+    set_connection(
+        monkeypatch, "thulium_dead", host=f"http://127.0.0.1:{_free_port()}", login="api_user", password="api_pass"
+    )
+    run = run_operator(kind, PHONES, {"max_batch_size": BATCH, "max_retries": 3, **FAST_RETRIES}, "thulium_dead")
     assert task_states(run) == {"task": "failed"}
     results = xcom(run, "task")
     assert_no_phone_lost(results, PHONES)
@@ -471,8 +440,15 @@ def test_silent_server_fails_within_the_retry_budget(airflow_db, monkeypatch):
     silent.bind(("127.0.0.1", 0))
     silent.listen(64)
     try:
-        _connection(monkeypatch, "thulium_silent", f"http://127.0.0.1:{silent.getsockname()[1]}")
-        hook_params = {"max_batch_size": BATCH, "timeout": 0.2, "max_retries": 1000, "retry_budget": 1.5, **FAST}
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        set_connection(monkeypatch, "thulium_silent", host=url, login="api_user", password="api_pass")
+        hook_params = {
+            "max_batch_size": BATCH,
+            "timeout": 0.2,
+            "max_retries": 1000,
+            "retry_budget": 1.5,
+            **FAST_RETRIES,
+        }
         run = run_operator(DELETE, PHONES, hook_params, "thulium_silent")
     finally:
         silent.close()

@@ -7,25 +7,16 @@ vendor's curl examples that pass ``-k``.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
-from datetime import datetime, timezone
 
 import pytest
 
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumUnavailableError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator
-from tests.airflow_runs import run_dag, task_states, xcom
-
-try:
-    from airflow.sdk import DAG
-except ImportError:  # Airflow 2.11
-    from airflow import DAG  # type: ignore[no-redef]
-
-FAST = {"backoff": 0.01, "max_backoff": 0.05}
-_dag_ids = itertools.count()
+from airflow_provider_thulium.testing import run_dag, task_states, xcom
+from tests.helpers import FAST_RETRIES, new_dag
 
 
 @pytest.fixture
@@ -42,7 +33,7 @@ def tls_sandbox(thulium_sandbox_factory, monkeypatch):
 
 
 def test_default_verification_refuses_an_unknown_ca_with_a_clear_error(tls_sandbox):
-    hook = ThuliumHook(tls_sandbox.connect("thulium_tls"), **FAST)
+    hook = ThuliumHook(tls_sandbox.connect("thulium_tls"), **FAST_RETRIES)
     assert hook.settings.verify is True
     with pytest.raises(ThuliumUnavailableError) as caught:
         hook.delete_records("00001", ["48500100200"])
@@ -56,7 +47,7 @@ def test_default_verification_refuses_an_unknown_ca_with_a_clear_error(tls_sandb
 
 
 def test_ca_bundle_in_the_verify_extra_is_trusted(tls_sandbox):
-    hook = ThuliumHook(tls_sandbox.connect("thulium_tls", verify=tls_sandbox.ca_bundle), **FAST)
+    hook = ThuliumHook(tls_sandbox.connect("thulium_tls", verify=tls_sandbox.ca_bundle), **FAST_RETRIES)
     result = hook.delete_records("00001", ["48500100200"])
     assert result["48500100200"][0]["status"] == "REMOVED"
     assert hook.test_connection()[0]
@@ -72,24 +63,24 @@ def test_verify_extra_wins_over_ca_bundle_variables_of_the_environment(tls_sandb
     monkeypatch.delenv("REQUESTS_CA_BUNDLE", raising=False)
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
     monkeypatch.setenv(variable, certifi.where())
-    trusted = ThuliumHook(tls_sandbox.connect("thulium_tls", verify=tls_sandbox.ca_bundle), **FAST)
+    trusted = ThuliumHook(tls_sandbox.connect("thulium_tls", verify=tls_sandbox.ca_bundle), **FAST_RETRIES)
     assert trusted.test_connection()[0]
-    unverified = ThuliumHook(tls_sandbox.connect("thulium_off", verify=False), **FAST)
+    unverified = ThuliumHook(tls_sandbox.connect("thulium_off", verify=False), **FAST_RETRIES)
     with pytest.warns(Warning, match="Unverified HTTPS request"):
         assert unverified.test_connection()[0]
     # With the default (verify=True) the variable's bundle is what is trusted: not our CA.
-    ok, message = ThuliumHook(tls_sandbox.connect("thulium_default_verify"), **FAST).test_connection()
+    ok, message = ThuliumHook(tls_sandbox.connect("thulium_default_verify"), **FAST_RETRIES).test_connection()
     assert not ok and "TLS failed" in message
 
 
 def test_ca_bundle_as_a_hook_argument_is_trusted(tls_sandbox):
-    hook = ThuliumHook(tls_sandbox.connect("thulium_tls"), verify=tls_sandbox.ca_bundle, **FAST)
+    hook = ThuliumHook(tls_sandbox.connect("thulium_tls"), verify=tls_sandbox.ca_bundle, **FAST_RETRIES)
     assert hook.test_connection()[0]
 
 
 def test_verify_false_works_but_warns(tls_sandbox, caplog, capfd):
     caplog.set_level(logging.WARNING)
-    hook = ThuliumHook(tls_sandbox.connect("thulium_tls", verify="false"), **FAST)
+    hook = ThuliumHook(tls_sandbox.connect("thulium_tls", verify="false"), **FAST_RETRIES)
     with pytest.warns(Warning, match="Unverified HTTPS request"):  # urllib3's InsecureRequestWarning
         result = hook.delete_records("00001", ["48500100200"])
         hook.delete_records("00001", ["48500100204"])
@@ -107,14 +98,14 @@ def test_verify_false_works_but_warns(tls_sandbox, caplog, capfd):
 
 def test_a_different_ca_is_refused(tls_sandbox, thulium_sandbox_factory):
     stranger = thulium_sandbox_factory(tls=True)
-    hook = ThuliumHook(tls_sandbox.connect("thulium_tls", verify=stranger.ca_bundle), **FAST)
+    hook = ThuliumHook(tls_sandbox.connect("thulium_tls", verify=stranger.ca_bundle), **FAST_RETRIES)
     with pytest.raises(ThuliumUnavailableError, match="TLS failed"):
         hook.delete_records("00001", ["48500100200"])
 
 
 def test_missing_ca_bundle_file_is_a_configuration_error(tls_sandbox, tmp_path):
     missing = str(tmp_path / "no-such-ca.pem")
-    hook = ThuliumHook(tls_sandbox.connect("thulium_tls", verify=missing), **FAST)
+    hook = ThuliumHook(tls_sandbox.connect("thulium_tls", verify=missing), **FAST_RETRIES)
     with pytest.raises(ThuliumConfigurationError, match="verify") as caught:
         hook.delete_records("00001", ["48500100200"])
     assert missing in str(caught.value)
@@ -145,32 +136,27 @@ def test_plain_http_client_against_tls_server_fails_cleanly(tls_sandbox, monkeyp
         ),
     )
     with pytest.raises(ThuliumUnavailableError):
-        ThuliumHook("thulium_plain", max_retries=1, **FAST).delete_records("00001", ["48500100200"])
+        ThuliumHook("thulium_plain", max_retries=1, **FAST_RETRIES).delete_records("00001", ["48500100200"])
 
 
 @pytest.mark.usefixtures("airflow_db")
 def test_operators_over_tls(tls_sandbox):
     tls_sandbox.connect("thulium_tls_ok", verify=tls_sandbox.ca_bundle)
     tls_sandbox.connect("thulium_tls_unverified")
-    with DAG(
-        f"thulium_tls_{next(_dag_ids)}",
-        schedule=None,
-        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        catchup=False,
-    ) as dag:
+    with new_dag() as dag:
         ThuliumDeleteRecordsOperator(
             task_id="trusted",
             campaign_id="00001",
             phone_numbers=["48500100200"],
             thulium_conn_id="thulium_tls_ok",
-            hook_params=FAST,
+            hook_params=FAST_RETRIES,
         )
         ThuliumDeleteRecordsOperator(
             task_id="untrusted",
             campaign_id="00001",
             phone_numbers=["48500100204"],
             thulium_conn_id="thulium_tls_unverified",
-            hook_params=FAST,
+            hook_params=FAST_RETRIES,
         )
     run = run_dag(dag)
     assert task_states(run) == {"trusted": "success", "untrusted": "failed"}

@@ -13,11 +13,9 @@ are the per-phone results), so only the password is looked for there.
 from __future__ import annotations
 
 import base64
-import itertools
 import json
 import logging
 import traceback
-from datetime import datetime, timezone
 from urllib.parse import quote
 
 import pytest
@@ -26,20 +24,15 @@ from airflow_provider_thulium.exceptions import ThuliumError, ThuliumValidationE
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
-from tests.airflow_runs import MISSING, run_dag, task_states, xcom
-
-try:
-    from airflow.sdk import DAG
-except ImportError:  # Airflow 2.11
-    from airflow import DAG  # type: ignore[no-redef]
+from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
+from tests.helpers import FAST_RETRIES, new_dag
 
 LOGIN = "api_user"
 SECRET = "Tul1p#Quartz/9-vEry&distinct"
 CAMPAIGN = "00055"
 PHONES = [f"4879{n:07d}" for n in range(12)]
 UNKNOWN = "48790999999"  # not in the campaign: a per-phone failure of an update
-FAST = {"backoff": 0.01, "max_backoff": 0.05, "max_batch_size": 4}
-_dag_ids = itertools.count()
+FAST = {**FAST_RETRIES, "max_batch_size": 4}
 
 
 def forbidden_secrets() -> list[str]:
@@ -131,15 +124,6 @@ def test_hook_calls_leak_nothing(secret_sandbox, thulium_sandbox_factory, monkey
     assert f"…{PHONES[0][-3:]}" in logs  # phones do appear in the logs, masked
     assert "urllib3.connectionpool DEBUG" in logs and "?…" in logs  # urllib3 did log, without queries
     assert_clean(logs, "the logs")
-
-
-def new_dag() -> DAG:
-    return DAG(
-        f"thulium_secrets_{next(_dag_ids)}",
-        schedule=None,
-        start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        catchup=False,
-    )
 
 
 @pytest.mark.usefixtures("airflow_db")

@@ -1,0 +1,104 @@
+"""How a call's input is cut into requests, and what one batch came to.
+
+A DELETE carries its phone numbers in the query string, so its batches are sized by the request
+line; a PUT or POST carries records in a JSON body, sized by count and, when sent, by bytes
+(docs/thulium-api.md, "Request size").
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from airflow_provider_thulium.exceptions import ThuliumError
+from airflow_provider_thulium.privacy import PHONE_PARAM
+
+# One encoder for every body: json.dumps with options builds a new encoder per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One request's worth of a call.
+
+    :param phones: the phone numbers it carries, in input order.
+    :param query: the percent-encoded query string.
+    :param items: what it was built from: phones (delete) or records (update, add).
+    :param rebuild: makes a batch of the same call from a slice of ``items`` (to halve it).
+    :param body: the JSON body, for calls that have one.
+    """
+
+    phones: list[str]
+    query: str
+    items: Sequence[Any]
+    rebuild: Callable[[Sequence[Any]], Batch]
+    body: bytes | None = None
+
+    def halves(self) -> tuple[Batch, Batch]:
+        """This batch as two, for a server that found it too large."""
+        middle = len(self.items) // 2
+        return self.rebuild(self.items[:middle]), self.rebuild(self.items[middle:])
+
+
+@dataclass
+class BatchResult:
+    """What one batch of a call came to: Thulium's per-phone answer, or the error that ended it.
+
+    :param phones: the phone numbers the batch carried, in input order.
+    :param answer: Thulium's answer object (phone → result), or ``None`` when the batch failed.
+    :param error: the error that ended the batch after retries, or ``None``.
+    :param requests: HTTP requests made for this batch (retries and 413/414 splits included).
+    :param retries: how many of those were retries.
+    :param seconds: wall time spent on the batch.
+    """
+
+    phones: list[str]
+    answer: dict[str, Any] | None
+    error: ThuliumError | None
+    requests: int
+    retries: int
+    seconds: float
+
+
+def query_batches(
+    phones: Sequence[str], *, fixed_query: str, fixed_line_bytes: int, max_line_bytes: int, max_batch_size: int
+) -> Iterator[Batch]:
+    """Batches of phone numbers in the query string, each request line under ``max_line_bytes``.
+
+    :param fixed_query: the query's other parameters, each followed by ``&``.
+    :param fixed_line_bytes: the request line's length without any phone.
+    """
+
+    def build(batch: Sequence[Any]) -> Batch:
+        query = fixed_query + "&".join(PHONE_PARAM + quote(phone, safe="") for phone in batch)
+        return Batch(list(batch), query, batch, build)
+
+    batch: list[str] = []
+    size = fixed_line_bytes
+    for phone in phones:
+        part = len(PHONE_PARAM) + len(quote(phone, safe="")) + 1
+        if batch and (size + part > max_line_bytes or len(batch) >= max_batch_size):
+            yield build(batch)
+            batch, size = [], fixed_line_bytes
+        batch.append(phone)
+        size += part
+    if batch:
+        yield build(batch)
+
+
+def body_batches(records: Sequence[dict[str, Any]], *, query: str, max_batch_size: int) -> Iterator[Batch]:
+    """Batches of records in a ``{"records": [...]}`` body, ``max_batch_size`` records each.
+
+    One encoder call per batch; the rare batch whose body comes out over the byte limit is halved
+    when it is sent (see :mod:`~airflow_provider_thulium.stream`).
+    """
+
+    def build(batch: Sequence[Any]) -> Batch:
+        body = _JSON.encode({"records": list(batch)}).encode()
+        return Batch([record["phone_number"] for record in batch], query, batch, build, body)
+
+    for start in range(0, len(records), max_batch_size):
+        yield build(records[start : start + max_batch_size])

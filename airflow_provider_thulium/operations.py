@@ -1,0 +1,182 @@
+"""The records calls as values: what each one sends, how its answer reads, which outcomes succeed.
+
+Everything that differs between deleting and editing records is declared here; batching, the
+stream, the results and the operators are shared and never branch on the call's name. A new
+call is a new :class:`Operation` subclass.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+from airflow_provider_thulium.batching import Batch, body_batches, query_batches
+from airflow_provider_thulium.settings import ThuliumSettings
+from airflow_provider_thulium.shapes import (
+    CLIENT_STATUSES,
+    NO_ANSWER,
+    NOT_EXIST,
+    REMOVED,
+    UPDATED,
+)
+from airflow_provider_thulium.validation import parse_phone_numbers, parse_records
+
+
+class Operation:
+    """One records call of ``batch/outbounds/:id/records``.
+
+    :cvar name: the call's name in logs and in the summary (``"delete"``, ``"update"``).
+    :cvar method: its HTTP method.
+    :cvar succeeded: outcomes that are a success.
+    :cvar already_done: outcomes meaning "nothing to do, already as wanted" (e.g. ``NOT_EXIST`` for
+        a delete): a success unless the caller asks for them to count as failures.
+    """
+
+    name: ClassVar[str]
+    method: ClassVar[str]
+    succeeded: ClassVar[frozenset[str]]
+    already_done: ClassVar[frozenset[str]] = frozenset()
+
+    def success_outcomes(self, already_done_is_success: bool = True) -> frozenset[str]:
+        """The outcomes that count as a success under the caller's choice about ``already_done``."""
+        return self.succeeded | self.already_done if already_done_is_success else self.succeeded
+
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
+        """Check the caller's input in full; return its phones (each once, in order) and the items to send."""
+        raise NotImplementedError
+
+    def batches(
+        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+    ) -> Iterator[Batch]:
+        """The requests for ``items``.
+
+        :param path: the call's path below the API root.
+        :param flags: the query's other parameters (percent-encoded, e.g. ``search_in_additional_numbers=true``).
+        :param base_path: the API root's path (``/api/``), which counts in the request line.
+        """
+        raise NotImplementedError
+
+    def client_entry(self, status: str, message: str) -> Any:
+        """A result made by the client, for a phone Thulium gave no answer about."""
+        raise NotImplementedError
+
+    def read(self, value: Any) -> tuple[Any, str]:
+        """One phone's value in Thulium's answer → its entry in the call's shape, and its outcome."""
+        raise NotImplementedError
+
+    def outcome(self, entry: Any) -> str:
+        """Name one phone's outcome from its entry."""
+        raise NotImplementedError
+
+    def merge(self, previous: Any, entry: Any) -> Any:
+        """The entry of a phone sent again in the same run (calls in progress), given its earlier one."""
+        return entry
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+class DeleteRecords(Operation):
+    """``DELETE batch/outbounds/:id/records``: phone numbers in the query; a list of results per phone."""
+
+    name = "delete"
+    method = "DELETE"
+    succeeded = frozenset({REMOVED})
+    already_done = frozenset({NOT_EXIST})
+
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
+        phones = parse_phone_numbers(raw)
+        return phones, phones
+
+    def batches(
+        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+    ) -> Iterator[Batch]:
+        # Every number goes in the query string (docs/thulium-api.md, "DELETE"), so the request line
+        # "DELETE /api/<path>?<query> HTTP/1.1" must stay under the proxy limit.
+        fixed_query = f"{flags}&" if flags else ""
+        return query_batches(
+            items,
+            fixed_query=fixed_query,
+            fixed_line_bytes=len(f"DELETE {base_path}{path}?{fixed_query} HTTP/1.1"),
+            max_line_bytes=settings.max_request_line_bytes,
+            max_batch_size=settings.max_batch_size,
+        )
+
+    def client_entry(self, status: str, message: str) -> Any:
+        return [{"http_status": None, "status": status, "message": message}]
+
+    def read(self, value: Any) -> tuple[Any, str]:
+        # Documented: a list of objects, one per record found. A lone object is wrapped so
+        # downstream code can rely on the shape.
+        if isinstance(value, dict):
+            entry: Any = [value]
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            entry = value
+        else:
+            entry = self.client_entry(NO_ANSWER, f"unreadable answer for this phone: {type(value).__name__}")
+        return entry, self.outcome(entry)
+
+    def outcome(self, entry: Any) -> str:
+        for item in entry:
+            status = item.get("status") if isinstance(item, dict) else None
+            if status != REMOVED:
+                return str(status or f"HTTP_{item.get('http_status') if isinstance(item, dict) else None}")
+        return REMOVED if entry else NO_ANSWER
+
+    def merge(self, previous: Any, entry: Any) -> Any:
+        # Records removed by an earlier try stay removed, and the repeat's NOT_EXIST for them is no news.
+        removed = [item for item in previous if item.get("status") == REMOVED]
+        return removed + [item for item in entry if item.get("status") != NOT_EXIST] if removed else entry
+
+
+class _ObjectPerPhone(Operation):
+    """Calls with records in a JSON body, answered with one object per phone."""
+
+    def batches(
+        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+    ) -> Iterator[Batch]:
+        return body_batches(items, query=flags, max_batch_size=settings.max_batch_size)
+
+    def client_entry(self, status: str, message: str) -> Any:
+        return {"http_status": None, "status": status, "message": message}
+
+    def read(self, value: Any) -> tuple[Any, str]:
+        if type(value) is dict:
+            return value, self.outcome(value)
+        # Undocumented shapes, each given one object so downstream code can rely on it.
+        if isinstance(value, dict):
+            entry: Any = value
+        elif isinstance(value, list) and len(value) == 1 and isinstance(value[0], dict):
+            entry = value[0]
+        elif isinstance(value, list) and value and all(isinstance(item, dict) for item in value):
+            codes = [item.get("http_status") for item in value]
+            worst = max((code for code in codes if isinstance(code, int)), default=None)
+            entry = {"http_status": worst, "results": value}
+        else:
+            entry = self.client_entry(NO_ANSWER, f"unreadable answer for this phone: {type(value).__name__}")
+        return entry, self.outcome(entry)
+
+
+class UpdateRecords(_ObjectPerPhone):
+    """``PUT batch/outbounds/:id/records``: records in the body; ``{"http_status": 204}`` per phone on success."""
+
+    name = "update"
+    method = "PUT"
+    succeeded = frozenset({UPDATED})
+
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
+        records = parse_records(raw, account_tz)
+        return [record["phone_number"] for record in records], records
+
+    def outcome(self, entry: Any) -> str:
+        code = entry.get("http_status")
+        if type(code) is int:
+            return UPDATED if 200 <= code < 300 else f"HTTP_{code}"
+        if code is None and entry.get("status") in CLIENT_STATUSES:
+            return str(entry["status"])
+        return f"HTTP_{code}"
+
+
+DELETE = DeleteRecords()
+UPDATE = UpdateRecords()

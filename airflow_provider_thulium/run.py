@@ -1,0 +1,173 @@
+"""One run of a records call, the same for ``@task`` code using the hook and for the operators.
+
+A run sends the input, collects every phone's result, tries phones whose record was in a call
+again after a delay, and decides: the results come back, or the error that explains them is
+raised with the results attached.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Generator, Sequence
+from contextlib import closing
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from airflow_provider_thulium.batching import BatchResult
+from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError
+from airflow_provider_thulium.operations import Operation
+from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.results import RecordResults
+from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
+
+#: Sends some of the run's items and yields each batch's result (a client's stream for the call).
+Sender = Callable[[Sequence[Any]], Generator[BatchResult, None, None]]
+#: Waits before the next try of the phones in a call: (delay, try number). May defer a task instead.
+Waiter = Callable[[timedelta, int], None]
+
+
+@dataclass(frozen=True)
+class OutcomePolicy:
+    """What a run counts as success, and how it treats records that were in a call.
+
+    :param fail_on_failed_phones: raise :class:`ThuliumPhoneFailuresError` when any phone's outcome
+        is a failure. A run stopped by an error that is not about single phones (credentials,
+        unknown campaign, Thulium unreachable) raises that error either way.
+    :param already_done_is_success: count "already as wanted" outcomes (``NOT_EXIST`` of a delete)
+        as a success.
+    :param call_in_progress_retries: how many more times to send phones whose record was in a call.
+    :param call_in_progress_retry_delay: the wait before each of those tries.
+    """
+
+    fail_on_failed_phones: bool = False
+    already_done_is_success: bool = True
+    call_in_progress_retries: int = 0
+    call_in_progress_retry_delay: timedelta = timedelta(minutes=1)
+
+    def __post_init__(self) -> None:
+        delay = self.call_in_progress_retry_delay
+        if not isinstance(delay, timedelta):
+            object.__setattr__(self, "call_in_progress_retry_delay", timedelta(seconds=float(delay)))
+
+
+class RecordsRun:
+    """Sends one call's items for one campaign and keeps every phone's result.
+
+    :param operation: the call.
+    :param campaign_id: the (validated) campaign id.
+    :param phones: every input phone, in input order, each once.
+    :param send: the client's stream for this call.
+    :param policy: what counts as success, and the calls-in-progress tries.
+    :param log: where progress is logged.
+    """
+
+    def __init__(
+        self,
+        operation: Operation,
+        campaign_id: str,
+        phones: list[str],
+        send: Sender,
+        policy: OutcomePolicy,
+        log: logging.Logger | Any,
+    ) -> None:
+        self.operation = operation
+        self.policy = policy
+        self.log = log
+        self._send = send
+        #: Called with the run when a send is interrupted, after every phone got its result (an
+        #: operator pushes its XComs there, since a failing task returns nothing).
+        self.on_interrupted: Callable[[RecordsRun], None] | None = None
+        self.results = RecordResults(
+            operation, campaign_id, phones, log, operation.success_outcomes(policy.already_done_is_success)
+        )
+
+    def send(self, items: Sequence[Any]) -> None:
+        """Send ``items`` and record each batch.
+
+        On any exception (a task killed or timed out included), the results are finished with the
+        unanswered phones ``INTERRUPTED`` before it propagates, so nothing is lost.
+        """
+        if not items:
+            return
+        try:
+            # Closed at once on the way out, so a stopped run sends no batch that was only queued.
+            with closing(self._send(items)) as batches:
+                for batch in batches:
+                    self.results.add_batch(batch)
+        except BaseException:
+            self.results.finish(interrupted=True)
+            if self.on_interrupted is not None:
+                self.on_interrupted(self)
+            raise
+
+    def retry_calls_in_progress(self, wait: Waiter | None = None, done: int = 0) -> None:
+        """Send phones whose record was in a call again, up to the policy's number of tries.
+
+        :param wait: waits before each try (default: sleep). An operator's may defer the task
+            instead; it then resumes here with ``done`` tries already made.
+        :param done: tries already made.
+        """
+        policy = self.policy
+        while done < policy.call_in_progress_retries and self.results.stop_error is None:
+            waiting = self.results.phones_with_outcome(CALL_IN_PROGRESS)
+            if not waiting:
+                return
+            done += 1
+            delay = policy.call_in_progress_retry_delay
+            self.log.info(
+                "%d phone(s) had a call in progress (e.g. %s); trying them again in %s (try %d of %d)",
+                len(waiting),
+                mask_phone(waiting[0]),
+                delay,
+                done,
+                policy.call_in_progress_retries,
+            )
+            (wait or _sleep)(delay, done)
+            self.send(waiting)
+
+    def conclude(self) -> tuple[dict[str, Any], RunSummary, ThuliumError | None]:
+        """Finish the results and decide: every phone's entry, the summary, and the error to raise (or ``None``).
+
+        The error is the one that ended the run early, with its own class (credentials, unknown
+        campaign...), or :class:`ThuliumPhoneFailuresError` when single phones failed and the
+        policy says so. Either way it carries every phone's result in ``results``.
+        """
+        entries = self.results.finish()
+        summary = self.results.summary()
+        outcomes = ", ".join(f"{name} {count}" for name, count in summary["outcomes"].items()) or "no phones"
+        self.log.info(
+            "%s done: %s; %d request(s), %d retries, %.2f s",
+            self.operation.name.upper(),
+            outcomes,
+            summary["requests"],
+            summary["retries"],
+            summary["duration_seconds"],
+        )
+        error: ThuliumError | None = None
+        stop_error = self.results.stop_error
+        if isinstance(stop_error, ThuliumError):
+            error = stop_error
+        elif self.policy.fail_on_failed_phones and summary["failed"]:
+            error = ThuliumPhoneFailuresError(
+                f"{self.operation.name} in campaign {summary['campaign_id']}: "
+                f"{summary['failed']} of {summary['phones']} phone(s) failed ({outcomes}). "
+                f"First failures: {'; '.join(self.results.failure_lines())}"
+            )
+        if error is not None:
+            error.results = entries
+        return entries, summary, error
+
+    def run(self, items: Sequence[Any], wait: Waiter | None = None) -> dict[str, Any]:
+        """Send everything, try calls in progress again, and return every phone's result or raise."""
+        self.send(items)
+        self.retry_calls_in_progress(wait)
+        entries, _, error = self.conclude()
+        if error is not None:
+            raise error
+        return entries
+
+
+def _sleep(delay: timedelta, done: int) -> None:
+    time.sleep(delay.total_seconds())

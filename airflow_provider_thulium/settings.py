@@ -1,0 +1,189 @@
+"""What a Thulium client is configured with: transport settings and the account's address.
+
+Settings come in layers (defaults < connection extras < hook arguments) and are merged once, here.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+from typing import Any
+from urllib.parse import urlsplit
+
+from airflow_provider_thulium.exceptions import ThuliumConfigurationError
+
+_TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
+_FALSE_WORDS = frozenset({"false", "0", "no", "off"})
+
+
+def parse_bool(value: object) -> bool:
+    """Read a boolean from a bool or from the words a form, a URI or a template gives.
+
+    ``true/1/yes/on`` and ``false/0/no/off`` in any case. The one parser for every flag of the
+    provider, settings and operator arguments alike. Raises ``ValueError`` for anything else; the
+    caller turns that into its own error naming the field.
+    """
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str):
+        word = value.strip().lower()
+        if word in _TRUE_WORDS:
+            return True
+        if word in _FALSE_WORDS:
+            return False
+    raise ValueError(f"expected true or false, got {value!r}")
+
+
+def _as_bool(name: str, value: Any) -> bool:
+    try:
+        return parse_bool(value)
+    except ValueError as exc:
+        raise ThuliumConfigurationError(f"Thulium setting {name!r}: {exc}") from None
+
+
+def _as_verify(name: str, value: Any) -> bool | str:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip():
+        text = value.strip()
+        return _as_bool(name, text) if text.lower() in _TRUE_WORDS | _FALSE_WORDS else text
+    raise ThuliumConfigurationError(f"Thulium setting {name!r}: expected true, false or a CA bundle path")
+
+
+def _as_number(minimum: float, integer: bool) -> Callable[[str, Any], Any]:
+    def convert(name: str, value: Any) -> Any:
+        try:
+            number = (int if integer else float)(value)
+        except (TypeError, ValueError, OverflowError):
+            number = None
+        # "nan" and "inf" parse as floats; a NaN timeout would fail every request, a NaN cap disables it.
+        if isinstance(value, bool) or number is None or not math.isfinite(number) or number < minimum:
+            kind = "an integer" if integer else "a number"
+            raise ThuliumConfigurationError(f"Thulium setting {name!r}: expected {kind} >= {minimum}, got {value!r}")
+        return number
+
+    return convert
+
+
+def _as_text(name: str, value: Any) -> str:
+    if not isinstance(value, str) or not value.strip():
+        raise ThuliumConfigurationError(f"Thulium setting {name!r}: expected a non-empty string")
+    return value.strip()
+
+
+@dataclass(frozen=True)
+class ThuliumSettings:
+    """Transport settings of a client: defaults, overridden by connection extras, overridden by hook arguments.
+
+    :param timeout: seconds to wait for each answer.
+    :param verify: verify TLS certificates (``True``), don't (``False``), or the path of a CA bundle.
+    :param max_retries: retries of one request after a timeout, dropped connection, 429 or 5xx.
+    :param backoff: seconds before the first retry; doubled for each further one, with jitter.
+    :param max_backoff: the longest wait between two attempts of our own choosing.
+    :param max_retry_after: the longest ``Retry-After`` honoured; a longer one is cut to this.
+    :param retry_budget: seconds one batch may spend on all its attempts and waits together.
+    :param max_concurrent_requests: batches in flight at once.
+    :param max_batch_size: records (phones) per request at most.
+    :param max_request_line_bytes: request-line size a DELETE batch stays under (proxies answer 414 above 8 KiB).
+    :param max_body_bytes: body size a PUT or POST batch stays under (proxies commonly answer 413 above 1 MiB).
+    :param accept_language: ``Accept-Language`` for Thulium's error texts: ``en`` (Thulium's default when
+        none is sent) or ``pl``.
+    :param timezone: the account's time zone, for converting aware ``next_call_date`` values.
+    :param allow_http: allow plain ``http://`` to a host that is not loopback.
+    """
+
+    timeout: float = 30.0
+    verify: bool | str = True
+    max_retries: int = 5
+    backoff: float = 1.0
+    max_backoff: float = 30.0
+    max_retry_after: float = 120.0
+    retry_budget: float = 300.0
+    max_concurrent_requests: int = 1
+    max_batch_size: int = 1000
+    max_request_line_bytes: int = 8000
+    max_body_bytes: int = 1_000_000
+    accept_language: str | None = None
+    timezone: str = "Europe/Warsaw"
+    allow_http: bool = False
+
+    @classmethod
+    def merge(cls, *layers: dict[str, Any]) -> ThuliumSettings:
+        """Return settings from layers of values, later layers winning; ``None`` means "not set"."""
+        values: dict[str, Any] = {}
+        for layer in layers:
+            for name, value in layer.items():
+                if value is None or (isinstance(value, str) and not value.strip()):
+                    continue
+                convert = _CONVERTERS.get(name)
+                if convert is None:
+                    raise ThuliumConfigurationError(
+                        f"Unknown Thulium setting {name!r}; known: {', '.join(sorted(_CONVERTERS))}"
+                    )
+                values[name] = convert(name, value)
+        return cls(**values)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The default of every setting, by name."""
+        return {field.name: field.default for field in fields(cls)}
+
+
+_CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
+    "timeout": _as_number(0.001, integer=False),
+    "verify": _as_verify,
+    "max_retries": _as_number(0, integer=True),
+    "backoff": _as_number(0, integer=False),
+    "max_backoff": _as_number(0, integer=False),
+    "max_retry_after": _as_number(0, integer=False),
+    "retry_budget": _as_number(0, integer=False),
+    "max_concurrent_requests": _as_number(1, integer=True),
+    "max_batch_size": _as_number(1, integer=True),
+    "max_request_line_bytes": _as_number(256, integer=True),
+    "max_body_bytes": _as_number(256, integer=True),
+    "accept_language": _as_text,
+    "timezone": _as_text,
+    "allow_http": _as_bool,
+}
+
+
+def is_loopback(hostname: str) -> bool:
+    """Whether ``hostname`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    if hostname == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(hostname).is_loopback
+    except ValueError:
+        return False
+
+
+def api_base_url(host: str | None, port: int | None, *, allow_http: bool, source: str) -> str:
+    """The account's API root, ending in ``/api/``, from a host as users write it.
+
+    ``acme.thulium.com`` (https assumed), or a URL with scheme, with or without the ``/api``
+    suffix (docs/thulium-api.md, "Transport and auth"). ``source`` names where the host came from
+    (e.g. ``"Connection 'thulium_default'"``) in error messages.
+    """
+    host = (host or "").strip()
+    if not host:
+        raise ThuliumConfigurationError(f"{source} has no host: set it to the account's address, e.g. acme.thulium.com")
+    if "://" not in host:
+        host = "https://" + host
+    parts = urlsplit(host)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ThuliumConfigurationError(f"{source}: host must be an https address such as https://acme.thulium.com")
+    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
+    port = parts.port or port
+    if port:
+        netloc += f":{port}"
+    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
+        raise ThuliumConfigurationError(
+            f"{source} uses plain http to {parts.hostname}: the API user's password would cross the network "
+            'unencrypted. Use https, or set the extra "allow_http": true if this is intended.'
+        )
+    path = parts.path.rstrip("/")
+    if not path.endswith("/api"):
+        path += "/api"
+    return f"{parts.scheme}://{netloc}{path}/"

@@ -1,0 +1,72 @@
+"""The shapes a DAG reads: each phone's result and the summary of a run, as mypy-checked ``TypedDict``s.
+
+A records call returns (and its operator pushes as ``return_value``) an object keyed by phone
+number, in the API's own shape for that call; the ``summary`` XCom is a :class:`RunSummary`.
+A phone Thulium gave no answer about gets a client-side entry: ``http_status`` is ``None`` and
+``status`` is one of :data:`CLIENT_STATUSES`.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict
+
+#: Client-side statuses, for phones Thulium gave no answer about (``http_status`` is then ``None``).
+NOT_SENT = "NOT_SENT"  # the run stopped before this phone's request was sent
+REQUEST_FAILED = "REQUEST_FAILED"  # its request failed for good; it may or may not have been applied
+NO_ANSWER = "NO_ANSWER"  # the request succeeded but the answer left this phone out
+INTERRUPTED = "INTERRUPTED"  # the task was stopped before an answer came; it may have been applied
+CLIENT_STATUSES = frozenset({NOT_SENT, REQUEST_FAILED, NO_ANSWER, INTERRUPTED})
+
+#: Statuses Thulium answers for a delete (docs/thulium-api.md, "DELETE").
+REMOVED = "REMOVED"
+NOT_EXIST = "NOT_EXIST"
+CALL_IN_PROGRESS = "CALL_IN_PROGRESS"
+#: The outcome of a successful edit (Thulium answers only ``http_status`` 2xx).
+UPDATED = "UPDATED"
+
+
+class _DeleteEntryKeys(TypedDict):
+    http_status: int | None
+    status: str
+
+
+class DeleteEntry(_DeleteEntryKeys, total=False):
+    """One record's result of a delete; a phone's result is a list of these (one per record found)."""
+
+    record_id: int
+    message: str
+
+
+class _UpdateEntryKeys(TypedDict):
+    http_status: int | None
+
+
+class UpdateEntry(_UpdateEntryKeys, total=False):
+    """A phone's result of an update: ``{"http_status": 204}`` on success."""
+
+    status: str  # client-side entries only
+    message: str
+    #: When Thulium answered several objects for one phone: all of them (``http_status`` is the worst).
+    results: list[dict[str, object]]
+
+
+DeleteResults = dict[str, list[DeleteEntry]]
+UpdateResults = dict[str, UpdateEntry]
+
+
+class RunSummary(TypedDict):
+    """The ``summary`` XCom: what a run of a records call came to."""
+
+    operation: str  # "delete" or "update"
+    campaign_id: str
+    phones: int  # distinct input phones; each has a result
+    succeeded: int
+    failed: int
+    outcomes: dict[str, int]  # outcome name (REMOVED, NOT_EXIST, UPDATED, HTTP_400, NOT_SENT, ...) → phones
+    failed_phones: list[str]  # in input order (full numbers: XCom only)
+    batches: int
+    requests: int  # HTTP requests, retries and splits included
+    retries: int
+    duration_seconds: float
+    stopped_by: str | None  # the error that ended the run early, if one did
+    unmatched_answers: int  # answer keys that matched no phone sent

@@ -1,0 +1,83 @@
+"""Settings: one merge of defaults < extras < arguments, one boolean parser, the account address."""
+
+from __future__ import annotations
+
+import pytest
+
+from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
+from airflow_provider_thulium.settings import ThuliumSettings, api_base_url, parse_bool
+from airflow_provider_thulium.validation import parse_flag
+
+
+@pytest.mark.parametrize("word", ["true", "True", " YES ", "on", "1", True])
+def test_true_words(word):
+    assert parse_bool(word) is True
+
+
+@pytest.mark.parametrize("word", ["false", "False", "no", "OFF", "0", False])
+def test_false_words(word):
+    assert parse_bool(word) is False
+
+
+@pytest.mark.parametrize("value", ["maybe", "", 1, None, 0.0, "truee"])
+def test_anything_else_is_not_a_boolean(value):
+    with pytest.raises(ValueError, match="expected true or false"):
+        parse_bool(value)
+
+
+def test_settings_and_operator_flags_read_the_same_words():
+    for word in ["yes", "no", "on", "off", "TRUE", "0"]:
+        assert ThuliumSettings.merge({"allow_http": word}).allow_http is parse_flag(word, "flag")
+    assert parse_flag("", "flag") is False  # an empty template result
+    with pytest.raises(ThuliumValidationError, match="search_in_additional_numbers"):
+        parse_flag("maybe", "search_in_additional_numbers")
+    with pytest.raises(ThuliumConfigurationError, match="allow_http"):
+        ThuliumSettings.merge({"allow_http": "maybe"})
+
+
+def test_later_layers_win_and_none_or_blank_means_not_set():
+    settings = ThuliumSettings.merge({"timeout": "10", "max_retries": 2}, {"timeout": None, "max_retries": " "})
+    assert (settings.timeout, settings.max_retries) == (10.0, 2)
+    assert ThuliumSettings.merge({"timeout": 10}, {"timeout": 3}).timeout == 3.0
+
+
+def test_defaults_are_listed_from_the_class():
+    defaults = ThuliumSettings.defaults()
+    assert defaults["timeout"] == ThuliumSettings().timeout == 30.0
+    assert set(defaults) == set(ThuliumSettings.__dataclass_fields__)
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", float("nan"), float("-inf"), "-1", True, "ten", 1e400])
+def test_non_finite_negative_and_non_numbers_are_refused(value):
+    with pytest.raises(ThuliumConfigurationError, match="max_retry_after"):
+        ThuliumSettings.merge({"max_retry_after": value})
+
+
+def test_unknown_setting_names_the_known_ones():
+    with pytest.raises(ThuliumConfigurationError, match=r"Unknown Thulium setting 'retries'.*max_retries"):
+        ThuliumSettings.merge({"retries": 3})
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "url"),
+    [
+        ("acme.thulium.com", None, "https://acme.thulium.com/api/"),
+        ("https://acme.thulium.com/api", None, "https://acme.thulium.com/api/"),
+        ("https://acme.thulium.com/api/", None, "https://acme.thulium.com/api/"),
+        ("http://127.0.0.1", 8765, "http://127.0.0.1:8765/api/"),
+        ("http://[::1]:9000/", None, "http://[::1]:9000/api/"),
+    ],
+)
+def test_account_address_forms(host, port, url):
+    assert api_base_url(host, port, allow_http=False, source="Connection 'x'") == url
+
+
+def test_plain_http_to_a_remote_host_needs_allow_http():
+    with pytest.raises(ThuliumConfigurationError, match=r"Connection 'x' uses plain http.*allow_http"):
+        api_base_url("http://acme.thulium.com", None, allow_http=False, source="Connection 'x'")
+    assert api_base_url("http://acme.thulium.com", None, allow_http=True, source="x") == "http://acme.thulium.com/api/"
+
+
+def test_missing_host_names_the_source():
+    with pytest.raises(ThuliumConfigurationError, match="Connection 'x' has no host"):
+        api_base_url("  ", None, allow_http=False, source="Connection 'x'")
