@@ -634,7 +634,7 @@ class SandboxState:
                 id=campaign_id,
                 name=name,
                 fields=set(fields),
-                statuses=[dict(s) for s in statuses] if statuses is not None else default_statuses(),
+                statuses=_checked_statuses(statuses) if statuses is not None else default_statuses(),
                 agents=members,
             )
             self.campaigns[campaign_id] = campaign
@@ -1216,6 +1216,29 @@ class SandboxState:
             call_date=None if call_date is None else _as_date(call_date, "call_date"),
             last_note=str(data.get("last_note") or ""),
         )
+
+
+def _checked_statuses(statuses: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Statuses given in the API's shape, checked and copied (``status_id`` as a string)."""
+    checked: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    for status in statuses:
+        if not isinstance(status, dict) or status.get("system_status") not in SYSTEM_STATUSES:
+            raise ValueError(f"a status needs a system_status out of {SYSTEM_STATUSES}, got {status!r}")
+        sid = str(status.get("status_id", "")).strip()
+        if not _INT_RE.fullmatch(sid) or sid in seen:
+            raise ValueError(f"a status needs a status_id that is an integer and unique, got {status!r}")
+        seen.add(sid)
+        dictionary = status.get("dictionary_status_id")
+        checked.append(
+            {
+                "system_status": status["system_status"],
+                "status_id": sid,
+                "dictionary_status_id": None if dictionary is None else int(dictionary),
+                "name": str(status.get("name", "")),
+            }
+        )
+    return checked
 
 
 def _status_requirements(system_status: str | None, has_agent: bool, has_date: bool) -> str | None:
