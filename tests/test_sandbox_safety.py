@@ -394,4 +394,5 @@ def test_readme_lists_the_demo_data_exactly_as_seeded() -> None:
     assert begin in readme and end in readme
     section = readme.split(begin, 1)[1].split(end, 1)[0]
     assert section.strip() == describe_markdown().strip()
-    assert "--port 8765" in readme and "--port 8080" not in readme
+    sandbox_section = readme.split("## The sandbox", 1)[1].split("\n## ", 1)[0]
+    assert "default port **8765**" in sandbox_section and "--port 8080" not in readme
