@@ -978,7 +978,9 @@ def _write_tls_files(directory: str, host: str) -> tuple[str, str, str]:
 class ThuliumSandbox:
     """A local stand-in for the Thulium API, served over HTTP(S) on loopback.
 
-    :param host: address to listen on.
+    :param host: address to listen on. Anything but loopback (see :attr:`is_loopback`) lets
+        others use the fixed demo credentials; the control endpoints still answer only requests
+        whose ``Host`` is loopback.
     :param port: port to listen on; 0 picks a free one (see :attr:`url`).
     :param tls: serve https with a freshly generated CA (see :attr:`ca_bundle`).
     :param batch_status: overall status of batch answers, 207 (default) or 200; the vendor

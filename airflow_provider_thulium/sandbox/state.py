@@ -3,11 +3,6 @@
 Everything here is plain Python with no I/O: the HTTP layer in :mod:`.server` parses requests and
 calls :class:`SandboxState`, which answers with JSON-able data or raises :class:`ApiError`. One
 re-entrant lock guards the whole state, so the threaded server can call it from any thread.
-
-The sandbox models the *server*: its record fields, date format and validation rules are written
-here from the vendor's documentation, and nothing is imported from the provider's client code
-(hooks, validation, results). That independence is on purpose: if the two shared a definition, a
-bug in it would be on both sides of every test and no test could see it.
 """
 
 from __future__ import annotations
@@ -83,6 +78,12 @@ DEFAULT_AGENTS: tuple[tuple[str, str, str, int, bool], ...] = (
 MAX_PAGE_LIMIT = 100
 DEFAULT_PAGE_LIMIT = 100
 _FREEZE_THRESHOLD = 10_000
+
+# The record fields, the date format and the validation rules below are the sandbox's own, written
+# from the vendor's documentation; nothing is imported from the provider's client code (hooks,
+# validation, results), and that is on purpose: the sandbox models the server independently, so a
+# client bug cannot hide behind shared code (a wrong definition shared by both sides would pass
+# every test).
 
 #: Keys a record of a PUT (update) may carry, and those of a POST (add).
 UPDATABLE_KEYS = frozenset(
