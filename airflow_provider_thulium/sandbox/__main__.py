@@ -55,7 +55,8 @@ def _non_loopback_warning(sandbox: ThuliumSandbox) -> str:
     lines = [
         f"WARNING: the Thulium sandbox listens on {sandbox.host}, which is NOT loopback only.",
         f"WARNING: anyone who can reach port {sandbox.port} here can use its API with the fixed demo",
-        f"WARNING: credentials ({sandbox.login} / {sandbox.password}), over {transport}.",
+        f"WARNING: credentials ({sandbox.login} / {sandbox.password}), over {transport}, and its",
+        "WARNING: unauthenticated /_sandbox/ control endpoints by sending a loopback Host header.",
         "WARNING: It is a test tool, not a server: prefer --host 127.0.0.1 (the default), stop it when done.",
     ]
     if not sandbox.tls:
