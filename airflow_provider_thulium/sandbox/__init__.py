@@ -10,6 +10,6 @@ Only the standard library is imported here; ``cryptography`` is loaded when TLS 
 from __future__ import annotations
 
 from .server import Fault, RequestLog, ThuliumSandbox
-from .state import Campaign, Record, SandboxState
+from .state import Agent, Campaign, Record, RecordFilter, SandboxState
 
-__all__ = ["Campaign", "Fault", "Record", "RequestLog", "SandboxState", "ThuliumSandbox"]
+__all__ = ["Agent", "Campaign", "Fault", "Record", "RecordFilter", "RequestLog", "SandboxState", "ThuliumSandbox"]

@@ -11,8 +11,11 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import email.utils
 import ipaddress
 import json
+import math
+import re
 import shutil
 import socket
 import socketserver
@@ -32,7 +35,14 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from .state import DEFAULT_LOGIN, DEFAULT_PASSWORD, ApiError, SandboxState
+from .state import (
+    DEFAULT_LOGIN,
+    DEFAULT_PAGE_LIMIT,
+    DEFAULT_PASSWORD,
+    ApiError,
+    SandboxState,
+    parse_record_filter,
+)
 
 #: A request line longer than this (without CRLF) is answered 414, as nginx does by default.
 MAX_REQUEST_LINE = 8192
@@ -49,6 +59,49 @@ _LINGER_BYTES = 64 * 1_048_576
 _FAULT_KEYS = frozenset(
     {"status", "times", "after", "method", "path", "retry_after", "delay", "drop", "apply", "body", "truncate"}
 )
+_SECONDS_RE = re.compile(r"[0-9]+(?:\.[0-9]+)?")
+_METHOD_RE = re.compile(r"[A-Za-z]+")
+_HOST_PORT_RE = re.compile(r"[0-9]{1,5}")
+
+
+def retry_after_value(value: Any) -> str:
+    """``value`` as a ``Retry-After`` header value, or ``ValueError`` with what is wrong.
+
+    Accepted: a number of seconds, 0 or more (an int, a float or a string of digits such as
+    ``"2"`` or ``"0.5"``), or an HTTP date such as ``"Wed, 21 Oct 2015 07:28:00 GMT"``. Anything
+    with control characters (CR/LF would let a test inject headers) or outside printable ASCII is
+    refused, as is anything else a client could not parse as either form.
+    """
+    expected = (
+        "retry_after must be a number of seconds (0 or more) or an HTTP date such as 'Wed, 21 Oct 2015 07:28:00 GMT'"
+    )
+    if isinstance(value, bool):
+        raise ValueError(f"{expected}, got {value!r}")
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            raise ValueError(f"{expected}, got {value!r}")
+        return str(int(value)) if float(value).is_integer() else repr(float(value))
+    if not isinstance(value, str):
+        raise ValueError(f"{expected}, got {type(value).__name__}")
+    if any(not " " <= char <= "~" for char in value):
+        raise ValueError(f"{expected}, without control or non-ASCII characters; got {value!r}")
+    text = value.strip()
+    if _SECONDS_RE.fullmatch(text):
+        return text
+    try:
+        parsed = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        parsed = None
+    if parsed is None:
+        raise ValueError(f"{expected}, got {value!r}")
+    return text
+
+
+def _check_number(name: str, value: Any, *, integer: bool) -> None:
+    kinds = int if integer else int | float
+    if isinstance(value, bool) or not isinstance(value, kinds) or not math.isfinite(value) or value < 0:
+        kind = "an integer" if integer else "a number"
+        raise ValueError(f"{name} must be {kind}, 0 or more, got {value!r}")
 
 
 @dataclass
@@ -71,7 +124,10 @@ class Fault:
       request is served, e.g. to rotate a password or delete a campaign. With nothing else set,
       the request is then served normally, so the action can make this very request fail.
 
-    ``retry_after`` adds a ``Retry-After`` header to whatever is answered.
+    ``retry_after`` adds a ``Retry-After`` header to whatever is answered: seconds (number or
+    digits) or an HTTP date, checked when the fault is made (see :func:`retry_after_value`), as
+    is every other value: a fault that cannot be served raises ``ValueError`` at once rather
+    than breaking the request it fires on.
     """
 
     status: int | None = None
@@ -79,7 +135,7 @@ class Fault:
     after: int = 0
     method: str | None = None
     path: str | None = None
-    retry_after: str | None = None
+    retry_after: str | float | None = None
     delay: float = 0.0
     drop: bool = False
     apply: bool = True
@@ -88,6 +144,28 @@ class Fault:
     action: Callable[[Any], None] | None = None
     fired: int = field(default=0, init=False)
     skipped: int = field(default=0, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.status is not None and (
+            isinstance(self.status, bool) or not isinstance(self.status, int) or not 100 <= self.status <= 599
+        ):
+            raise ValueError(f"status must be an HTTP status from 100 to 599, got {self.status!r}")
+        _check_number("times", self.times, integer=True)
+        _check_number("after", self.after, integer=True)
+        _check_number("delay", self.delay, integer=False)
+        if self.method is not None and (not isinstance(self.method, str) or not _METHOD_RE.fullmatch(self.method)):
+            raise ValueError(f"method must be an HTTP method such as 'DELETE', got {self.method!r}")
+        if self.path is not None and not isinstance(self.path, str):
+            raise ValueError(f"path must be a string, got {self.path!r}")
+        if self.body is not None and not isinstance(self.body, str):
+            raise ValueError(f"body must be a string, got {type(self.body).__name__}")
+        for name in ("drop", "apply", "truncate"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        if self.action is not None and not callable(self.action):
+            raise ValueError("action must be callable")
+        if self.retry_after is not None:
+            self.retry_after = retry_after_value(self.retry_after)
 
     def matches(self, method: str, path: str) -> bool:
         """Whether a request with this method and path (no query) is one this fault targets."""
@@ -212,6 +290,103 @@ def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
         return int(values[-1])
     except ValueError:
         raise ApiError(400, f"{name} must be an integer.") from None
+
+
+#: ``(method, path, what it does)`` of the control endpoints, as ``GET /_sandbox/`` lists them.
+#: They answer only a loopback ``Host`` and, for a body or a POST, ``Content-Type: application/json``.
+CONTROL_ENDPOINTS: tuple[tuple[str, str, str], ...] = (
+    ("GET", "/_sandbox/", "this list"),
+    (
+        "GET",
+        "/_sandbox/state",
+        "the whole state: users (no passwords), agents, campaigns (statuses, agents, records), clock",
+    ),
+    ("GET", "/_sandbox/requests", "the log of /api/ requests, oldest first"),
+    ("DELETE", "/_sandbox/requests", "clear the request log"),
+    ("GET", "/_sandbox/faults", "the scheduled faults, with how often each fired"),
+    ("POST", "/_sandbox/faults", "add faults: one object or a list, with the keys of Fault (no action)"),
+    ("DELETE", "/_sandbox/faults", "remove every fault"),
+    ("POST", "/_sandbox/reset", 'restore a seed and forget faults and the log: {"seed": "demo"} or {"seed": "empty"}'),
+    (
+        "POST",
+        "/_sandbox/clock",
+        'freeze the clock that dates added records: {"now": "YYYY-MM-DD hh:mm"}; {"now": null} unfreezes',
+    ),
+    (
+        "POST",
+        "/_sandbox/campaigns",
+        'create a campaign: {"id": "00010", "name": "...", "fields": [], "statuses": [], "agents": []}',
+    ),
+    (
+        "POST",
+        "/_sandbox/agents",
+        'add an agent: {"login": "...", "name": "...", "number": "...", "active": true, "campaigns": []}',
+    ),
+    ("GET", "/_sandbox/campaigns/{id}/records", "every record of a campaign, as the sandbox keeps it"),
+    ("POST", "/_sandbox/campaigns/{id}/records", "add records: a list of objects with the keys of Record"),
+    (
+        "POST",
+        "/_sandbox/campaigns/{id}/bulk",
+        'add plain records fast: {"phones": [...]} or {"count": N, "first_phone": "48700000000"}; '
+        'optional "status_id", "create_date", "call_date"',
+    ),
+    ("GET", "/_sandbox/campaigns/{id}/in_call", "the records whose call is in progress"),
+    ("POST", "/_sandbox/campaigns/{id}/in_call", 'start or end calls: {"phone_number": "...", "in_call": true}'),
+)
+
+#: The most records one bulk control request may generate from a count.
+_MAX_BULK_COUNT = 2_000_000
+
+
+def _bulk_phones(options: dict[str, Any]) -> list[str]:
+    """The phones of a bulk control request: a list, or ``count`` numbers from ``first_phone`` on."""
+    phones = options.get("phones")
+    if phones is not None:
+        if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
+            raise ValueError('"phones" must be a list of strings')
+        return phones
+    count = options.get("count")
+    first = str(options.get("first_phone", "48700000000"))
+    if isinstance(count, bool) or not isinstance(count, int) or not 0 <= count <= _MAX_BULK_COUNT:
+        raise ValueError(f'expected "phones": [...] or "count": 0 to {_MAX_BULK_COUNT}')
+    if not first.isascii() or not first.isdigit():
+        raise ValueError('"first_phone" must be digits')
+    start = int(first)
+    return [str(start + n).zfill(len(first)) for n in range(count)]
+
+
+def _is_loopback_host(value: str | None) -> bool:
+    """Whether a ``Host`` header names loopback: ``localhost``, ``127.x.x.x`` or ``[::1]``, any port."""
+    if not value:
+        return False
+    host = value.strip()
+    if host.startswith("["):
+        name, bracket, port = host[1:].partition("]")
+        if not bracket or (port and not (port.startswith(":") and _HOST_PORT_RE.fullmatch(port[1:]))):
+            return False
+        try:
+            return ipaddress.IPv6Address(name).is_loopback
+        except ValueError:
+            return False
+    name, colon, port = host.partition(":")
+    if colon and not _HOST_PORT_RE.fullmatch(port):
+        return False
+    if name.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.IPv4Address(name).is_loopback
+    except ValueError:
+        return False
+
+
+def is_loopback_address(host: str) -> bool:
+    """Whether a listening address (or name) is loopback only; ``0.0.0.0`` and ``::`` are not."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
 
 
 class _Server(ThreadingHTTPServer):
@@ -402,7 +577,7 @@ class _Handler(BaseHTTPRequestHandler):
                 RequestLog(method, path, query, login, status, line_bytes, declared, body),
             )
 
-        control = path.startswith("/_sandbox/")
+        control = path == "/_sandbox" or path.startswith("/_sandbox/")
         if self.headers.get("Transfer-Encoding"):
             # Every client this sandbox serves sends Content-Length; chunked bodies are not needed.
             self.close_connection = True
@@ -497,7 +672,7 @@ class _Handler(BaseHTTPRequestHandler):
             if fault.truncate:
                 answer.body = answer.body[: len(answer.body) // 2]
         if fault.retry_after is not None:
-            answer.headers.append(("Retry-After", fault.retry_after))
+            answer.headers.append(("Retry-After", str(fault.retry_after)))
         return answer
 
     def _api(
@@ -529,9 +704,13 @@ class _Handler(BaseHTTPRequestHandler):
                     return _json_answer(200, state.api_statuses(campaign_id), request_id)
                 if what == "records":
                     state.require(login, "records.read")
-                    limit = _int_param(query, "limit", 100)
+                    limit = _int_param(query, "limit", DEFAULT_PAGE_LIMIT)
                     offset = _int_param(query, "offset", 0)
-                    return _json_answer(200, state.api_page(campaign_id, limit, offset), request_id)
+                    wanted = parse_record_filter(query)
+                    return _json_answer(200, state.api_page(campaign_id, limit, offset, wanted), request_id)
+                if what == "agents":
+                    state.require(login, "agents.read")
+                    return _json_answer(200, state.api_agents(campaign_id), request_id)
             if len(parts) == 4 and parts[:2] == ["batch", "outbounds"] and parts[3] == "records":
                 campaign_id = parts[2]
                 if method == "DELETE":
@@ -551,21 +730,65 @@ class _Handler(BaseHTTPRequestHandler):
                         raise ApiError(400, "Invalid JSON body.") from None
                     result = state.api_update(campaign_id, payload, additional, dry_run)
                     return _json_answer(sandbox.batch_status, result, request_id)
+                if method == "POST":
+                    state.require(login, "records.add")
+                    try:
+                        payload = json.loads(body)
+                    except ValueError:
+                        raise ApiError(400, "Invalid JSON body.") from None
+                    result = state.api_add(campaign_id, payload, dry_run)
+                    return _json_answer(sandbox.batch_status, result, request_id)
             raise ApiError(404, "Not found.")
         except ApiError as error:
             return _error_answer(error.status, error.message, request_id)
 
+    def _control_refusal(self, method: str, body: bytes) -> str | None:
+        """Why a control request is refused, or None.
+
+        The control endpoints have no authentication, so they only answer requests that a web page
+        in a browser cannot make: the ``Host`` must be a loopback name or address (a page on
+        another site that rebinds its DNS name to 127.0.0.1 still sends its own name), and a
+        request with a body, or a POST, must say ``Content-Type: application/json`` (a
+        cross-origin form post cannot, and a script cannot without the server's consent).
+        """
+        host = self.headers.get("Host")
+        if not _is_loopback_host(host):
+            shown = "no Host header" if host is None else f"Host {host[:100]!r}"
+            return (
+                "The sandbox's control endpoints answer only requests to a loopback name or address "
+                f"(Host localhost, 127.0.0.1 or [::1], with or without a port); this request has {shown}."
+            )
+        if body or method in {"POST", "PUT", "PATCH"}:
+            content_type = self.headers.get("Content-Type")
+            media = (content_type or "").split(";")[0].strip().lower()
+            if media != "application/json":
+                shown = "none" if content_type is None else repr(content_type[:100])
+                return (
+                    "The sandbox's control endpoints take only Content-Type: application/json for a request "
+                    f"with a body or a POST; this request has {shown}."
+                )
+        return None
+
     def _control(self, method: str, path: str, body: bytes, request_id: str) -> _Answer:
-        """The unauthenticated ``/_sandbox/`` endpoints, for a sandbox in another process."""
+        """The unauthenticated ``/_sandbox/`` endpoints (:data:`CONTROL_ENDPOINTS`)."""
+        refusal = self._control_refusal(method, body)
+        if refusal is not None:
+            return _error_answer(403, refusal, request_id)
         sandbox = self.sandbox
-        parts = path[len("/_sandbox/") :].strip("/").split("/")
+        state = sandbox.state
+        rest = path[len("/_sandbox") :].strip("/")
+        parts = [unquote(part) for part in rest.split("/")] if rest else []
         try:
             payload = json.loads(body) if body.strip() else None
         except ValueError:
             return _error_answer(400, "Invalid JSON body.", request_id)
+        options = payload if isinstance(payload, dict) else {}
         try:
+            if parts == [] and method == "GET":
+                listing = [{"method": m, "path": p, "description": d} for m, p, d in CONTROL_ENDPOINTS]
+                return _json_answer(200, listing, request_id)
             if parts == ["state"] and method == "GET":
-                return _json_answer(200, sandbox.state.snapshot(), request_id)
+                return _json_answer(200, state.snapshot(), request_id)
             if parts == ["requests"] and method == "GET":
                 return _json_answer(200, [r.to_json() for r in sandbox.requests], request_id)
             if parts == ["requests"] and method == "DELETE":
@@ -584,23 +807,67 @@ class _Handler(BaseHTTPRequestHandler):
                     sandbox.clear_faults()
                     return _json_answer(200, {"cleared": True}, request_id)
             if parts == ["reset"] and method == "POST":
-                seed = payload.get("seed", "demo") if isinstance(payload, dict) else "demo"
+                seed = options.get("seed", "demo")
                 sandbox.reset(seed)
                 return _json_answer(200, {"seed": seed}, request_id)
-            if len(parts) == 3 and parts[0] == "campaigns" and parts[2] == "records":
-                campaign_id = unquote(parts[1])
-                if method == "GET":
-                    return _json_answer(200, sandbox.state.records(campaign_id), request_id)
-                if method == "POST":
+            if parts == ["clock"] and method == "POST":
+                if "now" not in options:
+                    raise ValueError('expected {"now": "YYYY-MM-DD hh:mm"} or {"now": null}')
+                state.set_clock(options["now"])
+                return _json_answer(200, {"now": state.now(), "frozen": options["now"] is not None}, request_id)
+            if parts == ["campaigns"] and method == "POST":
+                campaign = state.add_campaign(
+                    str(options.get("id", "")),
+                    str(options.get("name", "")),
+                    fields=options.get("fields") or (),
+                    statuses=options.get("statuses"),
+                    agents=options.get("agents"),
+                )
+                return _json_answer(200, {"id": campaign.id}, request_id)
+            if parts == ["agents"] and method == "POST":
+                if not isinstance(options.get("login"), str):
+                    raise ValueError('expected {"login": "...", ...}')
+                agent = state.add_agent(
+                    options["login"],
+                    str(options.get("name", "")),
+                    number=str(options.get("number", "")),
+                    agent_id=options.get("agent_id"),
+                    active=bool(options.get("active", True)),
+                    campaigns=options.get("campaigns"),
+                    active_in_outbound=bool(options.get("active_in_outbound", True)),
+                )
+                return _json_answer(200, agent.to_json(), request_id)
+            if len(parts) == 3 and parts[0] == "campaigns":
+                campaign_id, what = parts[1], parts[2]
+                if what == "records" and method == "GET":
+                    return _json_answer(200, state.records(campaign_id), request_id)
+                if what == "records" and method == "POST":
                     if not isinstance(payload, list):
                         raise ValueError("expected a JSON list of records")
-                    ids = sandbox.state.add_records(campaign_id, payload)
+                    ids = state.add_records(campaign_id, payload)
                     return _json_answer(200, {"added": len(ids), "record_ids": ids}, request_id)
+                if what == "bulk" and method == "POST":
+                    added = state.bulk_add(
+                        campaign_id,
+                        _bulk_phones(options),
+                        status_id=options.get("status_id"),
+                        create_date=options.get("create_date"),
+                        call_date=options.get("call_date"),
+                    )
+                    return _json_answer(200, {"added": added}, request_id)
+                if what == "in_call" and method == "GET":
+                    return _json_answer(200, state.in_call(campaign_id), request_id)
+                if what == "in_call" and method == "POST":
+                    phone = options.get("phone_number")
+                    if not isinstance(phone, str):
+                        raise ValueError('expected {"phone_number": "...", "in_call": true}')
+                    matched = state.set_in_call(campaign_id, phone, bool(options.get("in_call", True)))
+                    return _json_answer(200, {"matched": matched}, request_id)
         except KeyError as error:
             return _error_answer(404, str(error.args[0] if error.args else error), request_id)
         except (ValueError, TypeError) as error:
             return _error_answer(400, str(error), request_id)
-        return _error_answer(404, "Not found.", request_id)
+        return _error_answer(404, "Not found: GET /_sandbox/ lists the control endpoints.", request_id)
 
     def _send(self, answer: _Answer) -> None:
         lines = [
@@ -711,7 +978,9 @@ def _write_tls_files(directory: str, host: str) -> tuple[str, str, str]:
 class ThuliumSandbox:
     """A local stand-in for the Thulium API, served over HTTP(S) on loopback.
 
-    :param host: address to listen on.
+    :param host: address to listen on. Anything but loopback (see :attr:`is_loopback`) lets
+        others use the fixed demo credentials; the control endpoints still answer only requests
+        whose ``Host`` is loopback.
     :param port: port to listen on; 0 picks a free one (see :attr:`url`).
     :param tls: serve https with a freshly generated CA (see :attr:`ca_bundle`).
     :param batch_status: overall status of batch answers, 207 (default) or 200; the vendor
@@ -765,7 +1034,13 @@ class ThuliumSandbox:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert_path, key_path)
             self._ca_bundle = ca_path
-        server = _Server((self.host, self._port), self, context)
+        try:
+            server = _Server((self.host, self._port), self, context)
+        except BaseException:
+            if self._tls_dir is not None:
+                shutil.rmtree(self._tls_dir, ignore_errors=True)
+                self._tls_dir = self._ca_bundle = None
+            raise
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -839,12 +1114,21 @@ class ThuliumSandbox:
         """The data and API semantics behind the server."""
         return self._state
 
+    @property
+    def is_loopback(self) -> bool:
+        """Whether the sandbox listens on loopback only (not e.g. on ``0.0.0.0``)."""
+        return is_loopback_address(self.host)
+
     def connection_json(self, **extra: Any) -> str:
         """An Airflow connection in JSON form, for ``AIRFLOW_CONN_<ID>``.
 
         ``extra`` becomes the connection's extras. ``verify`` is not added for TLS on purpose:
-        pass ``verify=sandbox.ca_bundle`` when the client should trust the sandbox's CA.
+        pass ``verify=sandbox.ca_bundle`` when the client should trust the sandbox's CA. A plain
+        http sandbox on a non-loopback address gets ``"allow_http": true`` (unless ``extra``
+        says otherwise): the provider refuses plain http to such a host without it.
         """
+        if not self.tls and not self.is_loopback:
+            extra = {"allow_http": True, **extra}
         data: dict[str, Any] = {
             "conn_type": "thulium",
             "host": self.url,
