@@ -8,7 +8,7 @@ builds one from an Airflow connection; scripts and tests can build one directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -17,10 +17,12 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
-from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
+from airflow_provider_thulium.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
+from airflow_provider_thulium.paging import PAGE_SIZE, RecordFilter
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
-from airflow_provider_thulium.shapes import DeleteResults, UpdateResults
+from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
+from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
 from airflow_provider_thulium.stream import stream_batches
 from airflow_provider_thulium.transport import Transport
 from airflow_provider_thulium.validation import normalize_campaign_id, parse_flag, resolve_timezone
@@ -91,6 +93,67 @@ class ThuliumClient:
             raise ThuliumResponseError("GET outbounds answered something other than a list of campaigns")
         return answer.payload
 
+    def get_statuses(self, campaign_id: str | int) -> list[CampaignStatus]:
+        """Return the campaign's statuses (``GET outbounds/:id/statuses``), ``status_id`` as an int."""
+        campaign = normalize_campaign_id(campaign_id)
+        description = f"GET outbounds/{campaign}/statuses"
+        answer = self.transport.request("GET", f"outbounds/{campaign}/statuses", description=description)
+        return read_statuses(answer.payload, description)
+
+    def iter_records(self, campaign_id: str | int, **filters: Any) -> Iterator[dict[str, Any]]:
+        """Yield the campaign's records page by page (``GET outbounds/:id/records``); see :class:`RecordFilter`.
+
+        Memory is bounded by one page. A ``record_id`` already yielded in this pass is not yielded
+        again; when the total changed while paging, a warning says so (docs/thulium-api.md, "Paged records").
+        """
+        campaign = normalize_campaign_id(campaign_id)
+        # Checked here, not at the first next(): a bad filter fails where the call is made.
+        return self._pages(campaign, RecordFilter.from_arguments(**filters).query())
+
+    def _pages(self, campaign: str, query: str) -> Iterator[dict[str, Any]]:
+        seen: set[Any] = set()
+        offset, first_count, count = 0, None, 0
+        while True:
+            count, page = self._records_page(campaign, query, PAGE_SIZE, offset)
+            first_count = count if first_count is None else first_count
+            for record in page:
+                record_id = record.get("record_id") if isinstance(record, dict) else None
+                if record_id is not None and record_id in seen:
+                    continue
+                seen.add(record_id)
+                yield record
+            offset += len(page)
+            if len(page) < PAGE_SIZE or offset >= count:
+                break
+        if count != first_count:
+            self.log.warning(
+                "campaign %s changed while its records were read (%d matching records at the first page, %d at the "
+                "last): records may have been skipped; read again for a consistent list",
+                campaign,
+                first_count,
+                count,
+            )
+
+    def count_records(self, campaign_id: str | int, **filters: Any) -> int:
+        """The number of the campaign's records matching the filters (the ``count`` of one small page)."""
+        campaign = normalize_campaign_id(campaign_id)
+        count, _ = self._records_page(campaign, RecordFilter.from_arguments(**filters).query(), 1, 0)
+        return count
+
+    def _records_page(self, campaign: str, query: str, limit: int, offset: int) -> tuple[int, list[Any]]:
+        description = f"GET outbounds/{campaign}/records (offset {offset})"
+        answer = self.transport.request(
+            "GET",
+            f"outbounds/{campaign}/records",
+            query=f"limit={limit}&offset={offset}" + (f"&{query}" if query else ""),
+            description=description,
+        )
+        payload = answer.payload
+        if not isinstance(payload, dict) or not isinstance(payload.get("result"), list):
+            raise ThuliumResponseError(f"{description} answered something other than {{count, result}}")
+        count = payload.get("count")
+        return (count if type(count) is int else offset + len(payload["result"])), payload["result"]
+
     def check_connection(self) -> tuple[bool, str]:
         """Check the address, TLS and credentials with one read-only call (``GET outbounds``)."""
         try:
@@ -126,6 +189,15 @@ class ThuliumClient:
         """Edit records; see :meth:`ThuliumHook.update_records`."""
         return self.run(UPDATE, campaign_id, records, search_in_additional_numbers, policy)
 
+    def add_records(
+        self,
+        campaign_id: str | int,
+        records: Sequence[dict[str, Any]] | str,
+        policy: OutcomePolicy | None = None,
+    ) -> AddResults:
+        """Add records; see :meth:`ThuliumHook.add_records`."""
+        return self.run(ADD, campaign_id, records, False, policy)
+
     def run(
         self,
         operation: Operation,
@@ -145,7 +217,23 @@ class ThuliumClient:
         campaign = normalize_campaign_id(campaign_id)
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
         phones, items = operation.parse(raw_input, self.account_timezone)
+        if operation.names_statuses(items):
+            # Only input that names statuses costs this read: an API user may lack its permission.
+            items = resolve_status_names(items, self._statuses_for_names(campaign), campaign)
         return CheckedCall(operation, campaign, phones, items, search)
+
+    def _statuses_for_names(self, campaign: str) -> list[CampaignStatus]:
+        try:
+            return self.get_statuses(campaign)
+        except ThuliumPermissionError as exc:
+            raise ThuliumPermissionError(
+                f"records name their status, so campaign {campaign}'s statuses must be read, but the API user may "
+                f"not list them (GET outbounds/{campaign}/statuses answered 403): grant it that permission, or give "
+                "status_id numbers instead of names",
+                status_code=exc.status_code,
+                request_id=exc.request_id,
+                api_messages=exc.api_messages,
+            ) from None
 
     def start_run(self, call: CheckedCall, policy: OutcomePolicy | None = None) -> RecordsRun:
         """A run of a checked call under ``policy``; nothing is sent until the run sends."""
@@ -153,7 +241,14 @@ class ThuliumClient:
         def send(items: Sequence[Any]) -> Generator[BatchResult, None, None]:
             return self.stream(call, items)
 
-        return RecordsRun(call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log)
+        run = RecordsRun(call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log)
+
+        def send_edits(edits: Sequence[dict[str, Any]]) -> Generator[BatchResult, None, None]:
+            phones = [edit["phone_number"] for edit in edits]
+            return self.stream(CheckedCall(EDIT_EXISTING, call.campaign_id, phones, list(edits), False))
+
+        run.send_edits = send_edits
+        return run
 
     def stream(self, call: CheckedCall, items: Sequence[Any] | None = None) -> Generator[BatchResult, None, None]:
         """Send a checked call's items (or some of them) in batches; yield each batch's result in input order.

@@ -14,13 +14,24 @@ from zoneinfo import ZoneInfo
 from airflow_provider_thulium.batching import Batch, body_batches, query_batches
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.shapes import (
+    ADD_FAILED,
+    ADDED,
+    ALREADY_EXISTS,
     CLIENT_STATUSES,
     NO_ANSWER,
     NOT_EXIST,
     REMOVED,
+    UPDATE_FAILED,
     UPDATED,
 )
-from airflow_provider_thulium.validation import parse_phone_numbers, parse_records
+from airflow_provider_thulium.validation import (
+    ADD_RECORDS,
+    STATUS_NAME_FIELD,
+    UPDATE_RECORDS,
+    RecordSpec,
+    parse_phone_numbers,
+    parse_records,
+)
 
 
 class Operation:
@@ -37,6 +48,12 @@ class Operation:
     method: ClassVar[str]
     succeeded: ClassVar[frozenset[str]]
     already_done: ClassVar[frozenset[str]] = frozenset()
+    #: Whether records may name their status (``"status": "Not interested"``) instead of giving its id.
+    takes_status_names: ClassVar[bool] = False
+
+    def names_statuses(self, items: Sequence[Any]) -> bool:
+        """Whether any item names its status, so the campaign's statuses must be read first."""
+        return self.takes_status_names and any(STATUS_NAME_FIELD in item for item in items)
 
     def success_outcomes(self, already_done_is_success: bool = True) -> frozenset[str]:
         """The outcomes that count as a success under the caller's choice about ``already_done``."""
@@ -158,16 +175,24 @@ class _ObjectPerPhone(Operation):
         return entry, self.outcome(entry)
 
 
-class UpdateRecords(_ObjectPerPhone):
+class _Records(_ObjectPerPhone):
+    """Calls whose input is records (checked against ``spec``), answered with one object per phone."""
+
+    spec: ClassVar[RecordSpec]
+    takes_status_names = True
+
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
+        records = parse_records(raw, account_tz, spec=self.spec)
+        return [record["phone_number"] for record in records], records
+
+
+class UpdateRecords(_Records):
     """``PUT batch/outbounds/:id/records``: records in the body; ``{"http_status": 204}`` per phone on success."""
 
     name = "update"
     method = "PUT"
     succeeded = frozenset({UPDATED})
-
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
-        records = parse_records(raw, account_tz)
-        return [record["phone_number"] for record in records], records
+    spec = UPDATE_RECORDS
 
     def outcome(self, entry: Any) -> str:
         code = entry.get("http_status")
@@ -178,5 +203,56 @@ class UpdateRecords(_ObjectPerPhone):
         return f"HTTP_{code}"
 
 
+class AddRecords(_Records):
+    """``POST batch/outbounds/:id/records``: records in the body; ``ADDED``, ``ALREADY_EXISTS`` or ``FAILED`` per phone.
+
+    The answer's shape is inferred (docs/thulium-api.md, "POST"): one object per phone; a list per
+    phone is read too. A phone whose record existed and was then edited (an upsert) is ``UPDATED``
+    or ``UPDATE_FAILED``.
+    """
+
+    name = "add"
+    method = "POST"
+    succeeded = frozenset({ADDED, UPDATED})
+    already_done = frozenset({ALREADY_EXISTS})
+    spec = ADD_RECORDS
+    _STATUSES = frozenset({ADDED, ALREADY_EXISTS, ADD_FAILED, UPDATED, UPDATE_FAILED}) | CLIENT_STATUSES
+
+    def read(self, value: Any) -> tuple[Any, str]:
+        if isinstance(value, list) and len(value) > 1 and all(isinstance(item, dict) for item in value):
+            # Several objects for one phone: the first that is not ADDED speaks for the phone.
+            statuses = [item.get("status") for item in value]
+            codes = [item.get("http_status") for item in value if isinstance(item.get("http_status"), int)]
+            status = next((status for status in statuses if status != ADDED), ADDED)
+            entry = {"http_status": max(codes, default=None), "status": status, "results": value}
+            return entry, self.outcome(entry)
+        return super().read(value)
+
+    def outcome(self, entry: Any) -> str:
+        status = entry.get("status")
+        if status in self._STATUSES:
+            return str(status)
+        code = entry.get("http_status")
+        if status is None and type(code) is int and 200 <= code < 300:
+            return ADDED
+        return str(status) if isinstance(status, str) and status else f"HTTP_{code}"
+
+
+class EditExistingRecords(UpdateRecords):
+    """The edits of an upsert: records an add found already there, edited with ``PUT``.
+
+    Each answer is marked ``UPDATED`` or ``UPDATE_FAILED`` so the add's results say it was an update.
+    """
+
+    def read(self, value: Any) -> tuple[Any, str]:
+        entry, name = super().read(value)
+        if name in CLIENT_STATUSES:
+            return entry, name
+        marked = {**entry, "status": UPDATED if name == UPDATED else UPDATE_FAILED}
+        return marked, str(marked["status"])
+
+
 DELETE = DeleteRecords()
 UPDATE = UpdateRecords()
+ADD = AddRecords()
+EDIT_EXISTING = EditExistingRecords()

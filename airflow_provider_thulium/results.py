@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_thulium.batching import BatchResult
@@ -55,8 +56,11 @@ class RecordResults:
         """The message of the error that ended the run early, if one did."""
         return None if self.stop_error is None else str(self.stop_error)
 
-    def add_batch(self, batch: BatchResult) -> None:
-        """Record one batch: Thulium's answers, or a client-side entry for each phone of a failed batch."""
+    def add_batch(self, batch: BatchResult, read_as: Operation | None = None) -> None:
+        """Record one batch: Thulium's answers, or a client-side entry for each phone of a failed batch.
+
+        :param read_as: the call the batch was sent as, when it differs from the run's (the edits of an upsert).
+        """
         self.batches += 1
         self.requests += batch.requests
         self.retries += batch.retries
@@ -67,15 +71,14 @@ class RecordResults:
             for phone in batch.phones:
                 self._store(phone, self.operation.client_entry(REQUEST_FAILED, message))
         else:
-            self._add_answer(batch)
+            self._add_answer(batch, (read_as or self.operation).read)
         self._log_batch(batch)
 
-    def _add_answer(self, batch: BatchResult) -> None:
+    def _add_answer(self, batch: BatchResult, read: Any) -> None:
         assert batch.answer is not None
         expected = set(batch.phones)
         by_digits: dict[str, str] | None = None
         answered: set[str] = set()
-        read = self.operation.read
         results, outcomes = self.results, self.outcomes
         for key, value in batch.answer.items():
             phone = str(key)
@@ -108,6 +111,11 @@ class RecordResults:
             entry = self.operation.merge(previous, entry)
         self.results[phone] = entry
         self.outcomes[phone] = self.operation.outcome(entry)
+
+    def forget(self, phones: Sequence[str]) -> None:
+        """Mark phones as not yet answered, before they are sent again as another call (an upsert's edits)."""
+        for phone in phones:
+            self.results[phone] = self.outcomes[phone] = None
 
     def phones_with_outcome(self, name: str) -> list[str]:
         """The phones whose outcome is ``name`` so far, in input order."""

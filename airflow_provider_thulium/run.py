@@ -16,11 +16,16 @@ from datetime import timedelta
 from typing import Any
 
 from airflow_provider_thulium.batching import BatchResult
-from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError
-from airflow_provider_thulium.operations import Operation
+from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumValidationError
+from airflow_provider_thulium.operations import EDIT_EXISTING, Operation
 from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.results import RecordResults
-from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
+from airflow_provider_thulium.shapes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
+from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS
+
+#: What an add does with a record already in the campaign (``ALREADY_EXISTS``): count it as a
+#: success and leave it, edit it with the record's editable fields (an upsert), or count it as a failure.
+ON_EXISTING = ("skip", "update", "fail")
 
 #: Sends some of the run's items and yields each batch's result (a client's stream for the call).
 Sender = Callable[[Sequence[Any]], Generator[BatchResult, None, None]]
@@ -39,12 +44,27 @@ class OutcomePolicy:
         as a success.
     :param call_in_progress_retries: how many more times to send phones whose record was in a call.
     :param call_in_progress_retry_delay: the wait before each of those tries.
+    :param edit_existing: after an add, edit the records that were already there (an upsert).
     """
 
     fail_on_failed_phones: bool = False
     already_done_is_success: bool = True
     call_in_progress_retries: int = 0
     call_in_progress_retry_delay: timedelta = timedelta(minutes=1)
+    edit_existing: bool = False
+
+    @classmethod
+    def for_add(cls, on_existing: str, fail_on_failed_phones: bool = False) -> OutcomePolicy:
+        """The policy of an add for ``on_existing``, one of :data:`ON_EXISTING`."""
+        if on_existing not in ON_EXISTING:
+            raise ThuliumValidationError(
+                f"on_existing: expected one of {', '.join(map(repr, ON_EXISTING))}, got {on_existing!r}"
+            )
+        return cls(
+            fail_on_failed_phones=fail_on_failed_phones,
+            already_done_is_success=on_existing != "fail",
+            edit_existing=on_existing == "update",
+        )
 
     def __post_init__(self) -> None:
         delay = self.call_in_progress_retry_delay
@@ -79,6 +99,8 @@ class RecordsRun:
         #: Called with the run when a send is interrupted, after every phone got its result (an
         #: operator pushes its XComs there, since a failing task returns nothing).
         self.on_interrupted: Callable[[RecordsRun], None] | None = None
+        #: Sends edits of records an add found already there (set by the client for an upsert).
+        self.send_edits: Sender | None = None
         self.results = RecordResults(
             operation, campaign_id, phones, log, operation.success_outcomes(policy.already_done_is_success)
         )
@@ -89,13 +111,21 @@ class RecordsRun:
         On any exception (a task killed or timed out included), the results are finished with the
         unanswered phones ``INTERRUPTED`` before it propagates, so nothing is lost.
         """
-        if not items:
-            return
+        if items:
+            self._record(self._send(items))
+
+    def send_all(self, items: Sequence[Any]) -> None:
+        """Send the input, then the edits of an upsert when the policy asks for them."""
+        self.send(items)
+        if self.policy.edit_existing and self.send_edits is not None:
+            self.edit_existing(items, self.send_edits)
+
+    def _record(self, batches: Generator[BatchResult, None, None], read_as: Operation | None = None) -> None:
         try:
             # Closed at once on the way out, so a stopped run sends no batch that was only queued.
-            with closing(self._send(items)) as batches:
+            with closing(batches):
                 for batch in batches:
-                    self.results.add_batch(batch)
+                    self.results.add_batch(batch, read_as)
         except BaseException:
             self.results.finish(interrupted=True)
             if self.on_interrupted is not None:
@@ -126,6 +156,45 @@ class RecordsRun:
             )
             (wait or _sleep)(delay, done)
             self.send(waiting)
+
+    def edit_existing(self, records: Sequence[dict[str, Any]], send_edits: Sender) -> None:
+        """The second half of an upsert: edit the records an add found already there.
+
+        Each record of a phone whose outcome is ``ALREADY_EXISTS`` is sent as an edit with its
+        editable fields; its entry becomes the edit's result (``UPDATED`` or ``UPDATE_FAILED``)
+        with the existing ``record_id``. A record with nothing to edit stays ``ALREADY_EXISTS``.
+        Add-only fields cannot be edited: a warning says how many records had them.
+        """
+        existing = set(self.results.phones_with_outcome(ALREADY_EXISTS))
+        edits, record_ids, add_only = [], {}, 0
+        for record in records:
+            phone = record["phone_number"]
+            if phone not in existing:
+                continue
+            edit = {key: value for key, value in record.items() if key in EDITABLE_FIELDS}
+            add_only += any(key in ADD_ONLY_FIELDS for key in record)
+            if len(edit) > 1:
+                edits.append(edit)
+                record_ids[phone] = self.results.results[phone].get("record_id")
+        if add_only:
+            self.log.warning(
+                "%d record(s) already in campaign %s hold %s, which an edit cannot change; their other fields are "
+                "edited",
+                add_only,
+                self.results.campaign_id,
+                " or ".join(sorted(ADD_ONLY_FIELDS)),
+            )
+        if not edits:
+            return
+        self.log.info("%d record(s) already in campaign %s: editing them", len(edits), self.results.campaign_id)
+        self.results.forget(list(record_ids))
+        try:
+            self._record(send_edits(edits), read_as=EDIT_EXISTING)
+        finally:
+            for phone, record_id in record_ids.items():
+                entry = self.results.results[phone]
+                if isinstance(entry, dict) and record_id is not None:
+                    entry.setdefault("record_id", record_id)
 
     def conclude(self) -> tuple[dict[str, Any], RunSummary, ThuliumError | None]:
         """Finish the results and decide: every phone's entry, the summary, and the error to raise (or ``None``).
@@ -161,7 +230,7 @@ class RecordsRun:
 
     def run(self, items: Sequence[Any], wait: Waiter | None = None) -> dict[str, Any]:
         """Send everything, try calls in progress again, and return every phone's result or raise."""
-        self.send(items)
+        self.send_all(items)
         self.retry_calls_in_progress(wait)
         entries, _, error = self.conclude()
         if error is not None:

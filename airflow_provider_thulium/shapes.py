@@ -23,6 +23,12 @@ NOT_EXIST = "NOT_EXIST"
 CALL_IN_PROGRESS = "CALL_IN_PROGRESS"
 #: The outcome of a successful edit (Thulium answers only ``http_status`` 2xx).
 UPDATED = "UPDATED"
+#: Statuses Thulium answers for an add (docs/thulium-api.md, "POST").
+ADDED = "ADDED"
+ALREADY_EXISTS = "ALREADY_EXISTS"
+ADD_FAILED = "FAILED"
+#: An add's phone whose record existed and whose edit (``on_existing="update"``) failed.
+UPDATE_FAILED = "UPDATE_FAILED"
 
 
 class _DeleteEntryKeys(TypedDict):
@@ -50,14 +56,32 @@ class UpdateEntry(_UpdateEntryKeys, total=False):
     results: list[dict[str, object]]
 
 
+class _AddEntryKeys(TypedDict):
+    http_status: int | None
+    status: str
+
+
+class AddEntry(_AddEntryKeys, total=False):
+    """A phone's result of an add: ``{"http_status": 201, "record_id": 111, "status": "ADDED"}``.
+
+    ``status`` is ``ADDED``, ``ALREADY_EXISTS`` (``record_id`` is the existing record), ``FAILED``
+    (with ``message``), or after an upsert ``UPDATED`` / ``UPDATE_FAILED``; or a client-side status.
+    """
+
+    record_id: int
+    message: str
+    results: list[dict[str, object]]
+
+
 DeleteResults = dict[str, list[DeleteEntry]]
 UpdateResults = dict[str, UpdateEntry]
+AddResults = dict[str, AddEntry]
 
 
 class RunSummary(TypedDict):
     """The ``summary`` XCom: what a run of a records call came to."""
 
-    operation: str  # "delete" or "update"
+    operation: str  # "delete", "update" or "add"
     campaign_id: str
     phones: int  # distinct input phones; each has a result
     succeeded: int

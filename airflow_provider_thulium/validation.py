@@ -10,6 +10,7 @@ import json
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain, repeat
 from typing import Any, TypeGuard
@@ -41,8 +42,37 @@ _MAX_INT = 2**63 - 1
 _MAX_PHONE = 10**20  # 20 digits at most
 
 #: The fields a record of ``PUT batch/outbounds/:id/records`` may hold (docs/thulium-api.md, "PUT").
-RECORD_FIELDS = frozenset(
+EDITABLE_FIELDS = frozenset(
     {"phone_number", "status_id", "dictionary_status_id", "agent_login", "next_call_date", "record_fields"}
+)
+#: Fields only ``POST batch/outbounds/:id/records`` takes (docs/thulium-api.md, "POST").
+ADD_ONLY_FIELDS = frozenset({"identifier", "order"})
+#: A status by its name instead of ``status_id``; resolved through the campaign's statuses before sending.
+STATUS_NAME_FIELD = "status"
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    """What a call's records may hold.
+
+    :param fields: the keys the API takes.
+    :param needs_change: a record must hold something besides ``phone_number`` (an edit does; an add does not).
+    :param duplicate_hint: what to do about a phone given twice, for the error message.
+    """
+
+    fields: frozenset[str]
+    needs_change: bool
+    duplicate_hint: str
+
+    @property
+    def accepted(self) -> frozenset[str]:
+        """The keys a caller may give: the API's, and a status name."""
+        return self.fields | {STATUS_NAME_FIELD}
+
+
+UPDATE_RECORDS = RecordSpec(EDITABLE_FIELDS, True, "merge the two edits into one record")
+ADD_RECORDS = RecordSpec(
+    EDITABLE_FIELDS | ADD_ONLY_FIELDS, False, "the API cannot add one number twice; keep one of the two records"
 )
 
 
@@ -151,27 +181,27 @@ def _column(records: Sequence[dict[str, Any]], key: str, default: Any) -> list[A
     return list(map(dict.get, records, repeat(key), repeat(default)))
 
 
-def _records_in_normal_form(records: Sequence[Any]) -> bool:
+def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
     """Whether the records are dicts that :func:`parse_records` would return unchanged, field for field."""
     if not records or set(map(type, records)) != {dict}:
         return False
     keys = set(chain.from_iterable(records))
     # Every value is checked below to be of its field's type, so none is None: with the phone
     # number, a second key means a record has something to change.
-    if not RECORD_FIELDS.issuperset(keys) or min(map(len, records)) < 2:
+    if not spec.fields.issuperset(keys) or (spec.needs_change and min(map(len, records)) < 2):
         return False
     phones = _column(records, "phone_number", None)
     if not _all_match(phones, _PHONE_LINES) or len(set(phones)) != len(phones):
         return False
-    for key in keys.intersection(("status_id", "dictionary_status_id")):
+    for key in keys.intersection(("status_id", "dictionary_status_id", "order")):
         ids = _column(records, key, 0)
         if set(map(type, ids)) != {int} or min(ids) < 0 or max(ids) > _MAX_INT:
             return False
-    if "agent_login" in keys:
-        logins = _column(records, "agent_login", "-")
-        if set(map(type, logins)) != {str} or logins != list(map(str.strip, logins)) or "" in logins:
+    for key in keys.intersection(("agent_login", "identifier")):
+        texts = _column(records, key, "-")
+        if set(map(type, texts)) != {str} or texts != list(map(str.strip, texts)) or "" in texts:
             return False
-        if not _is_utf8("".join(logins)):
+        if not _is_utf8("".join(texts)):
             return False
     if "next_call_date" in keys:
         dates = _column(records, "next_call_date", "2000-01-01 00:00")
@@ -324,11 +354,14 @@ def resolve_timezone(name: str) -> ZoneInfo:
         raise ThuliumValidationError(f"timezone: {name!r} is not a known time zone (e.g. 'Europe/Warsaw')") from None
 
 
-def parse_records(records: object, account_tz: ZoneInfo, field: str = "records") -> list[dict[str, Any]]:
-    """Return the records for ``PUT batch/outbounds/:id/records``, checked and normalised.
+def parse_records(
+    records: object, account_tz: ZoneInfo, field: str = "records", spec: RecordSpec = UPDATE_RECORDS
+) -> list[dict[str, Any]]:
+    """Return the records for a records call, checked and normalised.
 
     Accepts a list of dicts or a JSON string of one. A phone number may appear once: the API
-    cannot edit duplicated numbers, and of two edits to one record neither is clearly the one meant.
+    cannot edit or add duplicated numbers, and of two records for one number neither is clearly
+    the one meant. A ``status`` (a status's name) is kept for the caller to resolve.
     """
     records = as_sequence(records)
     if isinstance(records, str):
@@ -340,14 +373,14 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
             raise ThuliumValidationError(f"{field}: the JSON is nested too deeply") from None
     if not isinstance(records, (list, tuple)):
         raise ThuliumValidationError(f"{field}: expected a list of records, got {type(records).__name__}")
-    if _records_in_normal_form(records):
+    if _records_in_normal_form(records, spec):
         # The caller's dicts are sent as they are: nothing in them would change.
         return list(records)
-    return _check_records_one_by_one(records, account_tz, field)
+    return _check_records_one_by_one(records, account_tz, field, spec)
 
 
 def _check_records_one_by_one(
-    records: Sequence[Any], account_tz: ZoneInfo, field: str = "records"
+    records: Sequence[Any], account_tz: ZoneInfo, field: str, spec: RecordSpec
 ) -> list[dict[str, Any]]:
     seen: dict[str, int] = {}
     normalised: list[dict[str, Any]] = []
@@ -365,36 +398,50 @@ def _check_records_one_by_one(
         if type(phone) is not str or not _PHONE.fullmatch(phone):
             phone = _phone(phone, where.at("phone_number"))
         where.phone = phone
-        if not RECORD_FIELDS.issuperset(record):
-            unknown = sorted(str(key) for key in record if key not in RECORD_FIELDS)
+        if not spec.accepted.issuperset(record):
+            unknown = sorted(str(key) for key in record if key not in spec.accepted)
             raise ThuliumValidationError(
-                f"{where.at(None)}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(RECORD_FIELDS))}"
+                f"{where.at(None)}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(spec.accepted))}"
             )
         if phone in seen:
             raise ThuliumValidationError(
                 f"{where.at('phone_number')}: the same phone is already in {field}[{seen[phone]}]; "
-                "merge the two edits into one record"
+                f"{spec.duplicate_hint}"
             )
         seen[phone] = index
         clean: dict[str, Any] = {"phone_number": phone}
         for key, value in record.items():
             if value is None or key == "phone_number":
                 continue
-            if key == "status_id" or key == "dictionary_status_id":
+            if key == "status_id" or key == "dictionary_status_id" or key == "order":
                 clean[key] = (
                     value if type(value) is int and 0 <= value <= _MAX_INT else _status_id(value, where.at(key))
                 )
+            elif key == STATUS_NAME_FIELD:
+                if not isinstance(value, str) or not value.strip():
+                    raise ThuliumValidationError(f"{where.at(key)}: expected a status name, e.g. 'Not interested'")
+                if record.get("status_id") is not None:
+                    raise ThuliumValidationError(
+                        f"{where.at(key)}: give either status (a name) or status_id (a number), not both"
+                    )
+                clean[key] = _check_text(value.strip(), where.at(key))
+            elif key == "identifier":
+                if type(value) is int and 0 <= value <= _MAX_INT:
+                    value = str(value)
+                if not isinstance(value, str) or not value.strip():
+                    raise ThuliumValidationError(f"{where.at(key)}: expected a non-empty identifier (text or number)")
+                clean[key] = _check_text(value.strip(), where.at(key))
             elif key == "record_fields":
                 clean[key] = _record_fields(value, where.at(key))
             elif key == "next_call_date":
                 clean[key] = _next_call_date(value, where.at(key), account_tz)
-            else:  # agent_login, the last of RECORD_FIELDS
+            else:  # agent_login, the last of the fields
                 if not isinstance(value, str) or not value.strip():
                     raise ThuliumValidationError(f"{where.at(key)}: expected a non-empty agent login")
                 clean[key] = _check_text(value.strip(), where.at(key))
-        if len(clean) == 1:
+        if spec.needs_change and len(clean) == 1:
             raise ThuliumValidationError(
-                f"{where.at(None)}: nothing to change; give at least one of status_id, dictionary_status_id, "
+                f"{where.at(None)}: nothing to change; give at least one of status, status_id, dictionary_status_id, "
                 "agent_login, next_call_date, record_fields"
             )
         normalised.append(clean)

@@ -6,8 +6,8 @@ calls ``@task`` code uses. Transport, retries, batching and results live in the 
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Sequence
-from datetime import timedelta
+from collections.abc import Generator, Iterable, Iterator, Sequence
+from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -25,12 +25,13 @@ from airflow_provider_thulium.get_provider_info import (
 from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
 from airflow_provider_thulium.run import OutcomePolicy
 from airflow_provider_thulium.settings import ThuliumSettings
-from airflow_provider_thulium.shapes import DeleteResults, UpdateResults
+from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
+from airflow_provider_thulium.statuses import CampaignStatus
 from airflow_provider_thulium.version_compat import BaseHook
 
 
 class ThuliumHook(BaseHook):
-    """Talk to one Thulium account: remove and update records of outbound campaigns.
+    """Talk to one Thulium account: add, edit, remove and read records of outbound campaigns.
 
     The connection's host is the account's address (``acme.thulium.com``, https assumed, or a URL
     with scheme, with or without the ``/api`` suffix); login and password are an API user's.
@@ -226,6 +227,97 @@ class ThuliumHook(BaseHook):
         """
         policy = OutcomePolicy(fail_on_failed_phones=fail_on_failed_phones)
         return self.client.update_records(campaign_id, records, search_in_additional_numbers, policy)
+
+    def add_records(
+        self,
+        campaign_id: str | int,
+        records: Sequence[dict[str, Any]] | str,
+        *,
+        on_existing: str = "skip",
+        fail_on_failed_phones: bool = False,
+    ) -> AddResults:
+        """Add records to a campaign (``POST batch/outbounds/:id/records``).
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param records: dicts with ``phone_number`` and any of ``status`` (a status's name) or
+            ``status_id``, ``dictionary_status_id``, ``identifier``, ``agent_login``, ``next_call_date``,
+            ``record_fields``, ``order``; or a JSON string of such a list. A phone may appear once.
+        :param on_existing: a record already in the campaign (``ALREADY_EXISTS``): ``"skip"`` counts it
+            as a success, ``"update"`` edits it with the record's editable fields (an upsert; its entry
+            then says ``UPDATED``), ``"fail"`` counts it as a failure.
+        :param fail_on_failed_phones: raise :class:`~airflow_provider_thulium.exceptions.ThuliumPhoneFailuresError`
+            when any phone's outcome is a failure (default: return them in the results).
+        :return: phone → one result: ``{"http_status": 201, "record_id": …, "status": "ADDED"}``,
+            ``ALREADY_EXISTS`` with the existing ``record_id``, ``FAILED`` with a ``message``.
+        :raises ThuliumValidationError: before any request, when the input is invalid (a status name
+            the campaign does not have included).
+        :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's result.
+        """
+        policy = OutcomePolicy.for_add(on_existing, fail_on_failed_phones)
+        return self.client.add_records(campaign_id, records, policy)
+
+    def get_statuses(self, campaign_id: str | int) -> list[CampaignStatus]:
+        """Return the campaign's statuses (``GET outbounds/:id/statuses``).
+
+        :return: ``[{"status_id": 3, "name": "Contact needed", "system_status": "CALL", "dictionary_status_id": 2}, …]``
+        """
+        return self.client.get_statuses(campaign_id)
+
+    def iter_records(
+        self,
+        campaign_id: str | int,
+        *,
+        status_ids: Iterable[int] | None = None,
+        system_statuses: Iterable[str] | None = None,
+        created_from: date | str | None = None,
+        created_to: date | str | None = None,
+        called_from: date | str | None = None,
+        called_to: date | str | None = None,
+    ) -> Iterator[dict[str, Any]]:
+        """Yield the campaign's records, 100 a page (``GET outbounds/:id/records``), in the order they were added.
+
+        Memory is bounded by one page. Offset paging over a campaign that changes meanwhile can skip
+        or repeat records: a ``record_id`` is never yielded twice in one pass, and a warning says when
+        the number of matching records changed while reading.
+
+        :param status_ids: only records with these status ids.
+        :param system_statuses: only records with these system statuses (``"NO_CALL"``, ...).
+        :param created_from: only records created on or after this day (a date or ``"YYYY-MM-DD"``).
+        :param created_to: only records created on or before this day.
+        :param called_from: only records last called on or after this day.
+        :param called_to: only records last called on or before this day.
+        """
+        return self.client.iter_records(
+            campaign_id,
+            status_ids=status_ids,
+            system_statuses=system_statuses,
+            created_from=created_from,
+            created_to=created_to,
+            called_from=called_from,
+            called_to=called_to,
+        )
+
+    def count_records(
+        self,
+        campaign_id: str | int,
+        *,
+        status_ids: Iterable[int] | None = None,
+        system_statuses: Iterable[str] | None = None,
+        created_from: date | str | None = None,
+        created_to: date | str | None = None,
+        called_from: date | str | None = None,
+        called_to: date | str | None = None,
+    ) -> int:
+        """The number of the campaign's records matching the filters of :meth:`iter_records`."""
+        return self.client.count_records(
+            campaign_id,
+            status_ids=status_ids,
+            system_statuses=system_statuses,
+            created_from=created_from,
+            created_to=created_to,
+            called_from=called_from,
+            called_to=called_to,
+        )
 
     def stream_delete_records(
         self,

@@ -1,4 +1,4 @@
-"""Operators that remove and update records of a Thulium outbound campaign, with per-phone results in XCom.
+"""Operators that add, edit and remove records of a Thulium outbound campaign, with per-phone results in XCom.
 
 One base carries the shared path (check, run, XCom, failure policy); each operator declares its
 call and its input.
@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
+from airflow_provider_thulium.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger
@@ -92,7 +92,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
             self.thulium_conn_id,
         )
         run = self._start(context, call)
-        run.send(call.items)
+        run.send_all(call.items)
         run.retry_calls_in_progress(self._waiter(context, run))
         return self._conclude(context, run)
 
@@ -227,4 +227,37 @@ class ThuliumUpdateRecordsOperator(ThuliumRecordsBaseOperator):
         self.records = records
 
 
-__all__ = ["ThuliumDeleteRecordsOperator", "ThuliumRecordsBaseOperator", "ThuliumUpdateRecordsOperator"]
+class ThuliumAddRecordsOperator(ThuliumRecordsBaseOperator):
+    """Add records to a Thulium outbound campaign (``POST batch/outbounds/:id/records``).
+
+    :param records: a list of dicts, a JSON string of one, or an ``XComArg``. Each record has
+        ``phone_number`` and any of ``status`` (a status's name as shown in Thulium, or a system
+        status that exactly one of the campaign's statuses has) or ``status_id``,
+        ``dictionary_status_id``, ``identifier``, ``agent_login``, ``next_call_date``,
+        ``record_fields`` and ``order``. A phone may appear once; unknown keys are an error. Templated.
+    :param on_existing: what to do with a record already in the campaign: ``"skip"`` (default) counts
+        ``ALREADY_EXISTS`` as a success, so a re-run or a retried task is safe; ``"update"`` edits it
+        with the record's editable fields (an upsert; ``identifier`` and ``order`` cannot be edited);
+        ``"fail"`` counts it as a failure.
+    """
+
+    template_fields: Sequence[str] = ("campaign_id", "records")
+    operation = ADD
+    input_field = "records"
+
+    def __init__(self, *, records: Any, on_existing: str = "skip", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        OutcomePolicy.for_add(on_existing)  # an unknown mode fails when the DAG is parsed
+        self.records = records
+        self.on_existing = on_existing
+
+    def outcome_policy(self) -> OutcomePolicy:
+        return OutcomePolicy.for_add(self.on_existing, self.fail_on_failed_phones)
+
+
+__all__ = [
+    "ThuliumAddRecordsOperator",
+    "ThuliumDeleteRecordsOperator",
+    "ThuliumRecordsBaseOperator",
+    "ThuliumUpdateRecordsOperator",
+]

@@ -38,6 +38,8 @@ from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.sandbox import ThuliumSandbox
 from airflow_provider_thulium.validation import (
     _PHONE_LINES,
+    ADD_RECORDS,
+    UPDATE_RECORDS,
     _all_match,
     _check_records_one_by_one,
     _phone,
@@ -616,9 +618,30 @@ def test_the_whole_record_check_passes_exactly_what_the_one_by_one_check_keeps(c
     records, normal = case
     TRIED["record lists checked whole"] += 1
     TRIED["record lists passed whole"] += normal
-    assert _records_in_normal_form(records) is normal, records
+    assert _records_in_normal_form(records, UPDATE_RECORDS) is normal, records
     if normal:
-        assert _check_records_one_by_one(records, WARSAW) == records
+        assert _check_records_one_by_one(records, WARSAW, "records", UPDATE_RECORDS) == records
+
+
+ADD_ONLY_VALUES = st.fixed_dictionaries(
+    {},
+    optional={
+        "identifier": st.one_of(st.just("C-1"), st.just(" C-2"), st.just(""), st.integers(-1, 3), st.none()),
+        "order": st.one_of(st.integers(-1, 3), st.just("5"), st.booleans(), st.just(2**64)),
+    },
+)
+
+
+@FUZZ
+@given(case=NEAR_RECORD_LISTS, extra=ADD_ONLY_VALUES)
+def test_the_whole_check_of_records_to_add_never_passes_what_the_one_by_one_check_would_change(case, extra):
+    records = (
+        case[0] if not extra else [{**case[0][0], **extra}, *case[0][1:]] if isinstance(case[0][0], dict) else case[0]
+    )
+    TRIED["add lists checked whole"] += 1
+    if _records_in_normal_form(records, ADD_RECORDS):
+        TRIED["add lists passed whole"] += 1
+        assert _check_records_one_by_one(records, WARSAW, "records", ADD_RECORDS) == records
 
 
 def test_zz_totals(capsys):
