@@ -32,7 +32,12 @@ def _has_examples_arg() -> bool:
 
 def test_examples_import_without_errors(examples):
     assert examples.import_errors == {}
-    assert set(examples.dag_ids) == {"thulium_opt_out_sync", "thulium_crm_status_sync", "thulium_scale_out"}
+    assert set(examples.dag_ids) == {
+        "thulium_opt_out_sync",
+        "thulium_crm_status_sync",
+        "thulium_crm_sync",
+        "thulium_scale_out",
+    }
     for dag in examples.dags.values():
         assert dag.doc_md or dag.description or examples.dags[dag.dag_id].fileloc
 
@@ -83,3 +88,34 @@ def test_scale_out_maps_over_campaigns_and_chunks(examples, thulium_sandbox):
     assert xcom(run, "total") == {"NOT_EXIST": 2, "REMOVED": 5}
     assert thulium_sandbox.state.find("00001", "48500100200") == []
     assert thulium_sandbox.state.find("00002", "48500100200") == []
+
+
+def test_crm_sync_adds_edits_removes_and_reports(examples, thulium_sandbox, monkeypatch, tmp_path):
+    monkeypatch.setenv("THULIUM_REPORT_DIR", str(tmp_path))
+    run = run_dag(examples.get_dag("thulium_crm_sync"))
+    assert task_states(run) == {
+        "read_crm_export": "success",
+        "add_leads": "success",
+        "remove_opt_outs": "success",
+        "report_campaign": "success",
+    }
+    added = xcom(run, "add_leads")
+    assert {phone: entry["status"] for phone, entry in added.items()} == {
+        "48600100300": "ADDED",
+        "48600100301": "ADDED",
+        "48600100302": "ADDED",
+        "48600100303": "ADDED",
+        "48600100201": "UPDATED",  # already in the campaign: edited (upsert)
+    }
+    assert xcom(run, "add_leads", "summary")["outcomes"] == {"ADDED": 4, "UPDATED": 1}
+    assert xcom(run, "remove_opt_outs")["48600100200"][0]["status"] == "REMOVED"
+    state = thulium_sandbox.state
+    (edited,) = state.find("00002", "48600100201")
+    assert (edited["status_id"], edited["agent_login"], edited["next_call_date"]) == (24, "m.nowak", "2030-08-03 11:00")
+    (called_back,) = state.find("00002", "48600100302")
+    assert called_back["status_id"] == 23  # "Call back later" is 23 in this campaign, 5 in the other
+    assert state.find("00002", "48600100200") == []
+    with (tmp_path / "thulium_campaign_00002.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert sorted(row["phone_number"] for row in rows) == sorted(r["phone_number"] for r in state.records("00002"))
+    assert len(rows) == 6
