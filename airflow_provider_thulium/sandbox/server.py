@@ -271,6 +271,8 @@ def _content_type_of(text: str) -> str:
 
 
 def _flag(query: dict[str, list[str]], name: str) -> bool:
+    # How the server reads a query flag, not user input (that is settings.parse_bool): the vendor
+    # documents true/false, so anything else is a 400, which a client bug would then show.
     values = query.get(name)
     if not values:
         return False
