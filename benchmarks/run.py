@@ -53,7 +53,7 @@ def provider_defaults() -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Sizes:
-    records: int  # delete / update cases
+    records: int  # delete / update / add cases
     naive_sample: int  # one request per phone
     latency_records: int
     latency_batch: int
@@ -79,6 +79,33 @@ def update_records(count: int) -> list[dict[str, Any]]:
         for i, phone in enumerate(phones(count))
     ]
 
+
+def add_records(count: int) -> list[dict[str, Any]]:
+    """The add input: records as a CRM export gives them, a status, an identifier and two record fields each."""
+    segments = ("retail", "vip", "smb", "corporate")
+    return [
+        {
+            "phone_number": phone,
+            "status_id": 2,
+            "identifier": f"CRM-{i:07d}",
+            "record_fields": {"crm_id": f"C-{i:07d}", "segment": segments[i % 4]},
+        }
+        for i, phone in enumerate(phones(count))
+    ]
+
+
+def case_input(operation: str, count: int) -> list[Any]:
+    """What a case sends: phone numbers for a delete, records for an update or an add."""
+    if operation == "delete":
+        return phones(count)
+    return update_records(count) if operation == "update" else add_records(count)
+
+
+#: What the sandbox holds for CAMPAIGN before each case: the records to delete or update, or
+#: nothing (an add must find an empty campaign, so that every record is really ADDED).
+SEEDED = {"delete": True, "update": True, "add": False}
+#: The outcome every phone must have.
+SUCCESS = {"delete": "REMOVED", "update": "UPDATED", "add": "ADDED"}
 
 # --------------------------------------------------------------------------- memory
 
@@ -132,7 +159,9 @@ def _sandbox_main(conn: Any, fields: list[str]) -> None:
                 state = sandbox.state
                 state.reset("empty")
                 state.add_campaign(CAMPAIGN, "Benchmark campaign", fields=fields)
-                added = state.bulk_add(CAMPAIGN, phones(args["records"]))
+                # records=0 leaves the campaign empty (the add cases); the rest of the state is
+                # dropped either way, so each case starts from the same sandbox.
+                added = state.bulk_add(CAMPAIGN, phones(args["records"])) if args["records"] else 0
                 sandbox.latency = args.get("latency", 0.0)
                 sandbox.clear_requests()
                 conn.send({"added": added})
@@ -146,12 +175,28 @@ def _sandbox_main(conn: Any, fields: list[str]) -> None:
                         if campaign is not None
                         else None
                     )
+                    # Records carrying what the add case sends besides the status: an identifier
+                    # and both record fields.
+                    complete = (
+                        sum(
+                            1
+                            for record in campaign.records.values()
+                            if record.identifier is not None and len(record.record_fields) == 2
+                        )
+                        if campaign is not None
+                        else None
+                    )
                 conn.send(
                     {
                         "requests": sandbox.request_count,
+                        # CPU time at the start and at the end of this command: a case's server CPU
+                        # runs from the end of the "stats" before it to the start of the one after,
+                        # so counting the records here is not charged to the case.
                         "cpu_seconds": usage.ru_utime + usage.ru_stime,
+                        "cpu_seconds_end": cpu_seconds(),
                         "records_left": left,
                         "records_updated": updated,
+                        "records_complete": complete,
                     }
                 )
             else:
@@ -213,8 +258,12 @@ class _FakeTaskInstance:
 
 
 def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
-    """Through the operator's code path: ThuliumDelete/UpdateRecordsOperator(...).execute(context)."""
-    from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
+    """Through the operator's code path: ThuliumDelete/Update/AddRecordsOperator(...).execute(context)."""
+    from airflow_provider_thulium.operators.thulium import (
+        ThuliumAddRecordsOperator,
+        ThuliumDeleteRecordsOperator,
+        ThuliumUpdateRecordsOperator,
+    )
 
     rest_rss, rest_peak = current_rss_bytes(), peak_rss_bytes()
     count = spec["records"]
@@ -226,8 +275,10 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
     }
     if spec["operation"] == "delete":
         operator: Any = ThuliumDeleteRecordsOperator(task_id="bench_delete", phone_numbers=phones(count), **common)
-    else:
+    elif spec["operation"] == "update":
         operator = ThuliumUpdateRecordsOperator(task_id="bench_update", records=update_records(count), **common)
+    else:
+        operator = ThuliumAddRecordsOperator(task_id="bench_add", records=add_records(count), **common)
     input_rss = current_rss_bytes()
     ti = _FakeTaskInstance()
     context = {"ti": ti}
@@ -258,7 +309,7 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
         out.write("\n\n")
         pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(30)
         Path(spec["profile"]).write_text(out.getvalue())
-    success = "REMOVED" if spec["operation"] == "delete" else "UPDATED"
+    success = SUCCESS[spec["operation"]]
     return {
         "wall_seconds": wall,
         "client_cpu_seconds": cpu,
@@ -293,7 +344,7 @@ def _case_handwritten(spec: dict[str, Any]) -> dict[str, Any]:
     defaults = provider_defaults()  # before the at-rest measurement too
     rest_rss, rest_peak = current_rss_bytes(), peak_rss_bytes()
     count = spec["records"]
-    items: list[Any] = phones(count) if spec["operation"] == "delete" else update_records(count)
+    items: list[Any] = case_input(spec["operation"], count)
     input_rss = current_rss_bytes()
     session = _session(spec)
     path = f"/api/batch/outbounds/{CAMPAIGN}/records"
@@ -328,12 +379,13 @@ def _case_handwritten(spec: dict[str, Any]) -> dict[str, Any]:
             sent += 1
     else:
         # max_batch_size records per request; each body stays below the byte limit, so these are
-        # the provider's batches.
+        # the provider's batches. An update is a PUT, an add a POST of the same body shape.
         headers = {"Content-Type": "application/json"}
+        send = session.put if spec["operation"] == "update" else session.post
         for start in range(0, count, max_batch):
             body = json.dumps({"records": items[start : start + max_batch]}, separators=(",", ":")).encode()
             assert len(body) <= max_body
-            response = session.put(url, data=body, headers=headers)
+            response = send(url, data=body, headers=headers)
             response.raise_for_status()
             merged.update(response.json())
             sent += 1
@@ -341,8 +393,12 @@ def _case_handwritten(spec: dict[str, Any]) -> dict[str, Any]:
     peak = peak_rss_bytes()
     if spec["operation"] == "delete":
         ok = len(merged) == count and all(entry[0].get("status") == "REMOVED" for entry in merged.values())
-    else:
+    elif spec["operation"] == "update":
         ok = len(merged) == count and all(entry.get("http_status") == 204 for entry in merged.values())
+    else:
+        ok = len(merged) == count and all(
+            entry.get("http_status") == 201 and entry.get("status") == "ADDED" for entry in merged.values()
+        )
     return {
         "wall_seconds": wall,
         "client_cpu_seconds": cpu,
@@ -476,7 +532,7 @@ def measure_capacity(sandbox: SandboxProcess, sizes: Sizes) -> dict[str, Any]:
         "seconds": seconds,
         "requests_per_second": total / seconds,
         "phones_per_second": sizes.capacity_records / seconds,
-        "server_cpu_seconds": after["cpu_seconds"] - before["cpu_seconds"],
+        "server_cpu_seconds": after["cpu_seconds"] - before["cpu_seconds_end"],
         "bad_answers": sum(o["bad"] for o in outcomes),
         "records_left": after["records_left"],
         "ok": after["records_left"] == 0 and not sum(o["bad"] for o in outcomes),
@@ -496,7 +552,7 @@ class Runner:
 
     def run(self, name: str, client: str, operation: str, records: int, **extra: Any) -> dict[str, Any]:
         latency = extra.pop("latency", 0.0)
-        self.sandbox.seed(records, latency=latency)
+        self.sandbox.seed(records if SEEDED[operation] else 0, latency=latency)
         spec = {
             "client": client,
             "operation": operation,
@@ -526,7 +582,7 @@ class Runner:
         result = json.loads(Path(spec["result_path"]).read_text())
         after = self.sandbox.stats()
         server_requests = after["requests"] - before["requests"]
-        expected_left = 0 if operation == "delete" else records
+        expected_left = 0 if operation == "delete" else records  # an add: every record added
         result.update(
             name=name,
             client=client,
@@ -535,15 +591,17 @@ class Runner:
             latency_seconds=latency,
             load_average_1min_before=load_before,
             server_requests=server_requests,
-            server_cpu_seconds=after["cpu_seconds"] - before["cpu_seconds"],
+            server_cpu_seconds=after["cpu_seconds"] - before["cpu_seconds_end"],
             records_per_second=records / result["wall_seconds"],
             peak_rss_above_rest_mb=(result["peak_rss_bytes"] - result["rss_rest_bytes"]) / MB,
             peak_rss_execute_above_rest_mb=(result["peak_rss_execute_bytes"] - result["rss_rest_bytes"]) / MB,
             input_above_rest_mb=(result["rss_input_bytes"] - result["rss_rest_bytes"]) / MB,
             **{k: v for k, v in extra.items() if k != "profile"},
         )
-        server_ok = after["records_left"] == expected_left and (
-            operation == "delete" or after["records_updated"] == records
+        server_ok = (
+            after["records_left"] == expected_left
+            and (operation == "delete" or after["records_updated"] == records)
+            and (operation != "add" or after["records_complete"] == records)
         )
         result["ok"] = bool(result["ok"] and server_ok and server_requests == result["requests"])
         self.runs.append(result)
@@ -686,7 +744,8 @@ def print_report(report: dict[str, Any]) -> None:
     r = report["ratios"]
     print(
         f"  info: client CPU time, provider / hand-written (insensitive to other load): delete "
-        f"{r['delete_provider_vs_handwritten_cpu']:.2f}, update {r['update_provider_vs_handwritten_cpu']:.2f}"
+        f"{r['delete_provider_vs_handwritten_cpu']:.2f}, update {r['update_provider_vs_handwritten_cpu']:.2f}, "
+        f"add {r['add_provider_vs_handwritten_cpu']:.2f}"
     )
     load = report["load_average_1min"]
     if load["before"] is not None:
@@ -727,7 +786,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         runner.runs.clear()
 
         groups: dict[str, list[dict[str, Any]]] = {}
-        for op in ("delete", "update"):
+        for op in ("delete", "update", "add"):
             for i in range(repeat):
                 # Interleaved, so that drift on a shared machine hits provider and baseline alike.
                 for key, client in ((f"{op}_provider", "provider"), (f"{op}_handwritten", "handwritten")):
@@ -769,6 +828,9 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         "update_provider": "update: provider operator",
         "update_provider_failures": "update: provider, xcom 'failures'",
         "update_handwritten": "update: hand-written Session loop",
+        "add_provider": "add: provider operator",
+        "add_provider_failures": "add: provider, xcom 'failures'",
+        "add_handwritten": "add: hand-written Session loop",
     }
     order = list(labels)
     table = [{"label": labels[key], "key": key, **med[key]} for key in order]
@@ -791,6 +853,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     pairs = {
         "delete_provider_vs_handwritten": _pair_ratios(groups["delete_provider"], groups["delete_handwritten"]),
         "update_provider_vs_handwritten": _pair_ratios(groups["update_provider"], groups["update_handwritten"]),
+        "add_provider_vs_handwritten": _pair_ratios(groups["add_provider"], groups["add_handwritten"]),
         "concurrency_1_vs_8": _pair_ratios(by_concurrency[1], by_concurrency[8]),
         "delete_provider_vs_handwritten_cpu": _pair_ratios(
             groups["delete_provider"], groups["delete_handwritten"], "client_cpu_seconds"
@@ -798,12 +861,16 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         "update_provider_vs_handwritten_cpu": _pair_ratios(
             groups["update_provider"], groups["update_handwritten"], "client_cpu_seconds"
         ),
+        "add_provider_vs_handwritten_cpu": _pair_ratios(
+            groups["add_provider"], groups["add_handwritten"], "client_cpu_seconds"
+        ),
     }
     ratios = {
         **{key: statistics.median(values) for key, values in pairs.items()},
         "naive_vs_provider_delete": naive_extrapolated["wall_seconds"] / provider_delete["wall_seconds"],
         "delete_peak_rss_above_rest_mb": provider_delete["peak_rss_above_rest_mb"],
         "update_peak_rss_above_rest_mb": med["update_provider"]["peak_rss_above_rest_mb"],
+        "add_peak_rss_above_rest_mb": med["add_provider"]["peak_rss_above_rest_mb"],
         "sandbox_capacity_vs_provider_need": capacity["headroom"],
     }
 
@@ -822,6 +889,12 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         target(
             "update: provider wall time / hand-written loop",
             ratios["update_provider_vs_handwritten"],
+            "<=",
+            TARGET_VS_HANDWRITTEN,
+        ),
+        target(
+            "add: provider wall time / hand-written loop",
+            ratios["add_provider_vs_handwritten"],
             "<=",
             TARGET_VS_HANDWRITTEN,
         ),
@@ -846,6 +919,12 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         target(
             f"update {n_text} records: peak RSS above interpreter at rest (MB)",
             ratios["update_peak_rss_above_rest_mb"],
+            "<=",
+            TARGET_RSS_MB,
+        ),
+        target(
+            f"add {n_text} records: peak RSS above interpreter at rest (MB)",
+            ratios["add_peak_rss_above_rest_mb"],
             "<=",
             TARGET_RSS_MB,
         ),
