@@ -9,7 +9,7 @@ VENV_AF2 := .venv-airflow2
 PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: demo test lint types test-airflow3 test-airflow2 bench clean
-.PHONY: test-floors
+.PHONY: test-floors test-system postgres-server
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -57,7 +57,22 @@ test-floors: $(VENV_FLOORS)/.installed
 	$(PYTHON) scripts/floors.py check $(VENV_FLOORS)/bin/python
 	$(VENV_FLOORS)/bin/python -m pytest -q -p no:cacheprovider $(FLOOR_TESTS)
 
-test: lint types test-airflow3 test-airflow2 test-floors
+# The system test (tests/system): PostgreSQL and a multi-process Airflow 3 running every DAG.
+$(VENV)/.installed-system: $(VENV)/.installed
+	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,system]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/python -c "import psycopg2, asyncpg"
+	touch $@
+
+# Debian's PostgreSQL server, installed when missing (the system test starts its own instance).
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql (the system test needs its server binaries)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test-system: $(VENV)/.installed-system postgres-server
+	THULIUM_SYSTEM_TEST=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider -s tests/system
+
+test: lint types test-airflow3 test-airflow2 test-floors test-system
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
