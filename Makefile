@@ -9,7 +9,7 @@ VENV_AF2 := .venv-airflow2
 PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: demo test lint types test-airflow3 test-airflow2 bench clean
-.PHONY: test-floors test-system postgres-server
+.PHONY: test-floors test-system postgres-server dist test-packaging
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -72,7 +72,21 @@ postgres-server:
 test-system: $(VENV)/.installed-system postgres-server
 	THULIUM_SYSTEM_TEST=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider -s tests/system
 
-test: lint types test-airflow3 test-airflow2 test-floors test-system
+# The sdist and wheel a package index gets (python -m build), checked as the index would check them.
+$(VENV)/.installed-release: $(VENV)/.installed
+	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,release]" 2>&1 | grep -v "^WARNING: Location" || true
+	touch $@
+
+dist: $(VENV)/.installed-release
+	rm -rf dist
+	$(VENV)/bin/python -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+# The built distributions: contents, long description, and the wheel installed in a fresh venv.
+test-packaging: dist
+	THULIUM_DIST_DIR=dist $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/packaging
+
+test: lint types test-airflow3 test-airflow2 test-floors test-system test-packaging
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py

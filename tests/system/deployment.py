@@ -23,8 +23,6 @@ from contextlib import closing, contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-import psycopg2
-
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
 COMPONENTS = ("scheduler", "triggerer", "dag_processor")
 
@@ -141,6 +139,8 @@ class Postgres:
         # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients to disconnect.
         self.processes.start("postgres", argv, stop_signal=signal.SIGINT, env=env, **self._as_server_user())
         wait_for("PostgreSQL to accept connections", self._accepts, timeout=30)
+        import psycopg2  # the `system` extra; imported here so that collecting this module needs no driver
+
         with closing(psycopg2.connect(self.dsn("postgres"))) as conn:
             conn.autocommit = True
             with conn.cursor() as cursor:
@@ -151,6 +151,8 @@ class Postgres:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
 
     def _accepts(self) -> bool:
+        import psycopg2
+
         self.processes.check_alive()
         try:
             psycopg2.connect(self.dsn("postgres"), connect_timeout=2).close()
@@ -159,6 +161,8 @@ class Postgres:
         return True
 
     def query(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        import psycopg2
+
         with closing(psycopg2.connect(self.dsn())) as conn, conn.cursor() as cursor:
             cursor.execute(sql, params)
             return cursor.fetchall()
@@ -236,19 +240,20 @@ class Airflow:
 @contextmanager
 def deployment(base: Path, extra_env: dict[str, str], dag_folders: list[Path]) -> Iterator[tuple[Postgres, Airflow]]:
     """PostgreSQL and a running Airflow with ``dag_folders`` copied into its DAGs folder; everything
-    stopped on the way out, whatever happened."""
+    stopped on the way out, whatever happened: Airflow's processes first, then the database."""
     log_dir = base / "process-logs"
     log_dir.mkdir()
-    processes = Processes(log_dir)
+    database, servers = Processes(log_dir), Processes(log_dir)
     try:
-        postgres = Postgres(base, processes)
+        postgres = Postgres(base, database)
         database_url = postgres.start()
-        airflow = Airflow(base, processes, database_url, extra_env, dag_folders)
+        airflow = Airflow(base, servers, database_url, extra_env, dag_folders)
         airflow.start()
         yield postgres, airflow
     except BaseException:
-        print(processes.logs())
+        print(database.logs() + "\n" + servers.logs())
         raise
     finally:
-        processes.stop_all()
+        servers.stop_all()
+        database.stop_all()
         shutil.rmtree(base / "pgdata", ignore_errors=True)
