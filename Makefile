@@ -92,4 +92,4 @@ bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) dist .mypy_cache .ruff_cache .pytest_cache
