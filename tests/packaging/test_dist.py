@@ -65,7 +65,7 @@ def test_the_long_description_renders_without_relative_links(dist_dir):
         metadata = email.parser.Parser().parsestr(wheel.read(f"{PACKAGE}-{__version__}.dist-info/METADATA").decode())
     assert metadata["License-Expression"] == "Apache-2.0"
     assert metadata["Description-Content-Type"] == "text/markdown"
-    description = metadata.get_payload()
+    description = str(metadata.get_payload())
     assert description.startswith("# airflow-provider-thulium")
     assert "## 0.1.0" in description  # the changelog follows the README
     assert RELATIVE_LINK.findall(description) == []
