@@ -9,6 +9,7 @@ VENV_AF2 := .venv-airflow2
 PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: demo test lint types test-airflow3 test-airflow2 bench clean
+.PHONY: test-floors test-system postgres-server dist test-packaging
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -38,10 +39,57 @@ test-airflow3: $(VENV)/.installed
 test-airflow2: $(VENV_AF2)/.installed
 	$(VENV_AF2)/bin/python -m pytest -q -p no:cacheprovider
 
-test: lint types test-airflow3 test-airflow2
+# The lowest versions pyproject.toml allows (read from it by scripts/floors.py), on the lowest
+# Python it allows when that interpreter is on the machine, installed together; then the tests.
+VENV_FLOORS := .venv-floors
+FLOOR_TESTS ?= tests
+FLOOR_PYTHON_VERSION = $(shell $(PYTHON) scripts/floors.py python)
+FLOOR_PYTHON ?= $(firstword $(wildcard $(HOME)/.pyenv/versions/$(FLOOR_PYTHON_VERSION).*/bin/python$(FLOOR_PYTHON_VERSION) /usr/bin/python$(FLOOR_PYTHON_VERSION) /usr/local/bin/python$(FLOOR_PYTHON_VERSION)) $(PYTHON))
+
+$(VENV_FLOORS)/.installed: pyproject.toml scripts/floors.py
+	test -x $(VENV_FLOORS)/bin/python || $(FLOOR_PYTHON) -m venv $(VENV_FLOORS)
+	$(VENV_FLOORS)/bin/pip install $(PIP_QUIET) $$($(PYTHON) scripts/floors.py pins) -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(PYTHON) scripts/floors.py check $(VENV_FLOORS)/bin/python
+	$(VENV_FLOORS)/bin/python -c "from airflow_provider_thulium.hooks.thulium import ThuliumHook"
+	touch $@
+
+test-floors: $(VENV_FLOORS)/.installed
+	$(PYTHON) scripts/floors.py check $(VENV_FLOORS)/bin/python
+	$(VENV_FLOORS)/bin/python -m pytest -q -p no:cacheprovider $(FLOOR_TESTS)
+
+# The system test (tests/system): PostgreSQL and a multi-process Airflow 3 running every DAG.
+$(VENV)/.installed-system: $(VENV)/.installed
+	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,system]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/python -c "import psycopg2, asyncpg"
+	touch $@
+
+# Debian's PostgreSQL server, installed when missing (the system test starts its own instance).
+postgres-server:
+	@ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || { \
+	  echo "installing Debian's postgresql (the system test needs its server binaries)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null; }
+
+test-system: $(VENV)/.installed-system postgres-server
+	THULIUM_SYSTEM_TEST=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider -s tests/system
+
+# The sdist and wheel a package index gets (python -m build), checked as the index would check them.
+$(VENV)/.installed-release: $(VENV)/.installed
+	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,release]" 2>&1 | grep -v "^WARNING: Location" || true
+	touch $@
+
+dist: $(VENV)/.installed-release
+	rm -rf dist
+	$(VENV)/bin/python -m build --outdir dist .
+	$(VENV)/bin/twine check --strict dist/*
+
+# The built distributions: contents, long description, and the wheel installed in a fresh venv.
+test-packaging: dist
+	THULIUM_DIST_DIR=dist $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/packaging
+
+test: lint types test-airflow3 test-airflow2 test-floors test-system test-packaging
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(VENV_AF2) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) dist .mypy_cache .ruff_cache .pytest_cache
