@@ -168,6 +168,15 @@ def check_crm(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
     assert (record["status_id"], record["agent_login"]) == (4, "j.doe")
 
 
+def check_crm_sync(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
+    added = run.xcoms[("add_leads", -1, "return_value")]
+    assert added["48600100300"]["status"] == "ADDED" and added["48600100201"]["status"] == "UPDATED"
+    (edited,) = sandbox.state.find("00002", "48600100201")
+    assert (edited["status_id"], edited["agent_login"]) == (24, "m.nowak")  # "My record" of campaign 00002
+    assert sandbox.state.find("00002", "48600100200") == []
+    assert (report_dir / "thulium_campaign_00002.csv").exists()
+
+
 def check_scale_out(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
     assert run.xcoms[("total", -1, "return_value")] == {"NOT_EXIST": 2, "REMOVED": 5}
     assert sandbox.state.find("00002", "48500100200") == []
@@ -191,6 +200,7 @@ PREPARE: dict[str, Callable[[ThuliumSandbox], None]] = {DEFERRABLE_DAG: prepare_
 CHECKS: dict[str, Callable[[Run, ThuliumSandbox, Path], None]] = {
     "thulium_opt_out_sync": check_opt_out,
     "thulium_crm_status_sync": check_crm,
+    "thulium_crm_sync": check_crm_sync,
     "thulium_scale_out": check_scale_out,
     DEFERRABLE_DAG: check_deferrable,
 }
