@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "dags_examples"
 SYSTEM_DAGS = Path(__file__).parent / "dags"
 DEFERRABLE_DAG = "thulium_system_deferrable_delete"
-WAIT_TRIGGER = "airflow_provider_thulium.triggers.thulium.ThuliumCallInProgressWaitTrigger"
+WAIT_TRIGGER = "airflow.providers.standard.triggers.temporal.DateTimeTrigger"  # Airflow 3's own time trigger
 RUN_TIMEOUT = 180.0
 
 
