@@ -87,7 +87,10 @@ class RecordsRun:
         """Send ``items`` and record each batch.
 
         On any exception (a task killed or timed out included), the results are finished with the
-        unanswered phones ``INTERRUPTED`` before it propagates, so nothing is lost.
+        unanswered phones ``INTERRUPTED`` before it propagates, so nothing is lost. A
+        :class:`ThuliumError` from the sending itself (an unusable connection, a batch that cannot
+        be built) comes once no request is in flight: the phones left are ``NOT_SENT``, and the
+        summary's ``stopped_by`` names the error.
         """
         if not items:
             return
@@ -96,8 +99,11 @@ class RecordsRun:
             with closing(self._send(items)) as batches:
                 for batch in batches:
                     self.results.add_batch(batch)
-        except BaseException:
-            self.results.finish(interrupted=True)
+        except BaseException as exc:
+            stopped = isinstance(exc, ThuliumError)
+            if stopped and self.results.stop_error is None:
+                self.results.stop_error = exc
+            self.results.finish(interrupted=not stopped)
             if self.on_interrupted is not None:
                 self.on_interrupted(self)
             raise

@@ -1,0 +1,242 @@
+"""The operators behave as Airflow users expect, in real task runs on Airflow 3 and 2.11.
+
+Retries only for errors that may heal, the run-ending error's own class, ``do_xcom_push``
+honoured, and no phone number in Airflow's rendered-fields table. What is checked is read back
+from the metadata database: try numbers, XCom rows, rendered fields.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from airflow_provider_thulium.exceptions import (
+    ThuliumAuthenticationError,
+    ThuliumConfigurationError,
+    ThuliumError,
+    ThuliumNotFoundError,
+    ThuliumPhoneFailuresError,
+    ThuliumUnavailableError,
+    ThuliumValidationError,
+)
+from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
+from airflow_provider_thulium.sandbox import Fault
+from airflow_provider_thulium.testing import run_dag, task_states, xcom
+from airflow_provider_thulium.version_compat import AirflowFailException
+from tests.helpers import FAST_RETRIES, new_dag, set_connection
+
+pytestmark = pytest.mark.usefixtures("airflow_db")
+
+RETRIES = {"retries": 2, "retry_delay": timedelta(0)}
+
+
+def tries(dag_run: Any) -> dict[str, int]:
+    """task_id → the try number the task instance ended on, read from the metadata database."""
+    from airflow.models.taskinstance import TaskInstance
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(TaskInstance).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
+        return {row.task_id: row.try_number for row in rows}
+
+
+def xcom_rows(dag_run: Any) -> list[tuple[str, int, str]]:
+    """Every XCom row of the run as (task_id, map_index, key), read from the metadata database."""
+    from airflow.utils.session import create_session
+
+    from airflow_provider_thulium.testing import _xcom_rows
+
+    model, _ = _xcom_rows()
+    with create_session() as session:
+        rows = session.query(model).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
+        return sorted((row.task_id, row.map_index, row.key) for row in rows)
+
+
+class FailureCallback:
+    """An ``on_failure_callback`` keeping the exception each failed try ended with."""
+
+    def __init__(self) -> None:
+        self.errors: list[BaseException] = []
+
+    def __call__(self, context: Any) -> None:
+        self.errors.append(context["exception"])
+
+
+# -- 1. Errors a retry cannot fix end the task at once; others keep Airflow's retries. --
+
+
+@pytest.mark.parametrize(
+    "error", [ThuliumValidationError, ThuliumConfigurationError, ThuliumAuthenticationError, ThuliumNotFoundError]
+)
+def test_errors_that_cannot_heal_are_airflow_fail_exceptions_and_still_thulium_errors(error):
+    assert issubclass(error, AirflowFailException) and issubclass(error, ThuliumError)
+    assert not issubclass(ThuliumUnavailableError, AirflowFailException)
+    assert not issubclass(ThuliumPhoneFailuresError, AirflowFailException)
+    assert issubclass(ThuliumValidationError, ValueError)
+
+
+def test_errors_that_cannot_heal_end_the_task_without_retries(thulium_sandbox, monkeypatch):
+    set_connection(monkeypatch, "no_login", host=thulium_sandbox.url, password="x")
+    set_connection(monkeypatch, "plain_http", host="http://thulium.example.com", login="u", password="p")
+    set_connection(monkeypatch, "wrong_password", host=thulium_sandbox.url, login="api_user", password="wrong")
+    with new_dag(default_args=RETRIES) as dag:
+        ThuliumUpdateRecordsOperator(
+            task_id="typo_in_a_key",
+            campaign_id="00001",
+            records=[{"phone_number": "48500100200", "stauts_id": 2}],
+        )
+        ThuliumUpdateRecordsOperator(
+            task_id="bad_date",
+            campaign_id="00001",
+            records=[{"phone_number": "48500100200", "next_call_date": "2030-13-01 10:00"}],
+        )
+        ThuliumDeleteRecordsOperator(
+            task_id="plain_http", campaign_id="00001", phone_numbers=["48500100200"], thulium_conn_id="plain_http"
+        )
+        ThuliumDeleteRecordsOperator(
+            task_id="no_login", campaign_id="00001", phone_numbers=["48500100200"], thulium_conn_id="no_login"
+        )
+        ThuliumDeleteRecordsOperator(
+            task_id="wrong_password",
+            campaign_id="00001",
+            phone_numbers=["48500100200"],
+            thulium_conn_id="wrong_password",
+        )
+        ThuliumDeleteRecordsOperator(task_id="unknown_campaign", campaign_id="00009", phone_numbers=["48500100200"])
+    run = run_dag(dag)
+
+    assert set(task_states(run).values()) == {"failed"}
+    assert tries(run) == dict.fromkeys(
+        ["typo_in_a_key", "bad_date", "plain_http", "no_login", "wrong_password", "unknown_campaign"], 1
+    )
+    # Nothing was sent without a login: every phone is NOT_SENT, and the summary says why.
+    assert xcom(run, "no_login")["48500100200"][0]["status"] == "NOT_SENT"
+    assert "login and password" in xcom(run, "no_login", "summary")["stopped_by"]
+    # One request each for the wrong password and the unknown campaign; the others sent none.
+    assert sorted(request.path for request in thulium_sandbox.requests) == [
+        "/api/batch/outbounds/00001/records",
+        "/api/batch/outbounds/00009/records",
+    ]
+
+
+def test_errors_that_may_heal_use_airflows_retries(thulium_sandbox):
+    thulium_sandbox.add_fault(Fault(status=503, times=100))
+    with new_dag(default_args=RETRIES) as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="unavailable",
+            campaign_id="00001",
+            phone_numbers=["48500100200"],
+            hook_params={**FAST_RETRIES, "max_retries": 1},
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"unavailable": "failed"}
+    assert tries(run) == {"unavailable": 3}
+    assert len(thulium_sandbox.requests) == 6  # 3 tries of the task, 2 attempts of the request each
+
+
+def test_phone_failures_use_airflows_retries_and_a_retry_can_heal_them(thulium_sandbox):
+    # The call ends after the first try: the second try of the task removes the record.
+    thulium_sandbox.add_fault(
+        Fault(method="DELETE", after=1, action=lambda s: s.state.set_in_call("00001", "48500100203", False))
+    )
+    with new_dag(default_args=RETRIES) as dag:
+        ThuliumDeleteRecordsOperator(task_id="delete", campaign_id="00001", phone_numbers=["48500100203"])
+    run = run_dag(dag)
+    assert task_states(run) == {"delete": "success"}
+    assert tries(run) == {"delete": 2}
+    assert xcom(run, "delete")["48500100203"][0]["status"] == "REMOVED"
+
+
+# -- 2. The operator raises the error that ended the run, with its own class. --
+
+
+def test_wrong_password_raises_the_authentication_error_through_the_operator(thulium_sandbox, monkeypatch):
+    set_connection(monkeypatch, "wrong_password", host=thulium_sandbox.url, login="api_user", password="wrong")
+    failed = FailureCallback()
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="delete",
+            campaign_id="00001",
+            phone_numbers=["48500100200", "48500100201"],
+            thulium_conn_id="wrong_password",
+            on_failure_callback=failed,
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"delete": "failed"}
+    (error,) = failed.errors
+    assert type(error) is ThuliumAuthenticationError
+    assert str(error).count("Invalid credentials") == 1 and str(error).count("HTTP 401") == 1
+    # The XComs are pushed before the task fails: every phone, and the summary saying why.
+    assert [entry[0]["status"] for entry in xcom(run, "delete").values()] == ["REQUEST_FAILED"] * 2
+    assert "HTTP 401" in xcom(run, "delete", "summary")["stopped_by"]
+
+
+def test_unknown_campaign_raises_not_found_and_single_phones_raise_phone_failures(thulium_sandbox):
+    failed = FailureCallback()
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="unknown", campaign_id="00009", phone_numbers=["48500100200"], on_failure_callback=failed
+        )
+    run_dag(dag)
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="in_a_call", campaign_id="00001", phone_numbers=["48500100203"], on_failure_callback=failed
+        )
+    run_dag(dag)
+    assert [type(error) for error in failed.errors] == [ThuliumNotFoundError, ThuliumPhoneFailuresError]
+    assert "…203: CALL_IN_PROGRESS" in str(failed.errors[1])
+
+
+# -- 3. do_xcom_push is honoured; on success the return value is Airflow's one push. --
+
+
+def test_do_xcom_push_false_leaves_no_xcom_rows(thulium_sandbox):
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="success", campaign_id="00001", phone_numbers=["48500100200"], do_xcom_push=False
+        )
+        ThuliumDeleteRecordsOperator(
+            task_id="failure", campaign_id="00001", phone_numbers=["48500100203"], do_xcom_push=False
+        )
+        ThuliumDeleteRecordsOperator(
+            task_id="stopped", campaign_id="00009", phone_numbers=["48500100200"], do_xcom_push=False
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"success": "success", "failure": "failed", "stopped": "failed"}
+    assert xcom_rows(run) == []
+
+
+def test_on_success_the_return_value_is_pushed_once_by_airflow(thulium_sandbox):
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(task_id="delete", campaign_id="00001", phone_numbers=["48500100200"])
+        ThuliumDeleteRecordsOperator(task_id="fails", campaign_id="00001", phone_numbers=["48500100203"])
+    run = run_dag(dag)
+    assert xcom_rows(run) == [
+        ("delete", -1, "return_value"),
+        ("delete", -1, "summary"),
+        ("fails", -1, "return_value"),
+        ("fails", -1, "summary"),
+    ]
+
+
+def test_the_operator_pushes_only_the_summary_itself_on_success(thulium_sandbox):
+    pushed: list[str] = []
+
+    class TaskInstance:
+        def xcom_push(self, key: str, value: object) -> None:
+            json.dumps(value)
+            pushed.append(key)
+
+    operator = ThuliumDeleteRecordsOperator(task_id="delete", campaign_id="00001", phone_numbers=["48500100200"])
+    value = operator.execute({"ti": TaskInstance()})  # type: ignore[arg-type]
+    assert pushed == ["summary"]  # Airflow pushes the returned value
+    assert value["48500100200"][0]["status"] == "REMOVED"
+
+    pushed.clear()
+    operator = ThuliumDeleteRecordsOperator(task_id="fails", campaign_id="00001", phone_numbers=["48500100203"])
+    with pytest.raises(ThuliumPhoneFailuresError):
+        operator.execute({"ti": TaskInstance()})  # type: ignore[arg-type]
+    assert pushed == ["summary", "return_value"]  # a failing task returns nothing: the operator pushes it
