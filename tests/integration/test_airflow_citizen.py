@@ -79,9 +79,13 @@ def test_errors_that_cannot_heal_are_airflow_fail_exceptions_and_still_thulium_e
 
 
 def test_errors_that_cannot_heal_end_the_task_without_retries(thulium_sandbox, monkeypatch):
-    set_connection(monkeypatch, "no_login", host=thulium_sandbox.url, password="x")
-    set_connection(monkeypatch, "plain_http", host="http://thulium.example.com", login="u", password="p")
-    set_connection(monkeypatch, "wrong_password", host=thulium_sandbox.url, login="api_user", password="wrong")
+    set_connection(monkeypatch, "no_login", host=thulium_sandbox.url, password="a-password-without-login")
+    set_connection(
+        monkeypatch, "plain_http", host="http://thulium.example.com", login="user", password="pass-over-http"
+    )
+    set_connection(
+        monkeypatch, "wrong_password", host=thulium_sandbox.url, login="api_user", password="not-the-password"
+    )
     with new_dag(default_args=RETRIES) as dag:
         ThuliumUpdateRecordsOperator(
             task_id="typo_in_a_key",
@@ -154,7 +158,9 @@ def test_phone_failures_use_airflows_retries_and_a_retry_can_heal_them(thulium_s
 
 
 def test_wrong_password_raises_the_authentication_error_through_the_operator(thulium_sandbox, monkeypatch):
-    set_connection(monkeypatch, "wrong_password", host=thulium_sandbox.url, login="api_user", password="wrong")
+    set_connection(
+        monkeypatch, "wrong_password", host=thulium_sandbox.url, login="api_user", password="not-the-password"
+    )
     failed = FailureCallback()
     with new_dag() as dag:
         ThuliumDeleteRecordsOperator(
@@ -240,3 +246,96 @@ def test_the_operator_pushes_only_the_summary_itself_on_success(thulium_sandbox)
     with pytest.raises(ThuliumPhoneFailuresError):
         operator.execute({"ti": TaskInstance()})  # type: ignore[arg-type]
     assert pushed == ["summary", "return_value"]  # a failing task returns nothing: the operator pushes it
+
+
+# -- 4. Phone numbers stay out of Airflow's rendered-fields table. --
+
+
+def rendered_fields(dag_run: Any) -> dict[str, dict[str, Any]]:
+    """task_id (``task_id[i]`` for mapped tasks) → the rendered fields Airflow stored for it."""
+    from airflow.models.renderedtifields import RenderedTaskInstanceFields
+    from airflow.utils.session import create_session
+
+    with create_session() as session:
+        rows = session.query(RenderedTaskInstanceFields).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
+        return {
+            (row.task_id if row.map_index < 0 else f"{row.task_id}[{row.map_index}]"): row.rendered_fields
+            for row in rows
+        }
+
+
+def test_rendered_fields_hold_a_count_not_the_phone_numbers(thulium_sandbox):
+    from airflow.providers.common.compat.sdk import task
+
+    with new_dag(params={"phones": "48500100204, 48500100205"}) as dag:
+
+        @task(show_return_value_in_logs=False)
+        def opt_outs() -> list[str]:
+            return ["48500100206"]
+
+        ThuliumDeleteRecordsOperator(task_id="literal", campaign_id="00001", phone_numbers=["48500100200"] * 2)
+        ThuliumDeleteRecordsOperator(task_id="template", campaign_id="00001", phone_numbers="{{ params.phones }}")
+        ThuliumDeleteRecordsOperator(task_id="from_xcom", campaign_id="00001", phone_numbers=opt_outs())
+        ThuliumDeleteRecordsOperator.partial(task_id="mapped", campaign_id="00002").expand(
+            phone_numbers=[["48600100200"], ["48600100201", "48999999999"]]
+        )
+        ThuliumUpdateRecordsOperator(
+            task_id="update",
+            campaign_id="{{ '00001' }}",
+            records=[{"phone_number": "48500100207", "status_id": 2}, {"phone_number": "48500100208", "status_id": 2}],
+        )
+    run = run_dag(dag)
+
+    assert set(task_states(run).values()) == {"success"}
+    # The tasks used the full numbers...
+    assert list(xcom(run, "template")) == ["48500100204", "48500100205"]
+    assert list(xcom(run, "from_xcom")) == ["48500100206"]
+    assert thulium_sandbox.state.find("00002", "48600100201") == []
+    # ...while Airflow stored counts.
+    stored = rendered_fields(run)
+    assert stored["literal"] == {
+        "campaign_id": "00001",
+        "search_in_additional_numbers": False,
+        "phone_numbers": "<2 phone numbers>",
+    }
+    assert stored["template"]["phone_numbers"] == "<phone numbers as text, 24 characters>"
+    assert stored["from_xcom"]["phone_numbers"] == "<1 phone number>"
+    assert stored["mapped[0]"]["phone_numbers"] == "<1 phone number>"
+    assert stored["mapped[1]"]["phone_numbers"] == "<2 phone numbers>"
+    assert stored["update"]["records"] == "<2 records>" and stored["update"]["campaign_id"] == "00001"
+    text = json.dumps(stored)
+    assert "4850010020" not in text and "4860010020" not in text and "48999999999" not in text
+
+
+def test_example_dags_keep_phone_numbers_out_of_logs_and_rendered_fields(thulium_sandbox, caplog, capfd, tmp_path):
+    import logging
+    import os
+    import re
+    import traceback
+    from pathlib import Path
+
+    try:  # Airflow 3
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dagbag import DagBag  # type: ignore[no-redef]
+
+    caplog.set_level(logging.DEBUG)
+    os.environ["THULIUM_REPORT_DIR"] = str(tmp_path)
+    try:
+        examples = DagBag(str(Path(__file__).parents[2] / "dags_examples"))
+        runs = [run_dag(examples.get_dag(dag_id)) for dag_id in sorted(examples.dag_ids)]
+    finally:
+        del os.environ["THULIUM_REPORT_DIR"]
+    out, err = capfd.readouterr()
+    lines = [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
+    lines += ["".join(traceback.format_exception(*r.exc_info)) for r in caplog.records if r.exc_info]
+    logs = "\n".join([*lines, out, err])
+
+    assert all(set(task_states(run).values()) <= {"success", "skipped"} for run in runs)
+    assert "Returned value was" in logs  # the tasks that return no phone numbers still show theirs
+    phone = re.compile(r"(?<!\d)48[5-9]\d{8}(?!\d)")
+    assert phone.findall(logs) == []
+    assert "XCom not found" not in logs
+    stored = json.dumps([rendered_fields(run) for run in runs])
+    assert "phone numbers" in stored and "records" in stored
+    assert phone.findall(stored) == []
