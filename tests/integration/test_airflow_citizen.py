@@ -339,3 +339,45 @@ def test_example_dags_keep_phone_numbers_out_of_logs_and_rendered_fields(thulium
     stored = json.dumps([rendered_fields(run) for run in runs])
     assert "phone numbers" in stored and "records" in stored
     assert phone.findall(stored) == []
+
+
+# -- 5. A list rendered as text by a template is read as a list. --
+
+
+def test_templated_lists_are_read_as_lists(thulium_sandbox):
+    from airflow.providers.common.compat.sdk import task
+
+    with new_dag(params={"phones": ["48500100204", "48500100205"]}) as dag:
+
+        @task(show_return_value_in_logs=False)
+        def opt_outs() -> list[str]:
+            return ["48500100206", "48500100207"]
+
+        @task(show_return_value_in_logs=False)
+        def crm_records() -> list[dict[str, Any]]:
+            return [{"phone_number": "48500100208", "status_id": 2}]
+
+        upstream = [opt_outs(), crm_records()]
+        delete_params = ThuliumDeleteRecordsOperator(
+            task_id="params", campaign_id="00001", phone_numbers="{{ params.phones }}"
+        )
+        delete_xcom = ThuliumDeleteRecordsOperator(
+            task_id="xcom_pull", campaign_id="00001", phone_numbers="{{ ti.xcom_pull(task_ids='opt_outs') }}"
+        )
+        update_xcom = ThuliumUpdateRecordsOperator(
+            task_id="records_pull", campaign_id="00001", records="{{ ti.xcom_pull(task_ids='crm_records') }}"
+        )
+        upstream >> delete_params >> delete_xcom >> update_xcom
+    run = run_dag(dag)
+    assert set(task_states(run).values()) == {"success"}
+    assert list(xcom(run, "params")) == ["48500100204", "48500100205"]
+    assert list(xcom(run, "xcom_pull")) == ["48500100206", "48500100207"]
+    assert xcom(run, "records_pull") == {"48500100208": {"http_status": 204}}
+
+
+def test_native_rendering_passes_the_list_itself(thulium_sandbox):
+    with new_dag(params={"phones": ["48500100204", 48500100205]}, render_template_as_native_obj=True) as dag:
+        ThuliumDeleteRecordsOperator(task_id="native", campaign_id="00001", phone_numbers="{{ params.phones }}")
+    run = run_dag(dag)
+    assert task_states(run) == {"native": "success"}
+    assert list(xcom(run, "native")) == ["48500100204", "48500100205"]
