@@ -414,8 +414,10 @@ def _check_records_one_by_one(
         if not isinstance(record, dict) and not isinstance(record, Mapping):
             raise ThuliumValidationError(f"{where.at(None)}: expected an object, got {type(record).__name__}")
         if "phone_number" not in record:
+            unknown = sorted(str(key) for key in record if key not in RECORD_FIELDS)
             raise ThuliumValidationError(
                 f"{where.at('phone_number')}: missing (every record needs the number it is called on)"
+                + (f"; unknown field(s) {', '.join(unknown)}" if unknown else "")
             )
         phone = record["phone_number"]
         # Fast paths here and below take only what the full check would return unchanged.

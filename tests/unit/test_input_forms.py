@@ -73,3 +73,10 @@ def test_a_refused_phone_says_why_without_showing_it(phone, reason):
 def test_a_phone_in_a_record_says_why_too():
     with pytest.raises(ThuliumValidationError, match=r"records\[0\].phone_number: .* it holds a space"):
         parse_records([{"phone_number": "48 500 100 207", "status_id": 2}], ZoneInfo("UTC"))
+
+
+def test_a_typo_in_the_phone_key_is_named():
+    with pytest.raises(
+        ThuliumValidationError, match=r"records\[0\].phone_number: missing .*unknown field\(s\) phone_numbr"
+    ):
+        parse_records([{"phone_numbr": "48500100207", "status_id": 2}], ZoneInfo("UTC"))
