@@ -23,7 +23,12 @@ from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import DeleteResults, UpdateResults
 from airflow_provider_thulium.stream import stream_batches
 from airflow_provider_thulium.transport import Transport
-from airflow_provider_thulium.validation import normalize_campaign_id, parse_flag, resolve_timezone
+from airflow_provider_thulium.validation import (
+    check_phones_in_form,
+    normalize_campaign_id,
+    parse_flag,
+    resolve_timezone,
+)
 
 
 class ThuliumClient:
@@ -145,6 +150,7 @@ class ThuliumClient:
         campaign = normalize_campaign_id(campaign_id)
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
         phones, items = operation.parse(raw_input, self.account_timezone)
+        check_phones_in_form(phones, self.settings.phone_format, "input")
         return CheckedCall(operation, campaign, phones, items, search)
 
     def start_run(self, call: CheckedCall, policy: OutcomePolicy | None = None) -> RecordsRun:

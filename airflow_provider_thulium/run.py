@@ -151,6 +151,8 @@ class RecordsRun:
             summary["retries"],
             summary["duration_seconds"],
         )
+        for warning in summary["warnings"]:
+            self.log.warning("%s", warning)
         error: ThuliumError | None = None
         stop_error = self.results.stop_error
         if isinstance(stop_error, ThuliumError):

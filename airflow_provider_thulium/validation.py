@@ -10,7 +10,7 @@ import ast
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime
 from itertools import chain, repeat
 from typing import Any, TypeGuard
@@ -130,6 +130,33 @@ def _phone(value: object, where: object) -> str:
             f"it {_why_not_a_phone(text)}"
         )
     return text
+
+
+def phone_sender(phone_format: str) -> Callable[[str], str] | None:
+    """How a checked phone is written in a request for a campaign storing numbers in ``phone_format``.
+
+    ``None`` for ``"as_given"``: the number is sent as the caller gave it.
+    """
+    if phone_format == "digits":
+        return lambda phone: phone.removeprefix("+")
+    if phone_format == "plus":
+        return lambda phone: phone if phone.startswith("+") else "+" + phone
+    return None
+
+
+def check_phones_in_form(phones: Sequence[str], phone_format: str, field: str) -> None:
+    """Refuse two input phones that are one number in the campaign's form (``+48…`` and ``48…``)."""
+    send_as = phone_sender(phone_format)
+    if send_as is None:
+        return
+    seen: dict[str, int] = {}
+    for index, phone in enumerate(phones):
+        first = seen.setdefault(send_as(phone), index)
+        if first != index:
+            raise ThuliumValidationError(
+                f"{field}: the phones at positions {first} and {index} ({mask_phone(phone)}) are one number "
+                f"once written as the campaign stores it (phone_format {phone_format!r}); list it once"
+            )
 
 
 def _why_not_a_phone(text: str) -> str:
@@ -386,13 +413,14 @@ def parse_records(records: object, account_tz: ZoneInfo, field: str = "records")
     """
     records = as_sequence(records)
     if isinstance(records, str):
+        text = records
         try:
-            records = json.loads(records)
+            records = json.loads(text)
         except json.JSONDecodeError as exc:
-            if not records.strip().startswith("["):
+            if not text.strip().startswith("["):
                 raise ThuliumValidationError(f"{field}: not valid JSON ({exc.msg} at position {exc.pos})") from None
             # A template rendering a list of dicts writes Python's form ({'phone_number': ...}), not JSON.
-            records = _list_literal(records.strip(), field)
+            records = _list_literal(text.strip(), field)
         except RecursionError:
             raise ThuliumValidationError(f"{field}: the JSON is nested too deeply") from None
     if not isinstance(records, (list, tuple)):

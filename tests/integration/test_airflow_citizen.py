@@ -55,6 +55,16 @@ def xcom_rows(dag_run: Any) -> list[tuple[str, int, str]]:
         return sorted((row.task_id, row.map_index, row.key) for row in rows)
 
 
+def all_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> str:
+    """Everything logged: Airflow 2.11 through logging (caplog), Airflow 3's task logs to stdout (capfd)."""
+    import traceback
+
+    out, err = capfd.readouterr()
+    lines = [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
+    lines += ["".join(traceback.format_exception(*r.exc_info)) for r in caplog.records if r.exc_info]
+    return "\n".join([*lines, out, err])
+
+
 class FailureCallback:
     """An ``on_failure_callback`` keeping the exception each failed try ended with."""
 
@@ -311,7 +321,6 @@ def test_example_dags_keep_phone_numbers_out_of_logs_and_rendered_fields(thulium
     import logging
     import os
     import re
-    import traceback
     from pathlib import Path
 
     try:  # Airflow 3
@@ -326,10 +335,7 @@ def test_example_dags_keep_phone_numbers_out_of_logs_and_rendered_fields(thulium
         runs = [run_dag(examples.get_dag(dag_id)) for dag_id in sorted(examples.dag_ids)]
     finally:
         del os.environ["THULIUM_REPORT_DIR"]
-    out, err = capfd.readouterr()
-    lines = [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
-    lines += ["".join(traceback.format_exception(*r.exc_info)) for r in caplog.records if r.exc_info]
-    logs = "\n".join([*lines, out, err])
+    logs = all_logs(caplog, capfd)
 
     assert all(set(task_states(run).values()) <= {"success", "skipped"} for run in runs)
     assert "Returned value was" in logs  # the tasks that return no phone numbers still show theirs
@@ -381,3 +387,59 @@ def test_native_rendering_passes_the_list_itself(thulium_sandbox):
     run = run_dag(dag)
     assert task_states(run) == {"native": "success"}
     assert list(xcom(run, "native")) == ["48500100204", "48500100205"]
+
+
+# -- 8. Numbers in the form the campaign stores them; a delete that finds mostly nothing warns. --
+
+
+def test_phone_format_sends_the_campaigns_form_and_keys_results_as_given(thulium_sandbox):
+    from airflow_provider_thulium.hooks.thulium import ThuliumHook
+
+    thulium_sandbox.state.add_campaign("00007", "Plus")
+    thulium_sandbox.state.add_records("00007", [{"phone_number": "+48711000001"}, {"phone_number": "+48711000002"}])
+    digits = ThuliumHook(phone_format="digits", **FAST_RETRIES)
+    plus = ThuliumHook(phone_format="plus", **FAST_RETRIES)
+
+    removed = digits.delete_records("00001", ["+48500100207", "48500100206"])
+    assert {phone: [entry["status"] for entry in entries] for phone, entries in removed.items()} == {
+        "+48500100207": ["REMOVED"],
+        "48500100206": ["REMOVED"],
+    }
+    assert list(removed) == ["+48500100207", "48500100206"]
+    assert thulium_sandbox.requests[-1].query["phone_number[]"] == ["48500100207", "48500100206"]
+    assert plus.delete_records("00007", ["48711000001"])["48711000001"][0]["status"] == "REMOVED"
+    assert thulium_sandbox.requests[-1].query["phone_number[]"] == ["+48711000001"]
+    assert digits.update_records("00001", [{"phone_number": "+48500100208", "status_id": 2}]) == {
+        "+48500100208": {"http_status": 204}
+    }
+    assert thulium_sandbox.requests[-1].body["records"][0]["phone_number"] == "48500100208"
+    assert thulium_sandbox.state.find("00001", "48500100208")[0]["status_id"] == 2
+
+    with pytest.raises(ThuliumValidationError, match=r"positions 0 and 1 \(…207\) are one number"):
+        digits.delete_records("00001", ["+48500100207", "48500100207"])
+    with pytest.raises(ThuliumConfigurationError, match="phone_format"):
+        ThuliumHook(phone_format="e164").delete_records("00001", ["48500100207"])
+
+
+def test_a_delete_that_finds_mostly_nothing_warns_in_the_log_and_the_summary(thulium_sandbox, caplog, capfd):
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(task_id="plus", campaign_id="00001", phone_numbers=["+48500100207"])
+        ThuliumDeleteRecordsOperator(
+            task_id="fixed",
+            campaign_id="00001",
+            phone_numbers=["+48500100206"],
+            hook_params={"phone_format": "digits"},
+        )
+        ThuliumDeleteRecordsOperator(
+            task_id="normal_day", campaign_id="00001", phone_numbers=["48500100208", "48999999998", "48999999999"]
+        )
+    run = run_dag(dag)
+    assert set(task_states(run).values()) == {"success"}
+    (warning,) = xcom(run, "plus", "summary")["warnings"]
+    assert warning.startswith("delete in campaign 00001: 1 of 1 phone(s) answered NOT_EXIST (e.g. …207; all given")
+    assert "phone_format" in warning and "48500100207" not in warning
+    assert thulium_sandbox.state.find("00001", "48500100207")  # still there: hence the warning
+    assert xcom(run, "fixed", "summary")["warnings"] == []
+    assert [entry["status"] for entry in xcom(run, "fixed")["+48500100206"]] == ["REMOVED"]
+    assert xcom(run, "normal_day", "summary")["warnings"] == []  # 2 of 3: a normal day
+    assert "1 of 1 phone(s) answered NOT_EXIST" in all_logs(caplog, capfd)
