@@ -179,14 +179,16 @@ def api_base_url(host: str | None, port: int | None, *, allow_http: bool, source
     """The account's API root, ending in ``/api/``, from a host as users write it.
 
     ``acme.thulium.com`` (https assumed), or a URL with scheme, with or without the ``/api``
-    suffix (docs/thulium-api.md, "Transport and auth"). ``source`` names where the host came from
+    suffix (docs/thulium-api.md, "Transport and auth"). A loopback host without a scheme
+    (``127.0.0.1:8080``, ``localhost``, as a ``thulium://user:pass@127.0.0.1:8080`` URI gives it)
+    is plain http, as the sandbox serves it. ``source`` names where the host came from
     (e.g. ``"Connection 'thulium_default'"``) in error messages.
     """
     host = (host or "").strip()
     if not host:
         raise ThuliumConfigurationError(f"{source} has no host: set it to the account's address, e.g. acme.thulium.com")
     if "://" not in host:
-        host = "https://" + host
+        host = ("http://" if is_loopback(urlsplit("//" + host).hostname or "") else "https://") + host
     parts = urlsplit(host)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ThuliumConfigurationError(f"{source}: host must be an https address such as https://acme.thulium.com")

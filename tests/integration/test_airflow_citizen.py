@@ -443,3 +443,40 @@ def test_a_delete_that_finds_mostly_nothing_warns_in_the_log_and_the_summary(thu
     assert [entry["status"] for entry in xcom(run, "fixed")["+48500100206"]] == ["REMOVED"]
     assert xcom(run, "normal_day", "summary")["warnings"] == []  # 2 of 3: a normal day
     assert "1 of 1 phone(s) answered NOT_EXIST" in all_logs(caplog, capfd)
+
+
+# -- 9. First setup: a URI connection to the sandbox, TLS against plain http, the retry warning. --
+
+
+def test_a_uri_connection_to_loopback_without_a_scheme_is_plain_http(thulium_sandbox, monkeypatch):
+    from airflow_provider_thulium.hooks.thulium import ThuliumHook
+
+    monkeypatch.setenv("AIRFLOW_CONN_SANDBOX_URI", f"thulium://api_user:api_pass@127.0.0.1:{thulium_sandbox.port}")
+    hook = ThuliumHook("sandbox_uri")
+    assert hook.base_url == f"http://127.0.0.1:{thulium_sandbox.port}/api/"
+    assert hook.test_connection() == (True, "Connected to Thulium: the API user can list campaigns.")
+
+
+def test_tls_against_a_plain_http_server_says_so(thulium_sandbox, monkeypatch):
+    from airflow_provider_thulium.hooks.thulium import ThuliumHook
+
+    set_connection(
+        monkeypatch, "tls_to_http", host=f"https://127.0.0.1:{thulium_sandbox.port}", login="a", password="b"
+    )
+    ok, message = ThuliumHook("tls_to_http").test_connection()
+    assert not ok and "TLS failed" in message
+    assert "plain http, not TLS: write http://... in the connection's host" in message
+    assert "verify" not in message.split("TLS failed")[1].split(")")[-1]
+
+
+def test_a_retry_warning_names_the_request_once(thulium_sandbox, caplog, capfd):
+    import logging
+
+    from airflow_provider_thulium.hooks.thulium import ThuliumHook
+
+    thulium_sandbox.add_fault(Fault(status=503, times=1))
+    caplog.set_level(logging.WARNING)
+    ThuliumHook(**FAST_RETRIES).delete_records("00001", ["48500100206"])
+    (warning, *_) = [line for line in all_logs(caplog, capfd).splitlines() if "retrying" in line]
+    assert "DELETE batch/outbounds/00001/records (1 phone number): Thulium or a proxy" in warning
+    assert warning.count("DELETE batch/outbounds") == 1 and "(attempt 1 of 6); retrying in" in warning
