@@ -64,22 +64,31 @@ class BatchResult:
 
 
 def query_batches(
-    phones: Sequence[str], *, fixed_query: str, fixed_line_bytes: int, max_line_bytes: int, max_batch_size: int
+    phones: Sequence[str],
+    *,
+    fixed_query: str,
+    fixed_line_bytes: int,
+    max_line_bytes: int,
+    max_batch_size: int,
+    send_as: Callable[[str], str] | None = None,
 ) -> Iterator[Batch]:
     """Batches of phone numbers in the query string, each request line under ``max_line_bytes``.
 
     :param fixed_query: the query's other parameters, each followed by ``&``.
     :param fixed_line_bytes: the request line's length without any phone.
+    :param send_as: writes a phone as the campaign stores it (``phone_format``); the batch's
+        ``phones`` stay as given.
     """
+    written: Callable[[str], str] = send_as or str
 
     def build(batch: Sequence[Any]) -> Batch:
-        query = fixed_query + "&".join(PHONE_PARAM + quote(phone, safe="") for phone in batch)
+        query = fixed_query + "&".join(PHONE_PARAM + quote(written(phone), safe="") for phone in batch)
         return Batch(list(batch), query, batch, build)
 
     batch: list[str] = []
     size = fixed_line_bytes
     for phone in phones:
-        part = len(PHONE_PARAM) + len(quote(phone, safe="")) + 1
+        part = len(PHONE_PARAM) + len(quote(written(phone), safe="")) + 1
         if batch and (size + part > max_line_bytes or len(batch) >= max_batch_size):
             yield build(batch)
             batch, size = [], fixed_line_bytes
@@ -89,15 +98,25 @@ def query_batches(
         yield build(batch)
 
 
-def body_batches(records: Sequence[dict[str, Any]], *, query: str, max_batch_size: int) -> Iterator[Batch]:
+def body_batches(
+    records: Sequence[dict[str, Any]],
+    *,
+    query: str,
+    max_batch_size: int,
+    send_as: Callable[[str], str] | None = None,
+) -> Iterator[Batch]:
     """Batches of records in a ``{"records": [...]}`` body, ``max_batch_size`` records each.
 
     One encoder call per batch; the rare batch whose body comes out over the byte limit is halved
     when it is sent (see :mod:`~airflow_provider_thulium.stream`).
+
+    :param send_as: writes a phone as the campaign stores it (``phone_format``); the batch's
+        ``phones`` stay as given.
     """
 
     def build(batch: Sequence[Any]) -> Batch:
-        body = _JSON.encode({"records": list(batch)}).encode()
+        sent = batch if send_as is None else [{**r, "phone_number": send_as(r["phone_number"])} for r in batch]
+        body = _JSON.encode({"records": list(sent)}).encode()
         return Batch([record["phone_number"] for record in batch], query, batch, build, body)
 
     for start in range(0, len(records), max_batch_size):

@@ -25,7 +25,12 @@ from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateRes
 from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
 from airflow_provider_thulium.stream import stream_batches
 from airflow_provider_thulium.transport import Transport
-from airflow_provider_thulium.validation import normalize_campaign_id, parse_flag, resolve_timezone
+from airflow_provider_thulium.validation import (
+    check_phones_in_form,
+    normalize_campaign_id,
+    parse_flag,
+    resolve_timezone,
+)
 
 
 class ThuliumClient:
@@ -217,6 +222,7 @@ class ThuliumClient:
         campaign = normalize_campaign_id(campaign_id)
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
         phones, items = operation.parse(raw_input, self.account_timezone)
+        check_phones_in_form(phones, self.settings.phone_format, "input")
         if operation.names_statuses(items):
             # Only input that names statuses costs this read: an API user may lack its permission.
             items = resolve_status_names(items, self._statuses_for_names(campaign), campaign)

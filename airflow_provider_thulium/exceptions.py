@@ -3,6 +3,11 @@
 Catch :class:`ThuliumError` for anything the provider raises, or a subclass for one cause.
 Messages name what failed and what to check; they never hold a credential or the phone numbers
 of a request (a DELETE carries them in its query string).
+
+Errors that a retry of the task cannot fix (bad input, an unusable connection, wrong credentials,
+a missing permission, an unknown campaign) are also Airflow's ``AirflowFailException``: the task
+fails at once instead of spending its ``retries``. The others (Thulium unavailable, unreadable
+answers, phones that failed) leave the task to Airflow's retries.
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from airflow_provider_thulium.privacy import mask_numbers
-from airflow_provider_thulium.version_compat import AirflowException
+from airflow_provider_thulium.version_compat import AirflowException, AirflowFailException
 
 
 class ThuliumError(AirflowException):
@@ -58,26 +63,29 @@ class ThuliumError(AirflowException):
         super().__init__(message + (f" ({', '.join(details)})" if details else ""))
 
 
-class ThuliumConfigurationError(ThuliumError):
-    """The connection or a hook argument is unusable (no host, plain http to a remote host, ...)."""
+class ThuliumConfigurationError(ThuliumError, AirflowFailException):
+    """The connection or a hook argument is unusable (no host, plain http to a remote host, ...).
+
+    Fails a task without retries.
+    """
 
 
-class ThuliumValidationError(ThuliumError, ValueError):
-    """Input to a call is invalid; raised before any request is sent."""
+class ThuliumValidationError(ThuliumError, AirflowFailException, ValueError):
+    """Input to a call is invalid; raised before any request is sent. Fails a task without retries."""
 
     batch_local = True
 
 
-class ThuliumAuthenticationError(ThuliumError):
-    """Thulium rejected the API user's login or password (HTTP 401)."""
+class ThuliumAuthenticationError(ThuliumError, AirflowFailException):
+    """Thulium rejected the API user's login or password (HTTP 401). Fails a task without retries."""
 
 
-class ThuliumPermissionError(ThuliumError):
-    """The API user lacks the permission for this API method (HTTP 403)."""
+class ThuliumPermissionError(ThuliumError, AirflowFailException):
+    """The API user lacks the permission for this API method (HTTP 403). Fails a task without retries."""
 
 
-class ThuliumNotFoundError(ThuliumError):
-    """The resource does not exist, e.g. an unknown campaign id (HTTP 404 or 410)."""
+class ThuliumNotFoundError(ThuliumError, AirflowFailException):
+    """The resource does not exist, e.g. an unknown campaign id (HTTP 404 or 410). Fails a task without retries."""
 
 
 class ThuliumRequestRejectedError(ThuliumError):

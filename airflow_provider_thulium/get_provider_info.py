@@ -42,7 +42,7 @@ CONNECTION_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     },
     "accept_language": {
         "label": "Language of error messages",
-        "description": "Accept-Language sent to Thulium: en (default) or pl.",
+        "description": "pl for Thulium's error texts in Polish. Default: none sent, Thulium answers in English.",
         "schema": {"type": ["string", "null"], "default": None},
         "placeholder": "en",
     },

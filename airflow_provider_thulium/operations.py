@@ -31,6 +31,7 @@ from airflow_provider_thulium.validation import (
     RecordSpec,
     parse_phone_numbers,
     parse_records,
+    phone_sender,
 )
 
 
@@ -118,6 +119,7 @@ class DeleteRecords(Operation):
             fixed_line_bytes=len(f"DELETE {base_path}{path}?{fixed_query} HTTP/1.1"),
             max_line_bytes=settings.max_request_line_bytes,
             max_batch_size=settings.max_batch_size,
+            send_as=phone_sender(settings.phone_format),
         )
 
     def client_entry(self, status: str, message: str) -> Any:
@@ -153,7 +155,9 @@ class _ObjectPerPhone(Operation):
     def batches(
         self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
     ) -> Iterator[Batch]:
-        return body_batches(items, query=flags, max_batch_size=settings.max_batch_size)
+        return body_batches(
+            items, query=flags, max_batch_size=settings.max_batch_size, send_as=phone_sender(settings.phone_format)
+        )
 
     def client_entry(self, status: str, message: str) -> Any:
         return {"http_status": None, "status": status, "message": message}

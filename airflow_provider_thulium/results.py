@@ -14,6 +14,10 @@ from airflow_provider_thulium.privacy import mask_numbers, mask_phone
 from airflow_provider_thulium.shapes import INTERRUPTED, NO_ANSWER, NOT_SENT, REQUEST_FAILED, RunSummary
 
 _MAX_LOGGED_FAILURES = 3
+#: A run warns when "already as wanted" outcomes (NOT_EXIST of a delete) are more than half of its
+#: phones and at least this many, or all of them: numbers the campaign stores in another form
+#: (``+48…`` against ``48…``) answer NOT_EXIST too, and count as a success.
+_MANY_ALREADY_DONE = 3
 
 
 class RecordResults:
@@ -158,7 +162,28 @@ class RecordResults:
             "duration_seconds": round(time.time() - self.started, 3),
             "stopped_by": self.stopped_by,
             "unmatched_answers": self.unmatched_answers,
+            "warnings": self.warnings(),
         }
+
+    def warnings(self) -> list[str]:
+        """Outcomes that look like a mistake rather than a normal day, as masked sentences."""
+        already_done = [phone for phone, name in self.outcomes.items() if name in self.operation.already_done]
+        count, phones = len(already_done), len(self.outcomes)
+        if not count or count * 2 <= phones or (count < _MANY_ALREADY_DONE and count < phones):
+            return []
+        names = "/".join(sorted(self.operation.already_done))
+        with_plus = sum(phone.startswith("+") for phone in already_done)
+        written = f"{with_plus} given with a leading +"
+        if with_plus in (0, count):
+            written = f"all given {'with' if with_plus else 'without'} a leading +"
+        return [
+            f"{self.operation.name} in campaign {self.campaign_id}: {count} of {phones} phone(s) answered {names} "
+            f"(e.g. {mask_phone(already_done[0])}; {written}). Thulium matches numbers as the campaign stores "
+            "them: if these numbers are in the campaign, it likely stores them in another form (with or without "
+            "a leading + or the country code); set phone_format ('digits' or 'plus') in hook_params or the "
+            "connection's extras, or check the campaign id and search_in_additional_numbers. If they were "
+            "removed before, nothing is wrong."
+        ]
 
     def failure_lines(self, limit: int = 5) -> list[str]:
         """The first few failures as masked, readable lines (for an error message or a log)."""

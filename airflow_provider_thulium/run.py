@@ -109,7 +109,10 @@ class RecordsRun:
         """Send ``items`` and record each batch.
 
         On any exception (a task killed or timed out included), the results are finished with the
-        unanswered phones ``INTERRUPTED`` before it propagates, so nothing is lost.
+        unanswered phones ``INTERRUPTED`` before it propagates, so nothing is lost. A
+        :class:`ThuliumError` from the sending itself (an unusable connection, a batch that cannot
+        be built) comes once no request is in flight: the phones left are ``NOT_SENT``, and the
+        summary's ``stopped_by`` names the error.
         """
         if items:
             self._record(self._send(items))
@@ -126,8 +129,11 @@ class RecordsRun:
             with closing(batches):
                 for batch in batches:
                     self.results.add_batch(batch, read_as)
-        except BaseException:
-            self.results.finish(interrupted=True)
+        except BaseException as exc:
+            stopped = isinstance(exc, ThuliumError)
+            if stopped and self.results.stop_error is None:
+                self.results.stop_error = exc
+            self.results.finish(interrupted=not stopped)
             if self.on_interrupted is not None:
                 self.on_interrupted(self)
             raise
@@ -214,6 +220,8 @@ class RecordsRun:
             summary["retries"],
             summary["duration_seconds"],
         )
+        for warning in summary["warnings"]:
+            self.log.warning("%s", warning)
         error: ThuliumError | None = None
         stop_error = self.results.stop_error
         if isinstance(stop_error, ThuliumError):

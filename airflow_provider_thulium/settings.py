@@ -14,6 +14,9 @@ from urllib.parse import urlsplit
 
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError
 
+#: How a campaign may store its numbers (the ``phone_format`` setting): as the caller gives them,
+#: digits only (a leading ``+`` dropped), or with a leading ``+``.
+PHONE_FORMATS = ("as_given", "digits", "plus")
 _TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 _FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
@@ -67,6 +70,14 @@ def _as_number(minimum: float, integer: bool) -> Callable[[str, Any], Any]:
     return convert
 
 
+def _as_phone_format(name: str, value: Any) -> str:
+    if value not in PHONE_FORMATS:
+        raise ThuliumConfigurationError(
+            f"Thulium setting {name!r}: expected one of {', '.join(PHONE_FORMATS)}, got {value!r}"
+        )
+    return str(value)
+
+
 def _as_text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ThuliumConfigurationError(f"Thulium setting {name!r}: expected a non-empty string")
@@ -92,6 +103,9 @@ class ThuliumSettings:
         none is sent) or ``pl``.
     :param timezone: the account's time zone, for converting aware ``next_call_date`` values.
     :param allow_http: allow plain ``http://`` to a host that is not loopback.
+    :param phone_format: how the campaign stores its numbers, so they are sent in that form:
+        ``"as_given"`` (default), ``"digits"`` (a leading ``+`` is dropped) or ``"plus"`` (a leading
+        ``+`` is added). Results stay keyed by the numbers as given.
     """
 
     timeout: float = 30.0
@@ -108,6 +122,7 @@ class ThuliumSettings:
     accept_language: str | None = None
     timezone: str = "Europe/Warsaw"
     allow_http: bool = False
+    phone_format: str = "as_given"
 
     @classmethod
     def merge(cls, *layers: dict[str, Any]) -> ThuliumSettings:
@@ -146,6 +161,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "accept_language": _as_text,
     "timezone": _as_text,
     "allow_http": _as_bool,
+    "phone_format": _as_phone_format,
 }
 
 
@@ -163,14 +179,16 @@ def api_base_url(host: str | None, port: int | None, *, allow_http: bool, source
     """The account's API root, ending in ``/api/``, from a host as users write it.
 
     ``acme.thulium.com`` (https assumed), or a URL with scheme, with or without the ``/api``
-    suffix (docs/thulium-api.md, "Transport and auth"). ``source`` names where the host came from
+    suffix (docs/thulium-api.md, "Transport and auth"). A loopback host without a scheme
+    (``127.0.0.1:8080``, ``localhost``, as a ``thulium://user:pass@127.0.0.1:8080`` URI gives it)
+    is plain http, as the sandbox serves it. ``source`` names where the host came from
     (e.g. ``"Connection 'thulium_default'"``) in error messages.
     """
     host = (host or "").strip()
     if not host:
         raise ThuliumConfigurationError(f"{source} has no host: set it to the account's address, e.g. acme.thulium.com")
     if "://" not in host:
-        host = "https://" + host
+        host = ("http://" if is_loopback(urlsplit("//" + host).hostname or "") else "https://") + host
     parts = urlsplit(host)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise ThuliumConfigurationError(f"{source}: host must be an https address such as https://acme.thulium.com")

@@ -94,3 +94,4 @@ class RunSummary(TypedDict):
     duration_seconds: float
     stopped_by: str | None  # the error that ended the run early, if one did
     unmatched_answers: int  # answer keys that matched no phone sent
+    warnings: list[str]  # outcomes that look like a mistake rather than a normal day (also logged)

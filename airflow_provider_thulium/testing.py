@@ -5,11 +5,13 @@ helpers do what each version needs, so one test runs on both::
 
     from airflow_provider_thulium.testing import run_dag, task_states, xcom
 
-    def test_my_dag(thulium_sandbox):
+    def test_my_dag(thulium_airflow_db, thulium_sandbox):
         run = run_dag(my_dag)
         assert task_states(run) == {"remove_opt_outs": "success"}
 
-They need a migrated metadata database (``airflow db migrate`` in a throwaway ``AIRFLOW_HOME``).
+They need a migrated metadata database: the ``thulium_airflow_db`` fixture migrates the one of the
+``AIRFLOW_HOME`` in force, which a ``conftest.py`` points at a throwaway folder before anything
+imports Airflow (the README's "test your own DAGs" shows both files).
 """
 
 from __future__ import annotations

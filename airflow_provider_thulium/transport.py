@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass
 from functools import cached_property
@@ -28,6 +29,9 @@ from airflow_provider_thulium.privacy import hide_phone_queries_in_urllib3_logs,
 from airflow_provider_thulium.retry import RetryPolicy, retry_after_seconds
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.status_errors import error_from_answer
+
+# What OpenSSL says when the server answers a TLS hello in plain http (the sandbox, a local server).
+_PLAIN_HTTP_ANSWER = re.compile(r"wrong version number|record layer failure|packet length too long", re.IGNORECASE)
 
 
 @dataclass
@@ -166,10 +170,14 @@ class Transport:
                 )
             except requests.exceptions.SSLError as exc:
                 # A certificate problem does not heal by repeating the request.
-                raise ThuliumUnavailableError(
-                    f"{description}: TLS failed ({_transport_reason(exc)}). If the account uses a private CA, "
-                    'set the connection extra "verify" to the path of its CA bundle.'
-                ) from None
+                reason = _transport_reason(exc)
+                hint = (
+                    "The server answered in plain http, not TLS: write http://... in the connection's host."
+                    if _PLAIN_HTTP_ANSWER.search(reason)
+                    else 'If the account uses a private CA, set the connection extra "verify" to the path of its '
+                    "CA bundle."
+                )
+                raise ThuliumUnavailableError(f"{description}: TLS failed ({reason}). {hint}") from None
             except requests.RequestException as exc:
                 # Connection errors, timeouts, a body cut off mid-stream (ChunkedEncodingError), ...
                 failure: ThuliumError = ThuliumUnavailableError(
@@ -207,12 +215,11 @@ class Transport:
                 failure.attempts = attempt
                 raise failure
             self.log.warning(
-                "%s failed (attempt %d of %d), retrying in %.1f s: %s",
-                description,
+                "%s (attempt %d of %d); retrying in %.1f s",
+                failure.reason,  # it names the request already
                 attempt,
                 attempts.max_attempts,
                 wait,
-                failure.reason,
             )
             self.abandoned.wait(wait)
 

@@ -6,10 +6,11 @@ form of the phone number (phone numbers are personal data and error messages end
 
 from __future__ import annotations
 
+import ast
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain, repeat
@@ -155,9 +156,84 @@ def _phone(value: object, where: object) -> str:
     if not _PHONE.fullmatch(text):
         shown = mask_phone(text) if text else "''"
         raise ThuliumValidationError(
-            f"{where}: phone {shown} is not a phone number (1-20 digits, optionally after a leading +)"
+            f"{where}: phone {shown} is not a phone number (1-20 digits, optionally after a leading +): "
+            f"it {_why_not_a_phone(text)}"
         )
     return text
+
+
+def phone_sender(phone_format: str) -> Callable[[str], str] | None:
+    """How a checked phone is written in a request for a campaign storing numbers in ``phone_format``.
+
+    ``None`` for ``"as_given"``: the number is sent as the caller gave it.
+    """
+    if phone_format == "digits":
+        return lambda phone: phone.removeprefix("+")
+    if phone_format == "plus":
+        return lambda phone: phone if phone.startswith("+") else "+" + phone
+    return None
+
+
+def check_phones_in_form(phones: Sequence[str], phone_format: str, field: str) -> None:
+    """Refuse two input phones that are one number in the campaign's form (``+48…`` and ``48…``)."""
+    send_as = phone_sender(phone_format)
+    if send_as is None:
+        return
+    seen: dict[str, int] = {}
+    for index, phone in enumerate(phones):
+        first = seen.setdefault(send_as(phone), index)
+        if first != index:
+            raise ThuliumValidationError(
+                f"{field}: the phones at positions {first} and {index} ({mask_phone(phone)}) are one number "
+                f"once written as the campaign stores it (phone_format {phone_format!r}); list it once"
+            )
+
+
+def _why_not_a_phone(text: str) -> str:
+    """What is wrong with a text that is not a phone number, without showing it (it is personal data)."""
+    if not text:
+        return "is empty"
+    if any(char in text for char in "[]'\""):
+        return (
+            "holds brackets or quotes: is it a list rendered as text? Pass a list, join it in the template "
+            "(`{{ phones | join(',') }}`), or set render_template_as_native_obj=True on the DAG"
+        )
+    reasons = []
+    if any(char.isspace() for char in text):
+        reasons.append("a space")
+    if "-" in text:
+        reasons.append("a dash")
+    if any(char.isalpha() for char in text):
+        reasons.append("letters")
+    if "+" in text[1:]:
+        reasons.append("a + that is not at the start")
+    if any(char.isdigit() and not char.isascii() for char in text):
+        reasons.append("digits that are not ASCII 0-9")
+    if any(not (char.isalnum() or char.isspace() or char in "+-") for char in text):
+        reasons.append("punctuation")
+    if reasons:
+        return "holds " + ", ".join(reasons)
+    digits = sum(char.isdigit() for char in text)
+    return f"has {digits} digits, more than 20" if digits > 20 else "is not digits with an optional leading +"
+
+
+def _list_literal(text: str, field: str, hint: str = "") -> list[Any]:
+    """A list written as text (a template rendering a list: ``['485…', '486…']``, or JSON), as a list."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+            value = None
+    except RecursionError:
+        value = None
+    if not isinstance(value, list):
+        raise ThuliumValidationError(
+            f"{field}: the text looks like a list ('[...]') but is not a JSON or Python list literal; pass a list, "
+            f"{hint}or set render_template_as_native_obj=True on the DAG"
+        )
+    return value
 
 
 # Whole-input checks. Checking 100,000 items one by one in Python costs more than sending them;
@@ -236,9 +312,14 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
     """Return the phone numbers as stripped strings, each once, in input order.
 
     Accepts a list or tuple of str/int, or one string of numbers separated by commas, semicolons,
-    whitespace or newlines (what a Jinja template renders).
+    whitespace or newlines (what a Jinja template renders), or a string holding a list literal
+    (what a template renders from a list: ``['48500100201', '48500100202']``, or JSON).
     """
     phone_numbers = as_sequence(phone_numbers)
+    if isinstance(phone_numbers, str):
+        stripped = phone_numbers.strip()
+        if stripped[:1] == "[" and stripped[-1:] == "]":
+            phone_numbers = _list_literal(stripped, field, "join it in the template (`{{ phones | join(',') }}`), ")
     if isinstance(phone_numbers, str):
         # Commas, semicolons or newlines separate numbers when there are any: then a space is part
         # of an item, and "+48 500 100 201" is refused rather than read as four short numbers.
@@ -365,10 +446,14 @@ def parse_records(
     """
     records = as_sequence(records)
     if isinstance(records, str):
+        text = records
         try:
-            records = json.loads(records)
+            records = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ThuliumValidationError(f"{field}: not valid JSON ({exc.msg} at position {exc.pos})") from None
+            if not text.strip().startswith("["):
+                raise ThuliumValidationError(f"{field}: not valid JSON ({exc.msg} at position {exc.pos})") from None
+            # A template rendering a list of dicts writes Python's form ({'phone_number': ...}), not JSON.
+            records = _list_literal(text.strip(), field)
         except RecursionError:
             raise ThuliumValidationError(f"{field}: the JSON is nested too deeply") from None
     if not isinstance(records, (list, tuple)):
@@ -390,8 +475,10 @@ def _check_records_one_by_one(
         if not isinstance(record, dict) and not isinstance(record, Mapping):
             raise ThuliumValidationError(f"{where.at(None)}: expected an object, got {type(record).__name__}")
         if "phone_number" not in record:
+            unknown = sorted(str(key) for key in record if key not in spec.accepted)
             raise ThuliumValidationError(
                 f"{where.at('phone_number')}: missing (every record needs the number it is called on)"
+                + (f"; unknown field(s) {', '.join(unknown)}" if unknown else "")
             )
         phone = record["phone_number"]
         # Fast paths here and below take only what the full check would return unchanged.

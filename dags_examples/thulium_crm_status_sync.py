@@ -13,7 +13,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, XComArg, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_thulium.operators.thulium import ThuliumUpdateRecordsOperator
 
@@ -35,8 +35,8 @@ with DAG(
     catchup=False,
     tags=["thulium", "example"],
 ):
-
-    @task
+    # Not shown in the log: Airflow would print the phone numbers in "Done. Returned value was: ...".
+    @task(show_return_value_in_logs=False)
     def build_records() -> list[dict[str, Any]]:
         """Turn the CRM export into Thulium records; empty CSV cells are left out of the record."""
         records = []
@@ -61,13 +61,20 @@ with DAG(
         fail_on_failed_phones=False,
     )
 
+    # The XComs are pulled inside the tasks rather than taken as arguments: Airflow keeps a task's
+    # arguments among its rendered fields (the UI's "Rendered Template"), and the results and the
+    # summary's failed_phones hold full phone numbers.
+
     @task.branch
-    def any_failures(summary: dict[str, Any]) -> str:
+    def any_failures(ti: Any = None) -> str:
+        summary = ti.xcom_pull(task_ids="apply_crm_statuses", key="summary")
         return "follow_up_failures" if summary["failed"] else "all_synced"
 
-    @task
-    def follow_up_failures(results: dict[str, dict[str, Any]], summary: dict[str, Any]) -> list[dict[str, Any]]:
+    @task(show_return_value_in_logs=False)
+    def follow_up_failures(ti: Any = None) -> list[dict[str, Any]]:
         """Hand the rejected records to a person: here, a list with Thulium's reasons."""
+        results = ti.xcom_pull(task_ids="apply_crm_statuses")
+        summary = ti.xcom_pull(task_ids="apply_crm_statuses", key="summary")
         rejected = [{"phone_number": phone, **results[phone]} for phone in summary["failed_phones"]]
         print(f"{len(rejected)} record(s) need attention: " + "; ".join(str(r.get("message")) for r in rejected))
         return rejected
@@ -76,5 +83,4 @@ with DAG(
     def all_synced() -> None:
         print("Every CRM record is in step with the campaign.")
 
-    summary = XComArg(update, key="summary")
-    any_failures(summary) >> [follow_up_failures(update.output, summary), all_synced()]
+    update >> any_failures() >> [follow_up_failures(), all_synced()]

@@ -15,7 +15,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from airflow.providers.common.compat.sdk import DAG, XComArg, task
+from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator
 from airflow_provider_thulium.privacy import mask_phone
@@ -30,8 +30,8 @@ with DAG(
     catchup=False,
     tags=["thulium", "example"],
 ):
-
-    @task
+    # Not shown in the log: Airflow would print the phone numbers in "Done. Returned value was: ...".
+    @task(show_return_value_in_logs=False)
     def read_opt_outs() -> list[str]:
         """The day's opt-outs; in production this reads the CRM or a file drop."""
         with DO_NOT_CALL_CSV.open(newline="") as file:
@@ -47,8 +47,12 @@ with DAG(
     )
 
     @task(trigger_rule="all_done")
-    def report_outcomes(results: dict[str, list[dict[str, Any]]], summary: dict[str, Any]) -> str:
+    def report_outcomes(ti: Any = None) -> str:
         """Log a table of outcomes (numbers masked) and write the full results to a CSV file."""
+        # Pulled here rather than taken as arguments: Airflow keeps a task's arguments among its
+        # rendered fields (the UI's "Rendered Template"), and the results hold full phone numbers.
+        results: dict[str, list[dict[str, Any]]] = ti.xcom_pull(task_ids="remove_opt_outs")
+        summary: dict[str, Any] = ti.xcom_pull(task_ids="remove_opt_outs", key="summary")
         lines = [f"{'phone':<8} {'outcome':<18} records", "-" * 36]
         for phone, entries in results.items():
             statuses = ", ".join(str(entry.get("status")) for entry in entries)
@@ -67,4 +71,4 @@ with DAG(
                     writer.writerow([phone, entry.get("status"), entry.get("http_status"), entry.get("record_id")])
         return str(report)
 
-    report_outcomes(delete.output, XComArg(delete, key="summary"))
+    delete >> report_outcomes()

@@ -24,6 +24,33 @@ XCOM_RESULTS_FAILURES = "failures"
 DEFERRED_RESULTS_KEY = "deferred_results"
 
 
+class RenderedInput:
+    """An operator's rendered input (phone numbers, records), whole for the task, a count for Airflow's records.
+
+    Airflow keeps every template field's rendered value (the UI's "Rendered Template" view, the
+    ``rendered_task_instance_fields`` table) for as long as the task instance exists; phone numbers
+    are personal data. After rendering, the operator's input field holds this stand-in: Airflow
+    stores its text, e.g. ``<5 phone numbers>``, and the task reads :attr:`value`.
+    """
+
+    __slots__ = ("text", "value")
+
+    def __init__(self, value: Any, noun: str) -> None:
+        #: The rendered input, as the task uses it.
+        self.value = value
+        if isinstance(value, (list, tuple)):
+            self.text = f"<{len(value)} {noun}{'' if len(value) == 1 else 's'}>"
+        elif isinstance(value, str):
+            self.text = f"<{noun}s as text, {len(value)} characters>"
+        else:
+            self.text = f"<{noun}s: {type(value).__name__}>"
+
+    def __str__(self) -> str:
+        return self.text
+
+    __repr__ = __str__
+
+
 class ThuliumRecordsBaseOperator(BaseOperator):
     """What the record operators share: the hook, the run, per-phone results in XCom and the failure policy.
 
@@ -42,6 +69,9 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         phones' (the summary is pushed either way), for campaigns too big for the metadata database.
     :param hook_params: extra :class:`~airflow_provider_thulium.hooks.thulium.ThuliumHook` arguments,
         e.g. ``{"max_concurrent_requests": 4}``.
+
+    Phone numbers stay out of Airflow's rendered fields: once rendered, the input field holds a
+    :class:`RenderedInput`, which Airflow stores as a count (``<5 phone numbers>``).
     """
 
     template_fields: Sequence[str] = ("campaign_id", "search_in_additional_numbers")
@@ -50,6 +80,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
     operation: ClassVar[Operation]
     #: The attribute holding the call's input.
     input_field: ClassVar[str]
+    #: What one item of the input is called in the rendered-fields stand-in (``<5 records>``).
+    input_noun: ClassVar[str] = "record"
 
     def __init__(
         self,
@@ -109,9 +141,23 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         run.retry_calls_in_progress(self._waiter(context, run), done=state["attempt"])
         return self._conclude(context, run)
 
+    def _do_render_template_fields(
+        self, parent: Any, template_fields: Any, context: Any, jinja_env: Any, seen_oids: set[int]
+    ) -> None:
+        # Airflow calls this to render the operator's own fields, mapped or not, on 2.11 and 3.x, and
+        # stores the fields' values right after: the input is wrapped here so that what it stores
+        # is a count, not the phone numbers (see RenderedInput).
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        if parent is self and not isinstance(getattr(self, self.input_field), RenderedInput):
+            setattr(self, self.input_field, RenderedInput(getattr(self, self.input_field), self.input_noun))
+
     def _check(self) -> CheckedCall:
+        raw = getattr(self, self.input_field)
         return self.hook.client.check(
-            self.operation, self.campaign_id, getattr(self, self.input_field), self.search_in_additional_numbers
+            self.operation,
+            self.campaign_id,
+            raw.value if isinstance(raw, RenderedInput) else raw,
+            self.search_in_additional_numbers,
         )
 
     def _start(self, context: Context, call: CheckedCall) -> RecordsRun:
@@ -177,6 +223,7 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
     template_fields: Sequence[str] = (*ThuliumRecordsBaseOperator.template_fields, "phone_numbers")
     operation = DELETE
     input_field = "phone_numbers"
+    input_noun = "phone number"
 
     def __init__(
         self,
@@ -256,6 +303,7 @@ class ThuliumAddRecordsOperator(ThuliumRecordsBaseOperator):
 
 
 __all__ = [
+    "RenderedInput",
     "ThuliumAddRecordsOperator",
     "ThuliumDeleteRecordsOperator",
     "ThuliumRecordsBaseOperator",

@@ -3,7 +3,9 @@
 - ``thulium_sandbox``: a running sandbox with the demo data, with ``AIRFLOW_CONN_THULIUM_DEFAULT``
   pointing at it for the duration of the test;
 - ``thulium_sandbox_factory``: a callable that starts more sandboxes (keyword arguments as for
-  :class:`ThuliumSandbox`), all stopped after the test.
+  :class:`ThuliumSandbox`), all stopped after the test;
+- ``thulium_airflow_db``: a migrated Airflow metadata database for real DAG runs
+  (:func:`airflow_provider_thulium.testing.run_dag`).
 """
 
 from __future__ import annotations
@@ -44,3 +46,19 @@ def thulium_sandbox_factory() -> Iterator[Callable[..., ThuliumSandbox]]:
     finally:
         for sandbox in started:
             sandbox.stop()
+
+
+@pytest.fixture(scope="session")
+def thulium_airflow_db() -> str:
+    """Migrate the metadata database of the ``AIRFLOW_HOME`` in force, once per session; returns that folder.
+
+    Airflow reads ``AIRFLOW_HOME`` when it is first imported, so a test suite that should not touch
+    your own Airflow sets it to a throwaway folder in its ``conftest.py`` before anything imports
+    Airflow (see the README, "test your own DAGs"). Migrating is what ``airflow db migrate`` does:
+    it creates the tables of a new database (SQLite by default) and deletes nothing.
+    """
+    from airflow.configuration import AIRFLOW_HOME
+    from airflow.utils import db
+
+    db.initdb()
+    return AIRFLOW_HOME

@@ -66,6 +66,11 @@ def test_unknown_setting_names_the_known_ones():
         ("https://acme.thulium.com/api/", None, "https://acme.thulium.com/api/"),
         ("http://127.0.0.1", 8765, "http://127.0.0.1:8765/api/"),
         ("http://[::1]:9000/", None, "http://[::1]:9000/api/"),
+        # Loopback without a scheme (a thulium://user:pass@127.0.0.1:8080 URI): plain http, as the sandbox.
+        ("127.0.0.1", 8080, "http://127.0.0.1:8080/api/"),
+        ("localhost:8080", None, "http://localhost:8080/api/"),
+        ("https://127.0.0.1", 8443, "https://127.0.0.1:8443/api/"),
+        ("localhost.example.com", None, "https://localhost.example.com/api/"),
     ],
 )
 def test_account_address_forms(host, port, url):
