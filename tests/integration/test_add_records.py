@@ -12,7 +12,7 @@ from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import ThuliumAddRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import latest_run, run_dag, task_states, xcom
-from tests.helpers import FAST_RETRIES, new_dag, set_connection
+from tests.helpers import FAST_RETRIES, all_logs, new_dag, set_connection, tries
 
 NEW = ["48600100001", "48600100002"]
 EXISTING = "48500100204"  # record 1006 of the demo campaign 00001, single
@@ -83,7 +83,7 @@ def test_upsert_warns_about_add_only_fields(thulium_sandbox, caplog, capfd):
     hook = ThuliumHook()
     result = hook.add_records(1, [{"phone_number": EXISTING, "order": 5, "status_id": 3}], on_existing="update")
     assert result[EXISTING]["status"] == "UPDATED"
-    assert "identifier or order, which an edit cannot change" in caplog.text + capfd.readouterr().out
+    assert "identifier or order, which an edit cannot change" in all_logs(caplog, capfd)
 
 
 def test_a_phone_twice_is_refused_before_sending(thulium_sandbox):
@@ -179,7 +179,7 @@ def test_records_removed_while_paging_are_not_repeated_and_a_warning_says_so(thu
     read = [record["phone_number"] for record in ThuliumHook().iter_records("00032")]
     assert len(read) == len(set(read)) == 140
     assert read == phones[:100] + phones[110:]
-    logs = caplog.text + capfd.readouterr().out
+    logs = all_logs(caplog, capfd)
     assert "changed while its records were read (150 matching records at the first page, 140 at the last)" in logs
 
 
@@ -211,3 +211,28 @@ def test_a_task_retried_after_it_was_stopped_mid_add_finishes_green_without_doub
     assert statuses <= {"ADDED", "ALREADY_EXISTS"} and "ALREADY_EXISTS" in statuses
     stored = [record["phone_number"] for record in thulium_sandbox.state.records("00033")]
     assert sorted(stored) == phones  # each once
+
+
+@pytest.mark.usefixtures("airflow_db")
+@pytest.mark.parametrize(
+    ("records", "why"),
+    [
+        ([{"phone_number": NEW[0]}, {"phone_number": NEW[0], "status_id": 2}], "already in records[0]"),
+        ([{"phone_number": NEW[0], "status": "Maybe later"}], "no status 'Maybe later'"),
+    ],
+    ids=["duplicated phone", "unknown status name"],
+)
+def test_bad_add_input_fails_the_task_once_before_anything_is_sent(thulium_sandbox, records, why):
+    with new_dag() as dag:
+        ThuliumAddRecordsOperator(
+            task_id="add", campaign_id=1, records=records, retries=2, retry_delay=timedelta(seconds=0)
+        )
+    try:
+        run = run_dag(dag)
+    except BaseException as exc:
+        assert why in str(exc)
+        run = latest_run(dag.dag_id)
+    assert task_states(run) == {"add": "failed"}
+    assert tries(run) == {"add": 1}  # fail-fast: Airflow's retries are not spent on bad input
+    assert [r.method for r in thulium_sandbox.requests if r.method != "GET"] == []  # no add was sent
+    assert thulium_sandbox.state.find("00001", NEW[0]) == []

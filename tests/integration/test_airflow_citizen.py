@@ -26,43 +26,11 @@ from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOpera
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
 from airflow_provider_thulium.version_compat import AirflowFailException
-from tests.helpers import FAST_RETRIES, new_dag, set_connection
+from tests.helpers import FAST_RETRIES, all_logs, new_dag, set_connection, tries, xcom_rows
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
 RETRIES = {"retries": 2, "retry_delay": timedelta(0)}
-
-
-def tries(dag_run: Any) -> dict[str, int]:
-    """task_id → the try number the task instance ended on, read from the metadata database."""
-    from airflow.models.taskinstance import TaskInstance
-    from airflow.utils.session import create_session
-
-    with create_session() as session:
-        rows = session.query(TaskInstance).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
-        return {row.task_id: row.try_number for row in rows}
-
-
-def xcom_rows(dag_run: Any) -> list[tuple[str, int, str]]:
-    """Every XCom row of the run as (task_id, map_index, key), read from the metadata database."""
-    from airflow.utils.session import create_session
-
-    from airflow_provider_thulium.testing import _xcom_rows
-
-    model, _ = _xcom_rows()
-    with create_session() as session:
-        rows = session.query(model).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
-        return sorted((row.task_id, row.map_index, row.key) for row in rows)
-
-
-def all_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> str:
-    """Everything logged: Airflow 2.11 through logging (caplog), Airflow 3's task logs to stdout (capfd)."""
-    import traceback
-
-    out, err = capfd.readouterr()
-    lines = [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
-    lines += ["".join(traceback.format_exception(*r.exc_info)) for r in caplog.records if r.exc_info]
-    return "\n".join([*lines, out, err])
 
 
 class FailureCallback:

@@ -13,7 +13,7 @@ import pytest
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
-from tests.helpers import new_dag
+from tests.helpers import new_dag, xcom_rows
 
 README = Path(__file__).parents[2] / "README.md"
 
@@ -50,8 +50,6 @@ def test_the_hook_example_pushes_one_xcom_in_a_task(thulium_sandbox):
         namespace["clean_up"](["48500100201", "48500100299"])  # type: ignore[operator]
     run = run_dag(dag)
     assert task_states(run) == {"clean_up": "success"}
-    from tests.integration.test_airflow_citizen import xcom_rows
-
     assert xcom_rows(run) == [("clean_up", -1, "return_value")]
     results = xcom(run, "clean_up")
     assert list(results) == ["48500100201", "48500100299"]

@@ -25,7 +25,7 @@ from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
-from tests.helpers import FAST_RETRIES, new_dag
+from tests.helpers import FAST_RETRIES, all_logs, new_dag
 
 LOGIN = "api_user"
 SECRET = "Tul1p#Quartz/9-vEry&distinct"
@@ -65,13 +65,6 @@ def capture_everything(caplog):
     for name in ("airflow", "airflow.task", "airflow_provider_thulium", "urllib3"):
         caplog.set_level(logging.DEBUG, logger=name)
     return caplog
-
-
-def all_log_text(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]) -> str:
-    out, err = capfd.readouterr()
-    lines = [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
-    lines += ["".join(traceback.format_exception(*r.exc_info)) for r in caplog.records if r.exc_info]
-    return "\n".join([*lines, out, err])
 
 
 def test_hook_calls_leak_nothing(secret_sandbox, thulium_sandbox_factory, monkeypatch, capture_everything, capfd):
@@ -120,7 +113,7 @@ def test_hook_calls_leak_nothing(secret_sandbox, thulium_sandbox_factory, monkey
         assert_clean(text, f"the {type(error).__name__} message")
         assert_clean(repr(error.args), "the exception's args")
     assert_clean(message, "test_connection's message")
-    logs = all_log_text(capture_everything, capfd)
+    logs = all_logs(capture_everything, capfd)
     assert f"…{PHONES[0][-3:]}" in logs  # phones do appear in the logs, masked
     assert "urllib3.connectionpool DEBUG" in logs and "?…" in logs  # urllib3 did log, without queries
     assert_clean(logs, "the logs")
@@ -181,7 +174,7 @@ def test_operator_runs_leak_nothing(secret_sandbox, thulium_sandbox_factory, mon
                 assert_clean(json.dumps(value), f"the {key} XCom of {task_id}", phones=False)
     summary = xcom(run, "delete_unknown_campaign", "summary")
     assert_clean(summary["stopped_by"], "the stop reason")
-    logs = all_log_text(capture_everything, capfd)
+    logs = all_logs(capture_everything, capfd)
     assert "ThuliumPhoneFailuresError" in logs and "ThuliumValidationError" in logs  # the failures were logged
     assert "…" in logs
     assert_clean(logs, "the task logs")
