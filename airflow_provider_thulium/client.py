@@ -21,7 +21,7 @@ from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import DeleteResults, UpdateResults
-from airflow_provider_thulium.stream import stream_batches
+from airflow_provider_thulium.stream import OnSend, stream_batches
 from airflow_provider_thulium.transport import Transport
 from airflow_provider_thulium.validation import normalize_campaign_id, parse_flag, resolve_timezone
 
@@ -141,24 +141,30 @@ class ThuliumClient:
     def check(
         self, operation: Operation, campaign_id: str | int, raw_input: object, search_in_additional_numbers: object
     ) -> CheckedCall:
-        """Check everything a call needs first; a ``ThuliumValidationError`` names the problem."""
+        """Check everything a call needs first: a ``ThuliumValidationError`` names a problem of the input,
+        a ``ThuliumConfigurationError`` one of the connection (no login or password, a missing CA bundle)."""
         campaign = normalize_campaign_id(campaign_id)
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
         phones, items = operation.parse(raw_input, self.account_timezone)
+        # Credentials, CA bundles and the like too, so a run never stops at them before sending anything.
+        self.transport.prepare()
         return CheckedCall(operation, campaign, phones, items, search)
 
     def start_run(self, call: CheckedCall, policy: OutcomePolicy | None = None) -> RecordsRun:
         """A run of a checked call under ``policy``; nothing is sent until the run sends."""
 
-        def send(items: Sequence[Any]) -> Generator[BatchResult, None, None]:
-            return self.stream(call, items)
+        def send(items: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
+            return self.stream(call, items, on_send=on_send)
 
         return RecordsRun(call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log)
 
-    def stream(self, call: CheckedCall, items: Sequence[Any] | None = None) -> Generator[BatchResult, None, None]:
+    def stream(
+        self, call: CheckedCall, items: Sequence[Any] | None = None, on_send: OnSend | None = None
+    ) -> Generator[BatchResult, None, None]:
         """Send a checked call's items (or some of them) in batches; yield each batch's result in input order.
 
         Close the generator when stopping early: that cancels the batch queued to be sent next.
+        ``on_send`` is told each batch's phones as the batch goes on the wire.
         """
         path = f"batch/outbounds/{call.campaign_id}/records"
         flags = "search_in_additional_numbers=true" if call.search_in_additional_numbers else ""
@@ -169,7 +175,7 @@ class ThuliumClient:
             settings=self.settings,
             base_path=urlsplit(self.base_url).path,
         )
-        return stream_batches(self.transport, call.operation.method, path, batches)
+        return stream_batches(self.transport, call.operation.method, path, batches, on_send)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,12 @@ from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError
 from airflow_provider_thulium.operations import Operation
 from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.results import RecordResults
+from airflow_provider_thulium.results import RecordResults, outcome_counts
 from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
 
-#: Sends some of the run's items and yields each batch's result (a client's stream for the call).
-Sender = Callable[[Sequence[Any]], Generator[BatchResult, None, None]]
+#: Sends some of the run's items and yields each batch's result (a client's stream for the call);
+#: calls its second argument with each batch's phones as the batch goes on the wire.
+Sender = Callable[[Sequence[Any], Callable[[list[str]], None]], Generator[BatchResult, None, None]]
 #: Waits before the next try of the phones in a call: (delay, try number). May defer a task instead.
 Waiter = Callable[[timedelta, int], None]
 
@@ -86,17 +87,20 @@ class RecordsRun:
     def send(self, items: Sequence[Any]) -> None:
         """Send ``items`` and record each batch.
 
-        On any exception (a task killed or timed out included), the results are finished with the
-        unanswered phones ``INTERRUPTED`` before it propagates, so nothing is lost.
+        On any exception (a task killed or timed out included), the results are finished before it
+        propagates, so nothing is lost: phones whose request was on the wire are ``INTERRUPTED``,
+        phones never sent ``NOT_SENT``, and the summary's ``stopped_by`` names the exception.
         """
         if not items:
             return
         try:
             # Closed at once on the way out, so a stopped run sends no batch that was only queued.
-            with closing(self._send(items)) as batches:
+            with closing(self._send(items, self.results.note_sent)) as batches:
                 for batch in batches:
                     self.results.add_batch(batch)
-        except BaseException:
+        except BaseException as exc:
+            if self.results.stop_error is None:
+                self.results.stop_error = exc
             self.results.finish(interrupted=True)
             if self.on_interrupted is not None:
                 self.on_interrupted(self)
@@ -136,7 +140,7 @@ class RecordsRun:
         """
         entries = self.results.finish()
         summary = self.results.summary()
-        outcomes = ", ".join(f"{name} {count}" for name, count in summary["outcomes"].items()) or "no phones"
+        outcomes = outcome_counts(summary["outcomes"]) or "no phones"
         self.log.info(
             "%s done: %s; %d request(s), %d retries, %.2f s",
             self.operation.name.upper(),
