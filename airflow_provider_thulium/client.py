@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
 from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
+from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import DeleteResults, UpdateResults
@@ -92,7 +93,10 @@ class ThuliumClient:
         return answer.payload
 
     def check_connection(self) -> tuple[bool, str]:
-        """Check the address, TLS and credentials with one read-only call (``GET outbounds``)."""
+        """Check the address, TLS and credentials with one read-only call (``GET outbounds``).
+
+        Never raises: whatever goes wrong is the ``(False, why)`` answer.
+        """
         try:
             self.transport.request("GET", "outbounds", description="GET outbounds", retry=False)
         except ThuliumPermissionError:
@@ -102,6 +106,8 @@ class ThuliumClient:
             )
         except ThuliumError as exc:
             return False, str(exc)
+        except Exception as exc:  # a last resort: the connection test must answer, not raise
+            return False, f"GET outbounds: unexpected {type(exc).__name__}: {safe_server_text(str(exc))}"
         return True, "Connected to Thulium: the API user can list campaigns."
 
     # -- records calls --

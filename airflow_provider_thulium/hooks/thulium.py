@@ -23,6 +23,7 @@ from airflow_provider_thulium.get_provider_info import (
     connection_placeholders,
 )
 from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
+from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.run import OutcomePolicy
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.shapes import DeleteResults, UpdateResults
@@ -150,11 +151,13 @@ class ThuliumHook(BaseHook):
             self.client.close()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the address, TLS and credentials with one read-only call (``GET outbounds``)."""
+        """Check the address, TLS and credentials with one read-only call (``GET outbounds``); never raises."""
         try:
             return self.client.check_connection()
         except ThuliumError as exc:  # the connection itself is unusable (no host, plain http...)
             return False, str(exc)
+        except Exception as exc:  # e.g. the connection cannot be read
+            return False, f"{type(exc).__name__}: {safe_server_text(str(exc))}"
 
     # -- API calls --
 
