@@ -175,8 +175,9 @@ class UpdateRecords(_ObjectPerPhone):
         code = entry.get("http_status")
         if type(code) is int:
             return UPDATED if 200 <= code < 300 else f"HTTP_{code}"
-        if code is None and entry.get("status") in CLIENT_STATUSES:
-            return str(entry["status"])
+        status = entry.get("status")
+        if code is None and isinstance(status, str) and status in CLIENT_STATUSES:
+            return status
         return f"HTTP_{_scalar(code)}"
 
 

@@ -293,6 +293,8 @@ class Transport:
                 'reading it all. If Thulium\'s answers really are this large, raise the setting "max_answer_bytes"',
                 status_code=exc.status,
             ) from None
+        except ThuliumError:
+            raise  # the session could not be built (credentials, CA bundle): nothing was sent
         except Exception as exc:
             raise self._attempt_failure(exc, deadline.expired, description) from None
         finally:
