@@ -26,9 +26,11 @@ from airflow_provider_thulium.exceptions import (
     ThuliumUnavailableError,
 )
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
+from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator
 from airflow_provider_thulium.run import OutcomePolicy
 from airflow_provider_thulium.settings import ThuliumSettings
-from tests.helpers import CLOSE, FAST_RETRIES, RawRequest, RawServer, http_answer, set_connection
+from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
+from tests.helpers import CLOSE, FAST_RETRIES, RawRequest, RawServer, http_answer, new_dag, set_connection
 
 PHONES = [f"485001002{n:02d}" for n in range(10)]
 
@@ -279,6 +281,21 @@ def test_a_call_the_connection_cannot_make_sends_nothing_and_marks_nothing_inter
         assert caught.value.results is None
         assert not hook.test_connection()[0]
     assert answered == []
+
+
+def test_an_operator_whose_connection_cannot_send_fails_before_any_run(airflow_db, monkeypatch):
+    answered = []
+    with RawServer(lambda request: answered.append(request) or [http_answer(200, b"{}")]) as server:
+        set_connection(monkeypatch, "thulium_no_password", host=server.url, login="api_user", password="")
+        with new_dag() as dag:
+            ThuliumDeleteRecordsOperator(
+                task_id="delete", campaign_id="00001", phone_numbers=PHONES, thulium_conn_id="thulium_no_password"
+            )
+        run = run_dag(dag)
+    assert task_states(run) == {"delete": "failed"}
+    # Checked before the run: no request, and no phone reported as possibly applied (INTERRUPTED).
+    assert answered == []
+    assert xcom(run, "delete") is MISSING
 
 
 def test_a_run_stopped_by_an_error_before_sending_leaves_phones_not_sent():
