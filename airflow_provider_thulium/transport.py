@@ -38,7 +38,8 @@ from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.status_errors import error_from_answer
 
 #: An answer's size limit when ``max_answer_bytes`` is not set: a base (error pages, the campaign
-#: list) plus an allowance per phone of a batch. A delete answers about 60 bytes per record found.
+#: list) plus an allowance per phone of a batch. A delete answers about 60 bytes per record found
+#: (docs/thulium-api.md, "DELETE"), so 4 KiB is some 70 records a phone on average over the batch.
 ANSWER_BASE_BYTES = 1 << 20
 ANSWER_BYTES_PER_PHONE = 4 << 10
 #: The most of a failed answer's body read for Thulium's error messages; the status says the rest.
