@@ -8,6 +8,8 @@ the server does, an attempt ends within ``timeout`` and reads at most its answer
 from __future__ import annotations
 
 import contextlib
+import heapq
+import itertools
 import json
 import logging
 import os
@@ -422,12 +424,10 @@ class _AttemptDeadline:
     def __init__(self, seconds: float) -> None:
         self.at = time.monotonic() + seconds
         self.expired = False
+        self.ended = False
         self._lock = threading.Lock()
         self._connection: Any = None
-        self._ended = False
-        self._timer = threading.Timer(seconds, self._expire)
-        self._timer.daemon = True
-        self._timer.start()
+        _WATCHDOG.arm(self, self.at)
 
     def watch(self, connection: Any) -> None:
         """Note the connection the attempt is using (called by the pool as the request goes out)."""
@@ -439,23 +439,62 @@ class _AttemptDeadline:
     def end(self) -> None:
         """The attempt is over: the deadline no longer applies."""
         with self._lock:
-            self._ended = True
-        self._timer.cancel()
+            self.ended = True
 
-    def _expire(self) -> None:
+    def expire(self) -> bool:
+        """Shut the attempt's connection; ``False`` when it has none yet (a name lookup, a connect)."""
+        with self._lock:
+            if self.ended:
+                return True
+            self.expired = True
+            connection = self._connection
+            sock = getattr(connection, "sock", None)
+            if sock is None or getattr(connection, "_thulium_deadline", None) is not self:
+                return False
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+            return True
+
+
+class _Watchdog:
+    """One thread for the deadlines of every attempt in the process: it sleeps until the nearest.
+
+    (A timer thread per attempt would cost more than the rest of a request to a nearby server.)
+    """
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget every deadline and the thread (in a forked child, which has neither)."""
+        self._wake = threading.Condition()
+        self._due: list[tuple[float, int, _AttemptDeadline]] = []
+        self._order = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def arm(self, deadline: _AttemptDeadline, at: float) -> None:
+        with self._wake:
+            heapq.heappush(self._due, (at, next(self._order), deadline))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="thulium-deadlines", daemon=True)
+                self._thread.start()
+            elif self._due[0][2] is deadline:
+                self._wake.notify()  # sooner than what the thread sleeps towards
+
+    def _run(self) -> None:
         while True:
-            with self._lock:
-                if self._ended:
-                    return
-                self.expired = True
-                connection = self._connection
-                sock = getattr(connection, "sock", None)
-                if sock is not None and getattr(connection, "_thulium_deadline", None) is self:
-                    with contextlib.suppress(OSError):  # already closed
-                        sock.shutdown(socket.SHUT_RDWR)
-                    return
-            # Not connected yet (a name lookup, a connect bounded by the timeout): look again soon.
-            time.sleep(0.05)
+            with self._wake:
+                while not self._due or (self._due[0][0] > time.monotonic() and not self._due[0][2].ended):
+                    self._wake.wait(None if not self._due else self._due[0][0] - time.monotonic())
+                _, _, deadline = heapq.heappop(self._due)
+            if not deadline.expire():
+                # Not connected yet: look again shortly (the connect itself is bounded by the timeout).
+                self.arm(deadline, time.monotonic() + 0.05)
+
+
+_WATCHDOG = _Watchdog()
+# A forked child (Airflow runs tasks in one) has neither the thread nor a usable lock: start afresh.
+os.register_at_fork(after_in_child=_WATCHDOG.reset)
 
 
 def _watch_connection(connection: Any) -> None:
