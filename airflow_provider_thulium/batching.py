@@ -53,6 +53,8 @@ class BatchResult:
     :param requests: HTTP requests made for this batch (retries and 413/414 splits included).
     :param retries: how many of those were retries.
     :param seconds: wall time spent on the batch.
+    :param sent: ``False`` for the part of a split batch left unsent when the run stopped (its
+        ``error`` says why, or is ``None`` when another batch's error stopped the run).
     """
 
     phones: list[str]
@@ -61,6 +63,7 @@ class BatchResult:
     requests: int
     retries: int
     seconds: float
+    sent: bool = True
 
 
 def query_batches(

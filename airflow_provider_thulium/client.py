@@ -19,11 +19,12 @@ from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
 from airflow_provider_thulium.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
 from airflow_provider_thulium.paging import PAGE_SIZE, RecordFilter
+from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
-from airflow_provider_thulium.stream import stream_batches
+from airflow_provider_thulium.stream import OnSend, stream_batches
 from airflow_provider_thulium.transport import Transport
 from airflow_provider_thulium.validation import (
     check_phones_in_form,
@@ -160,7 +161,10 @@ class ThuliumClient:
         return (count if type(count) is int else offset + len(payload["result"])), payload["result"]
 
     def check_connection(self) -> tuple[bool, str]:
-        """Check the address, TLS and credentials with one read-only call (``GET outbounds``)."""
+        """Check the address, TLS and credentials with one read-only call (``GET outbounds``).
+
+        Never raises: whatever goes wrong is the ``(False, why)`` answer.
+        """
         try:
             self.transport.request("GET", "outbounds", description="GET outbounds", retry=False)
         except ThuliumPermissionError:
@@ -170,6 +174,8 @@ class ThuliumClient:
             )
         except ThuliumError as exc:
             return False, str(exc)
+        except Exception as exc:  # a last resort: the connection test must answer, not raise
+            return False, f"GET outbounds: unexpected {type(exc).__name__}: {safe_server_text(str(exc))}"
         return True, "Connected to Thulium: the API user can list campaigns."
 
     # -- records calls --
@@ -218,11 +224,14 @@ class ThuliumClient:
     def check(
         self, operation: Operation, campaign_id: str | int, raw_input: object, search_in_additional_numbers: object
     ) -> CheckedCall:
-        """Check everything a call needs first; a ``ThuliumValidationError`` names the problem."""
+        """Check everything a call needs first: a ``ThuliumValidationError`` names a problem of the input,
+        a ``ThuliumConfigurationError`` one of the connection (no login or password, a missing CA bundle)."""
         campaign = normalize_campaign_id(campaign_id)
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
         phones, items = operation.parse(raw_input, self.account_timezone)
         check_phones_in_form(phones, self.settings.phone_format, "input")
+        # Credentials, CA bundles and the like too, so a run never stops at them before sending anything.
+        self.transport.prepare()
         if operation.names_statuses(items):
             # Only input that names statuses costs this read: an API user may lack its permission.
             items = resolve_status_names(items, self._statuses_for_names(campaign), campaign)
@@ -244,22 +253,26 @@ class ThuliumClient:
     def start_run(self, call: CheckedCall, policy: OutcomePolicy | None = None) -> RecordsRun:
         """A run of a checked call under ``policy``; nothing is sent until the run sends."""
 
-        def send(items: Sequence[Any]) -> Generator[BatchResult, None, None]:
-            return self.stream(call, items)
+        def send(items: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
+            return self.stream(call, items, on_send=on_send)
 
         run = RecordsRun(call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log)
 
-        def send_edits(edits: Sequence[dict[str, Any]]) -> Generator[BatchResult, None, None]:
+        def send_edits(edits: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
             phones = [edit["phone_number"] for edit in edits]
-            return self.stream(CheckedCall(EDIT_EXISTING, call.campaign_id, phones, list(edits), False))
+            edit_call = CheckedCall(EDIT_EXISTING, call.campaign_id, phones, list(edits), False)
+            return self.stream(edit_call, on_send=on_send)
 
         run.send_edits = send_edits
         return run
 
-    def stream(self, call: CheckedCall, items: Sequence[Any] | None = None) -> Generator[BatchResult, None, None]:
+    def stream(
+        self, call: CheckedCall, items: Sequence[Any] | None = None, on_send: OnSend | None = None
+    ) -> Generator[BatchResult, None, None]:
         """Send a checked call's items (or some of them) in batches; yield each batch's result in input order.
 
         Close the generator when stopping early: that cancels the batch queued to be sent next.
+        ``on_send`` is told each batch's phones as the batch goes on the wire.
         """
         path = f"batch/outbounds/{call.campaign_id}/records"
         flags = "search_in_additional_numbers=true" if call.search_in_additional_numbers else ""
@@ -270,7 +283,7 @@ class ThuliumClient:
             settings=self.settings,
             base_path=urlsplit(self.base_url).path,
         )
-        return stream_batches(self.transport, call.operation.method, path, batches)
+        return stream_batches(self.transport, call.operation.method, path, batches, on_send)
 
 
 @dataclass(frozen=True)

@@ -15,8 +15,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from airflow_provider_thulium.privacy import mask_numbers
+from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.version_compat import AirflowException, AirflowFailException
+
+_MAX_SHOWN_MESSAGES = 5
 
 
 class ThuliumError(AirflowException):
@@ -26,6 +28,9 @@ class ThuliumError(AirflowException):
     :param status_code: the HTTP status Thulium answered, if an answer came.
     :param request_id: Thulium's ``request_id`` for the failed request; quote it to Thulium support.
     :param api_messages: Thulium's own error messages from the answer body.
+
+    The attributes keep what the server sent; the message shows it through
+    :func:`~airflow_provider_thulium.privacy.safe_server_text` (one line, numbers masked, cut short).
     """
 
     #: Whether the cause is confined to one request, so later batches may still succeed.
@@ -50,11 +55,13 @@ class ThuliumError(AirflowException):
         self.api_messages = list(api_messages)
         details = []
         if self.api_messages:
-            details.append("Thulium said: " + "; ".join(mask_numbers(text) for text in self.api_messages))
+            said = "; ".join(safe_server_text(text) for text in self.api_messages[:_MAX_SHOWN_MESSAGES])
+            more = len(self.api_messages) - _MAX_SHOWN_MESSAGES
+            details.append("Thulium said: " + said + (f" (and {more} more)" if more > 0 else ""))
         if status_code is not None:
             details.append(f"HTTP {status_code}")
         if request_id:
-            details.append(f"request_id={request_id}")
+            details.append(f"request_id={safe_server_text(request_id, limit=80, identifier=True)}")
         self.reason = message
         #: Attempts made for the request that failed (retries + 1).
         self.attempts = 1
@@ -104,6 +111,15 @@ class ThuliumResponseError(ThuliumError):
     """Thulium answered with something that is not JSON or not the documented shape."""
 
     retryable = True
+
+
+class ThuliumAnswerTooLargeError(ThuliumResponseError):
+    """The answer is larger than ``max_answer_bytes`` allows; it was refused unread.
+
+    Not retried: the same request would be answered the same way, and each try costs the download.
+    """
+
+    retryable = False
 
 
 class ThuliumPhoneFailuresError(ThuliumError):

@@ -140,7 +140,9 @@ class DeleteRecords(Operation):
         for item in entry:
             status = item.get("status") if isinstance(item, dict) else None
             if status != REMOVED:
-                return str(status or f"HTTP_{item.get('http_status') if isinstance(item, dict) else None}")
+                if isinstance(status, str) and status:
+                    return status
+                return f"HTTP_{_scalar(item.get('http_status') if isinstance(item, dict) else None)}"
         return REMOVED if entry else NO_ANSWER
 
     def merge(self, previous: Any, entry: Any) -> Any:
@@ -211,9 +213,18 @@ class UpdateRecords(_Records):
         code = entry.get("http_status")
         if type(code) is int:
             return UPDATED if 200 <= code < 300 else f"HTTP_{code}"
-        if code is None and entry.get("status") in CLIENT_STATUSES:
-            return str(entry["status"])
-        return f"HTTP_{code}"
+        status = entry.get("status")
+        if code is None and isinstance(status, str) and status in CLIENT_STATUSES:
+            return status
+        return f"HTTP_{_scalar(code)}"
+
+
+def _scalar(value: Any) -> Any:
+    """A value from the server fit to name an outcome: a scalar as it is, a list or object by its type.
+
+    (The server may send any JSON; ``str()`` of a deeply nested list raises ``RecursionError``.)
+    """
+    return value if value is None or isinstance(value, (str, int, float)) else type(value).__name__
 
 
 class AddRecords(_Records):

@@ -7,8 +7,30 @@ from __future__ import annotations
 
 import logging
 import re
+import reprlib
 
-_DIGIT_RUN = re.compile(r"\+?\d{6,}")
+# A number as people write it: digits in groups joined by a space, hyphen, dot or slash, the first
+# group perhaps in parentheses, perhaps after "+" ("+48 500 100 207", "(48) 500-100-207"), not
+# glued to a word before it (the groups of a hex id such as a UUID are not one number); and any
+# run of digits, wherever it stands. ISO dates and times come first in the alternation so they
+# are kept whole; a match is masked when it holds six digits or more.
+_NUMBER_LIKE = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?(?![0-9]))"
+    r"|(?<![\w.+/-])\+?\(?\d+(?:(?:[ ./-]|\) ?| ?\()\d+)*\)?"
+    r"|\d+"
+)
+_NOT_DIGITS = re.compile(r"[^0-9]+")
+_HEX_ID = re.compile(r"[0-9A-Fa-f]+(?:-[0-9A-Fa-f]+)*")
+# Characters that would break a log line or hide what follows: C0/C1 controls (newlines included),
+# zero-width and bidirectional formatting, line and paragraph separators, and lone surrogates (no
+# UTF-8 form: a log handler would fail on them).
+_UNPRINTABLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u206f\ufeff\ud800-\udfff]+")
+_SHORT_REPR = reprlib.Repr()
+_SHORT_REPR.maxlevel = 3
+_SHORT_REPR.maxstring = 60
+_SHORT_REPR.maxother = 60
+#: How many characters of one server text reach a log line or an error message.
+SERVER_TEXT_LIMIT = 200
 _QUERY_STRING = re.compile(r"\?[^\s'\"]*")
 #: The query parameter a DELETE batch carries each phone number in (docs/thulium-api.md, "DELETE").
 PHONE_PARAM = "phone_number%5B%5D="
@@ -21,8 +43,38 @@ def mask_phone(phone: object) -> str:
 
 
 def mask_numbers(text: str) -> str:
-    """Mask every run of six or more digits in a text from elsewhere (e.g. Thulium's error messages)."""
-    return _DIGIT_RUN.sub(lambda match: mask_phone(match.group()), text)
+    """Mask every number of six digits or more in a text from elsewhere, separators and all.
+
+    ``48500100207``, ``+48 500 100 207``, ``48-500-100-207`` and ``(48) 500 100 207`` all become
+    ``…207``; ISO dates and times (``2024-05-01 10:00``) are kept.
+    """
+    return _NUMBER_LIKE.sub(_mask_match, text)
+
+
+def _mask_match(match: re.Match[str]) -> str:
+    found = match.group()
+    if match.group("date") is not None:
+        return found
+    digits = _NOT_DIGITS.sub("", found)
+    return mask_phone(digits) if len(digits) >= 6 else found
+
+
+def safe_server_text(value: object, limit: int = SERVER_TEXT_LIMIT, *, identifier: bool = False) -> str:
+    """A text the server sent (a status, a message, a request id, a header), made fit for a log line.
+
+    Control and formatting characters (newlines included) become one space, numbers are masked
+    (see :func:`mask_numbers`), and the text is cut to ``limit`` characters. A value that is not a
+    string (a server may send any JSON) is shown as a short ``repr``, however deeply it nests.
+    With ``identifier``, an id made of hex digits and hyphens (a UUID, Thulium's ``request_id``) is
+    kept whole: it is what support asks for, and its digit runs are not phone numbers.
+    XCom keeps the server's answer as it came; this is for logs and exception messages only.
+    """
+    if identifier and isinstance(value, str) and len(value) <= limit and _HEX_ID.fullmatch(value):
+        return value
+    text = value if isinstance(value, str) else _SHORT_REPR.repr(value)
+    # Cut before the work on a text that may be megabytes long; what is cut here is cut below too.
+    text = mask_numbers(_UNPRINTABLE.sub(" ", text[: limit * 4]))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def hide_query(text: str) -> str:

@@ -1,16 +1,21 @@
-"""Per-phone results of a run: every input phone accounted for, outcomes counted, logs masked."""
+"""Per-phone results of a run: every input phone accounted for, outcomes counted, logs masked.
+
+Statuses and messages are the server's own text: XCom keeps them as they came, log lines and
+error messages show them through :func:`~airflow_provider_thulium.privacy.safe_server_text`.
+"""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from airflow_provider_thulium.batching import BatchResult
+from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.operations import Operation
-from airflow_provider_thulium.privacy import mask_numbers, mask_phone
+from airflow_provider_thulium.privacy import mask_phone, safe_server_text
 from airflow_provider_thulium.shapes import INTERRUPTED, NO_ANSWER, NOT_SENT, REQUEST_FAILED, RunSummary
 
 _MAX_LOGGED_FAILURES = 3
@@ -18,6 +23,17 @@ _MAX_LOGGED_FAILURES = 3
 #: phones and at least this many, or all of them: numbers the campaign stores in another form
 #: (``+48…`` against ``48…``) answer NOT_EXIST too, and count as a success.
 _MANY_ALREADY_DONE = 3
+_MAX_LOGGED_OUTCOMES = 10
+_NOT_SENT_MESSAGE = "not sent: the run stopped before this phone"
+
+
+def outcome_counts(counts: Mapping[str, int]) -> str:
+    """Outcomes and their counts as one log-safe text (``NOT_EXIST 2, REMOVED 10``); a server's own statuses
+    can be many and long, so the names are cut and at most ten shown."""
+    ranked = sorted(counts.items())
+    text = ", ".join(f"{safe_server_text(name, 60)} {count}" for name, count in ranked[:_MAX_LOGGED_OUTCOMES])
+    more = len(ranked) - _MAX_LOGGED_OUTCOMES
+    return text + (f" and {more} other outcome(s)" if more > 0 else "")
 
 
 class RecordResults:
@@ -52,13 +68,26 @@ class RecordResults:
         self.batches = 0
         self.unmatched_answers = 0
         self.stop_error: BaseException | None = None  # the error that ended the run early, if one did
+        # The phones of each batch that went on the wire (appended from the stream's worker
+        # threads): a run stopped mid-way marks these INTERRUPTED and the others NOT_SENT.
+        self._sent: list[list[str]] = []
         # Wall-clock, not monotonic: a deferred run resumes in another process.
         self.started = time.time()
 
     @property
     def stopped_by(self) -> str | None:
         """The message of the error that ended the run early, if one did."""
-        return None if self.stop_error is None else str(self.stop_error)
+        if self.stop_error is None:
+            return None
+        if isinstance(self.stop_error, ThuliumError):
+            return str(self.stop_error)
+        # Not ours (a task timeout, a batch that could not be built): its type says most.
+        text = safe_server_text(str(self.stop_error))
+        return f"{type(self.stop_error).__name__}: {text}" if text else type(self.stop_error).__name__
+
+    def note_sent(self, phones: list[str]) -> None:
+        """Note that a batch with these phones goes on the wire (called from the stream's workers)."""
+        self._sent.append(phones)
 
     def add_batch(self, batch: BatchResult, read_as: Operation | None = None) -> None:
         """Record one batch: Thulium's answers, or a client-side entry for each phone of a failed batch.
@@ -68,7 +97,14 @@ class RecordResults:
         self.batches += 1
         self.requests += batch.requests
         self.retries += batch.retries
-        if batch.error is not None or batch.answer is None:
+        if not batch.sent:
+            # The rest of a split batch, left unsent when the run stopped.
+            if batch.error is not None and self.stop_error is None:
+                self.stop_error = batch.error
+            message = f"not sent: {batch.error}" if batch.error is not None else _NOT_SENT_MESSAGE
+            for phone in batch.phones:
+                self._store(phone, self.operation.client_entry(NOT_SENT, message))
+        elif batch.error is not None or batch.answer is None:
             message = str(batch.error) if batch.error is not None else "no answer"
             if batch.error is not None and not batch.error.batch_local and self.stop_error is None:
                 self.stop_error = batch.error
@@ -128,16 +164,22 @@ class RecordResults:
     def finish(self, interrupted: bool = False) -> dict[str, Any]:
         """Give every phone not yet answered a client-side entry and return the results.
 
-        :param interrupted: the task is being stopped with requests possibly in flight, so an
-            unanswered phone is ``INTERRUPTED`` (it may have been applied), not ``NOT_SENT``.
+        :param interrupted: the run is being stopped with requests possibly in flight: a phone
+            whose batch went on the wire but whose answer was not recorded is ``INTERRUPTED`` (it
+            may have been applied); a phone never sent is ``NOT_SENT`` either way.
         """
+        unanswered = [phone for phone, entry in self.results.items() if entry is None]
+        if not unanswered:
+            return self.results
+        sent: set[str] = set()
         if interrupted:
-            status, message = INTERRUPTED, "the task was stopped before Thulium answered; it may have been applied"
-        else:
-            status, message = NOT_SENT, "not sent: the run stopped before this phone"
-        for phone, entry in self.results.items():
-            if entry is None:
-                self._store(phone, self.operation.client_entry(status, message))
+            sent.update(*self._sent)
+        not_sent = self.operation.client_entry(NOT_SENT, _NOT_SENT_MESSAGE)
+        interrupted_entry = self.operation.client_entry(
+            INTERRUPTED, "the run was stopped before Thulium's answer was recorded; it may have been applied"
+        )
+        for phone in unanswered:
+            self._store(phone, interrupted_entry if phone in sent else not_sent)
         return self.results
 
     def failed_phones(self) -> list[str]:
@@ -192,8 +234,8 @@ class RecordResults:
             entry = self.results[phone]
             first = entry[0] if isinstance(entry, list) else entry
             message = first.get("message") if isinstance(first, dict) else None
-            line = f"{mask_phone(phone)}: {self.outcomes[phone] or NOT_SENT}"
-            lines.append(line + (f" ({mask_numbers(str(message))})" if message else ""))
+            line = f"{mask_phone(phone)}: {safe_server_text(self.outcomes[phone] or NOT_SENT, 60)}"
+            lines.append(line + (f" ({safe_server_text(message)})" if message else ""))
         return lines
 
     def _log_batch(self, batch: BatchResult) -> None:
@@ -203,14 +245,14 @@ class RecordResults:
             name = self.outcomes[phone] or NOT_SENT
             counts[name] += 1
             if name not in self.success_outcomes and len(failures) < _MAX_LOGGED_FAILURES:
-                failures.append(f"{mask_phone(phone)} {name}")
+                failures.append(f"{mask_phone(phone)} {safe_server_text(name, 60)}")
         self.log.info(
             "%s batch %d, campaign %s: %d phones: %s; %d request(s), %d retries, %.2f s%s",
             self.operation.name.upper(),
             self.batches,
             self.campaign_id,
             len(batch.phones),
-            ", ".join(f"{name} {count}" for name, count in sorted(counts.items())),
+            outcome_counts(counts),
             batch.requests,
             batch.retries,
             batch.seconds,

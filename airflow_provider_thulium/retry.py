@@ -2,7 +2,10 @@
 
 Which failures: those whose error class is ``retryable`` (see :mod:`~airflow_provider_thulium.status_errors`).
 How long: ``Retry-After`` when the server sends one (capped), else exponential backoff with jitter.
-When to stop: after ``max_retries`` retries, or when the next wait would overrun the retry budget.
+When to stop: after ``max_retries`` retries, or when the next attempt would start after the retry
+budget's end. Each attempt takes at most the transport's ``timeout`` (a deadline over the whole
+answer, see :mod:`~airflow_provider_thulium.transport`), so a request ends within
+``retry_budget + timeout``.
 """
 
 from __future__ import annotations
@@ -44,7 +47,8 @@ class RetryPolicy:
     :param backoff: seconds before the first retry of our own choosing; doubled each time, with jitter.
     :param max_backoff: the longest wait of our own choosing.
     :param max_retry_after: the longest ``Retry-After`` honoured.
-    :param budget: seconds the attempts and waits of one request may take together.
+    :param budget: seconds after the first attempt's start within which every attempt of one request
+        (and of the halves of a batch split after a 413/414) must start.
     """
 
     max_retries: int = 5
@@ -63,9 +67,19 @@ class RetryPolicy:
             budget=settings.retry_budget,
         )
 
-    def start(self, *, retry: bool = True) -> Attempts:
-        """Begin counting the attempts of one request; ``retry=False`` allows one attempt only."""
-        return Attempts(self, 1 + (self.max_retries if retry else 0), time.monotonic() + self.budget)
+    def start(self, *, retry: bool = True, deadline: float | None = None) -> Attempts:
+        """Begin counting the attempts of one request; ``retry=False`` allows one attempt only.
+
+        :param deadline: the budget's end on the ``time.monotonic()`` clock, when the request shares
+            a budget already running (a half of a split batch); default: ``budget`` from now.
+        """
+        if deadline is None:
+            deadline = self.deadline_from_now()
+        return Attempts(self, 1 + (self.max_retries if retry else 0), deadline)
+
+    def deadline_from_now(self) -> float:
+        """The end of a budget starting now, on the ``time.monotonic()`` clock."""
+        return time.monotonic() + self.budget
 
     def backoff_seconds(self, attempt: int) -> float:
         """The wait of our own choosing after failed attempt number ``attempt`` (1-based)."""
@@ -104,7 +118,7 @@ class Attempts:
         )
         if self.made >= self.max_attempts:
             self.why_final = "no retries left"
-        elif wait > self.remaining():
+        elif wait >= self.remaining():
             self.why_final = "the retry budget is spent"
         else:
             return wait

@@ -19,7 +19,7 @@ from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumValidationError
 from airflow_provider_thulium.operations import EDIT_EXISTING, Operation
 from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.results import RecordResults
+from airflow_provider_thulium.results import RecordResults, outcome_counts
 from airflow_provider_thulium.shapes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS
 
@@ -27,8 +27,9 @@ from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS
 #: success and leave it, edit it with the record's editable fields (an upsert), or count it as a failure.
 ON_EXISTING = ("skip", "update", "fail")
 
-#: Sends some of the run's items and yields each batch's result (a client's stream for the call).
-Sender = Callable[[Sequence[Any]], Generator[BatchResult, None, None]]
+#: Sends some of the run's items and yields each batch's result (a client's stream for the call);
+#: calls its second argument with each batch's phones as the batch goes on the wire.
+Sender = Callable[[Sequence[Any], Callable[[list[str]], None]], Generator[BatchResult, None, None]]
 #: Waits before the next try of the phones in a call: (delay, try number). May defer a task instead.
 Waiter = Callable[[timedelta, int], None]
 
@@ -108,14 +109,12 @@ class RecordsRun:
     def send(self, items: Sequence[Any]) -> None:
         """Send ``items`` and record each batch.
 
-        On any exception (a task killed or timed out included), the results are finished with the
-        unanswered phones ``INTERRUPTED`` before it propagates, so nothing is lost. A
-        :class:`ThuliumError` from the sending itself (an unusable connection, a batch that cannot
-        be built) comes once no request is in flight: the phones left are ``NOT_SENT``, and the
-        summary's ``stopped_by`` names the error.
+        On any exception (a task killed or timed out included), the results are finished before it
+        propagates, so nothing is lost: phones whose request was on the wire are ``INTERRUPTED``,
+        phones never sent ``NOT_SENT``, and the summary's ``stopped_by`` names the exception.
         """
         if items:
-            self._record(self._send(items))
+            self._record(self._send, items)
 
     def send_all(self, items: Sequence[Any]) -> None:
         """Send the input, then the edits of an upsert when the policy asks for them."""
@@ -123,17 +122,16 @@ class RecordsRun:
         if self.policy.edit_existing and self.send_edits is not None:
             self.edit_existing(items, self.send_edits)
 
-    def _record(self, batches: Generator[BatchResult, None, None], read_as: Operation | None = None) -> None:
+    def _record(self, send: Sender, items: Sequence[Any], read_as: Operation | None = None) -> None:
         try:
             # Closed at once on the way out, so a stopped run sends no batch that was only queued.
-            with closing(batches):
+            with closing(send(items, self.results.note_sent)) as batches:
                 for batch in batches:
                     self.results.add_batch(batch, read_as)
         except BaseException as exc:
-            stopped = isinstance(exc, ThuliumError)
-            if stopped and self.results.stop_error is None:
+            if self.results.stop_error is None:
                 self.results.stop_error = exc
-            self.results.finish(interrupted=not stopped)
+            self.results.finish(interrupted=True)
             if self.on_interrupted is not None:
                 self.on_interrupted(self)
             raise
@@ -195,7 +193,7 @@ class RecordsRun:
         self.log.info("%d record(s) already in campaign %s: editing them", len(edits), self.results.campaign_id)
         self.results.forget(list(record_ids))
         try:
-            self._record(send_edits(edits), read_as=EDIT_EXISTING)
+            self._record(send_edits, edits, read_as=EDIT_EXISTING)
         finally:
             for phone, record_id in record_ids.items():
                 entry = self.results.results[phone]
@@ -211,7 +209,7 @@ class RecordsRun:
         """
         entries = self.results.finish()
         summary = self.results.summary()
-        outcomes = ", ".join(f"{name} {count}" for name, count in summary["outcomes"].items()) or "no phones"
+        outcomes = outcome_counts(summary["outcomes"]) or "no phones"
         self.log.info(
             "%s done: %s; %d request(s), %d retries, %.2f s",
             self.operation.name.upper(),

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Any
@@ -88,17 +89,20 @@ def _as_text(name: str, value: Any) -> str:
 class ThuliumSettings:
     """Transport settings of a client: defaults, overridden by connection extras, overridden by hook arguments.
 
-    :param timeout: seconds to wait for each answer.
+    :param timeout: seconds one attempt of a request may take, from connecting to the answer's last byte.
     :param verify: verify TLS certificates (``True``), don't (``False``), or the path of a CA bundle.
     :param max_retries: retries of one request after a timeout, dropped connection, 429 or 5xx.
     :param backoff: seconds before the first retry; doubled for each further one, with jitter.
     :param max_backoff: the longest wait between two attempts of our own choosing.
     :param max_retry_after: the longest ``Retry-After`` honoured; a longer one is cut to this.
-    :param retry_budget: seconds one batch may spend on all its attempts and waits together.
+    :param retry_budget: seconds within which one batch starts all its attempts, retries and 413/414 splits
+        included; each attempt then takes at most ``timeout``.
     :param max_concurrent_requests: batches in flight at once.
     :param max_batch_size: records (phones) per request at most.
     :param max_request_line_bytes: request-line size a DELETE batch stays under (proxies answer 414 above 8 KiB).
     :param max_body_bytes: body size a PUT or POST batch stays under (proxies commonly answer 413 above 1 MiB).
+    :param max_answer_bytes: the largest answer read for one request; a larger one is refused unread. By
+        default (``None``) it follows the request: 1 MiB plus 4 KiB per phone of a batch.
     :param accept_language: ``Accept-Language`` for Thulium's error texts: ``en`` (Thulium's default when
         none is sent) or ``pl``.
     :param timezone: the account's time zone, for converting aware ``next_call_date`` values.
@@ -119,6 +123,7 @@ class ThuliumSettings:
     max_batch_size: int = 1000
     max_request_line_bytes: int = 8000
     max_body_bytes: int = 1_000_000
+    max_answer_bytes: int | None = None
     accept_language: str | None = None
     timezone: str = "Europe/Warsaw"
     allow_http: bool = False
@@ -158,6 +163,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "max_batch_size": _as_number(1, integer=True),
     "max_request_line_bytes": _as_number(256, integer=True),
     "max_body_bytes": _as_number(256, integer=True),
+    "max_answer_bytes": _as_number(1024, integer=True),
     "accept_language": _as_text,
     "timezone": _as_text,
     "allow_http": _as_bool,
@@ -178,30 +184,99 @@ def is_loopback(hostname: str) -> bool:
 def api_base_url(host: str | None, port: int | None, *, allow_http: bool, source: str) -> str:
     """The account's API root, ending in ``/api/``, from a host as users write it.
 
-    ``acme.thulium.com`` (https assumed), or a URL with scheme, with or without the ``/api``
-    suffix (docs/thulium-api.md, "Transport and auth"). A loopback host without a scheme
-    (``127.0.0.1:8080``, ``localhost``, as a ``thulium://user:pass@127.0.0.1:8080`` URI gives it)
-    is plain http, as the sandbox serves it. ``source`` names where the host came from
-    (e.g. ``"Connection 'thulium_default'"``) in error messages.
+    ``acme.thulium.com`` (https assumed), ``acme.thulium.com:8443``, or a URL with scheme, with or
+    without the ``/api`` suffix (docs/thulium-api.md, "Transport and auth"). A loopback host without
+    a scheme (``127.0.0.1:8080``, ``localhost``, as a ``thulium://user:pass@127.0.0.1:8080`` URI gives
+    it) is plain http, as the sandbox serves it. ``source`` names where the host came from (e.g.
+    ``"Connection 'thulium_default'"``) in error messages. Anything that is not a plain address (a
+    malformed scheme, a bad host name or port, credentials, a query) is a
+    :class:`ThuliumConfigurationError` naming the host field, never a guess.
     """
     host = (host or "").strip()
     if not host:
         raise ThuliumConfigurationError(f"{source} has no host: set it to the account's address, e.g. acme.thulium.com")
+
+    def refuse(problem: str) -> ThuliumConfigurationError:
+        return ThuliumConfigurationError(
+            f"{source}: the host {problem}; write the account's address as acme.thulium.com or https://acme.thulium.com"
+        )
+
+    if _UNSAFE_HOST_TEXT.search(host):
+        raise refuse("holds whitespace or control characters")
     if "://" not in host:
-        host = ("http://" if is_loopback(urlsplit("//" + host).hostname or "") else "https://") + host
-    parts = urlsplit(host)
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ThuliumConfigurationError(f"{source}: host must be an https address such as https://acme.thulium.com")
-    netloc = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
-    port = parts.port or port
-    if port:
-        netloc += f":{port}"
-    if parts.scheme == "http" and not allow_http and not is_loopback(parts.hostname):
+        if _SCHEME_WITHOUT_SLASHES.match(host):
+            # "http:evil.com" or "https:/evil.com": a URL with a broken scheme, not a host named "http".
+            raise refuse("starts with a scheme but not with http:// or https://")
+        try:
+            bare = urlsplit("//" + host).hostname or ""
+        except ValueError:  # refused below, with the reason
+            bare = ""
+        host = ("http://" if is_loopback(bare) else "https://") + host
+    try:
+        parts = urlsplit(host)
+    except ValueError:  # e.g. an unclosed "[" of an IPv6 address
+        raise refuse("is not a URL (a malformed IPv6 address?)") from None
+    if parts.scheme.lower() not in {"http", "https"}:
+        raise refuse(f"has the scheme {parts.scheme[:20]!r}; only https (or http to this machine) is supported")
+    if "@" in parts.netloc:
+        raise refuse("holds credentials; put the API user in the connection's login and password instead")
+    if parts.query or parts.fragment or host.endswith(("?", "#")):
+        raise refuse("holds a query or fragment")
+    hostname, port_text = _split_netloc(parts.netloc, refuse)
+    if port_text is not None:
+        port = _port(port_text)
+        if port is None:
+            raise refuse(f"has the port {port_text[:20]!r}, not a number from 1 to 65535")
+    elif port:  # the connection's own port field (0 or None: not set)
+        given, port = port, _port(str(port))
+        if port is None:
+            raise ThuliumConfigurationError(f"{source}: the port {given!r} is not a number from 1 to 65535")
+    scheme = parts.scheme.lower()
+    if scheme == "http" and not allow_http and not is_loopback(hostname):
         raise ThuliumConfigurationError(
-            f"{source} uses plain http to {parts.hostname}: the API user's password would cross the network "
+            f"{source} uses plain http to {hostname}: the API user's password would cross the network "
             'unencrypted. Use https, or set the extra "allow_http": true if this is intended.'
         )
+    netloc = hostname if ":" not in hostname else f"[{hostname}]"
+    if port:
+        netloc += f":{port}"
     path = parts.path.rstrip("/")
     if not path.endswith("/api"):
         path += "/api"
-    return f"{parts.scheme}://{netloc}{path}/"
+    return f"{scheme}://{netloc}{path}/"
+
+
+# Whitespace inside, control characters, and the Unicode separators urlsplit would silently drop.
+_UNSAFE_HOST_TEXT = re.compile(r"[\s\x00-\x1f\x7f-\x9f]")
+_SCHEME_WITHOUT_SLASHES = re.compile(r"(?i)https?:(?!//)(?![0-9]+(?:/|$))")
+_DNS_LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
+
+
+def _split_netloc(netloc: str, refuse: Callable[[str], ThuliumConfigurationError]) -> tuple[str, str | None]:
+    """The host name (lower case, IDNA-encoded) and the port text (``None`` when absent) of a URL's netloc."""
+    if netloc.startswith("["):
+        address, bracket, rest = netloc[1:].partition("]")
+        try:
+            ip = ipaddress.IPv6Address(address)
+        except ValueError:
+            raise refuse("has a malformed IPv6 address") from None
+        if not bracket or (rest and not rest.startswith(":")):
+            raise refuse("has a malformed IPv6 address")
+        return str(ip), rest[1:] if rest else None
+    name, colon, port_text = netloc.partition(":")
+    name = name.rstrip(".").lower()
+    if not name:
+        raise refuse("has no host name")
+    if not name.isascii():
+        try:
+            name = name.encode("idna").decode("ascii")
+        except UnicodeError:
+            raise refuse("is not a valid internationalised domain name") from None
+    if len(name) > 253 or not all(_DNS_LABEL.fullmatch(label) for label in name.split(".")):
+        raise refuse("is not a valid host name (letters, digits and hyphens, in dot-separated labels)")
+    return name, port_text if colon else None
+
+
+def _port(text: str) -> int | None:
+    """The port a text names, or ``None`` unless it is ASCII digits from 1 to 65535."""
+    return int(text) if 0 < len(text) <= 5 and text.isascii() and text.isdigit() and 1 <= int(text) <= 65535 else None

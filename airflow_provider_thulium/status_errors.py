@@ -67,14 +67,32 @@ def error_from_answer(status: int, headers: Mapping[str, str], payload: Any, des
     :param payload: the decoded JSON body, or ``None`` when it was not JSON. Thulium's error body is
         ``{"request_id": …, "errors": [{"message": …, "code": N}]}`` (docs/thulium-api.md, "Response codes").
     """
-    request_id = headers.get("X-Request-Id")
+    request_id = _text(headers.get("X-Request-Id"))
     messages: list[str] = []
     if isinstance(payload, dict):
-        request_id = str(payload.get("request_id") or request_id or "") or None
+        request_id = _text(payload.get("request_id")) or request_id
         errors = payload.get("errors")
-        for error in errors if isinstance(errors, list) else []:
-            if isinstance(error, dict) and error.get("message"):
-                code = f" [code {error['code']}]" if error.get("code") is not None else ""
-                messages.append(f"{error['message']}{code}")
+        for error in errors[:_MAX_MESSAGES] if isinstance(errors, list) else []:
+            message = _text(error.get("message")) if isinstance(error, dict) else None
+            if message:
+                code = _text(error.get("code"))
+                messages.append(message + (f" [code {code}]" if code is not None else ""))
     cls, hint = error_class_for(status)
     return cls(f"{description}: {hint}", status_code=status, request_id=request_id, api_messages=messages)
+
+
+#: Thulium's error messages kept from one answer (a hostile server could send a million).
+_MAX_MESSAGES = 20
+
+
+def _text(value: Any) -> str | None:
+    """A text field of the server's answer as a string, or ``None`` when absent or not text.
+
+    A server may send any JSON where a string is documented; only strings and numbers are taken
+    (``str()`` of a deeply nested list would raise ``RecursionError``).
+    """
+    if isinstance(value, str):
+        return value or None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return str(value)
+    return None

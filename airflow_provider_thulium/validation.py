@@ -245,11 +245,39 @@ def _list_literal(text: str, field: str, hint: str = "") -> list[Any]:
 
 def _all_match(values: Sequence[object], lines: re.Pattern[str]) -> TypeGuard[Sequence[str]]:
     """Whether ``values`` are all plain ``str`` that ``lines`` matches when joined by newlines."""
+    return _joined_if_all_match(values, lines) is not None
+
+
+def _joined_if_all_match(values: Sequence[object], lines: re.Pattern[str]) -> str | None:
+    """``values`` joined by newlines when they are all plain ``str`` that ``lines`` matches so, else ``None``."""
     if not values or set(map(type, values)) != {str}:
-        return False
+        return None
     text = "\n".join(values)  # type: ignore[arg-type]  # all str, checked above
     # A newline inside a value would split it into two lines that may each match: count them.
-    return text.count("\n") == len(values) - 1 and lines.fullmatch(text) is not None
+    return text if text.count("\n") == len(values) - 1 and lines.fullmatch(text) is not None else None
+
+
+def _spelled_twice(phones: Iterable[str], joined: str, count: int) -> bool:
+    """Whether a number is among ``phones`` both with and without a leading ``+``.
+
+    ``joined``: the ``count`` phones (duplicates included) joined by newlines. Only an input that
+    mixes the two spellings needs a look at each phone; the common ones (no ``+`` at all, or ``+``
+    on every phone) are answered from the text in C.
+    """
+    # The phones matched \+?[0-9]+ each, so every "+" in the text leads a phone.
+    if "+" not in joined or joined.count("+") == count:
+        return False
+    seen = set(phones)
+    return any(phone[1:] in seen for phone in seen if phone[0] == "+")
+
+
+def _same_number_error(where: object, earlier: str, phone: str, earlier_phone: str) -> ThuliumValidationError:
+    """The error for one number given in two spellings, ``+48…`` and ``48…``."""
+    return ThuliumValidationError(
+        f"{where}: phone {mask_phone(phone)} is the same number as {earlier}, written "
+        f"{'with' if earlier_phone.startswith('+') else 'without'} '+'. Thulium may hold the two spellings as "
+        "one number or two: give each number once, as the campaign spells it"
+    )
 
 
 def _column(records: Sequence[dict[str, Any]], key: str, default: Any) -> list[Any]:
@@ -267,7 +295,8 @@ def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
     if not spec.fields.issuperset(keys) or (spec.needs_change and min(map(len, records)) < 2):
         return False
     phones = _column(records, "phone_number", None)
-    if not _all_match(phones, _PHONE_LINES) or len(set(phones)) != len(phones):
+    joined = _joined_if_all_match(phones, _PHONE_LINES)
+    if joined is None or len(set(phones)) != len(phones) or _spelled_twice(phones, joined, len(phones)):
         return False
     for key in keys.intersection(("status_id", "dictionary_status_id", "order")):
         ids = _column(records, key, 0)
@@ -313,7 +342,9 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
 
     Accepts a list or tuple of str/int, or one string of numbers separated by commas, semicolons,
     whitespace or newlines (what a Jinja template renders), or a string holding a list literal
-    (what a template renders from a list: ``['48500100201', '48500100202']``, or JSON).
+    (what a template renders from a list: ``['48500100201', '48500100202']``, or JSON). A number
+    given twice with the same spelling is kept once; given as both ``+48…`` and ``48…`` it is
+    refused, naming both items.
     """
     phone_numbers = as_sequence(phone_numbers)
     if isinstance(phone_numbers, str):
@@ -333,12 +364,19 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         raise ThuliumValidationError(
             f"{field}: expected a list of phone numbers or a string of them, got {type(phone_numbers).__name__}"
         )
-    if _all_match(items, _PHONE_LINES):
-        return list(dict.fromkeys(items))
-    unique: dict[str, None] = {}
+    joined = _joined_if_all_match(items, _PHONE_LINES)
+    if joined is not None:
+        unique: dict[str, None] = dict.fromkeys(items)  # type: ignore[arg-type]  # all str, checked whole
+        if not _spelled_twice(unique, joined, len(items)):
+            return list(unique)
+    first_index: dict[str, tuple[int, str]] = {}  # digits → (index, spelling) of the first item with them
     for index, value in enumerate(items):
-        unique.setdefault(_phone(value, _Where(field, index)), None)
-    return list(unique)
+        where = _Where(field, index)
+        phone = _phone(value, where)
+        earlier = first_index.setdefault(phone.lstrip("+"), (index, phone))
+        if earlier[1] != phone:
+            raise _same_number_error(where, f"{field}[{earlier[0]}]", phone, earlier[1])
+    return list(dict.fromkeys(spelling for _, spelling in first_index.values()))
 
 
 def _status_id(value: object, where: object) -> int:
@@ -467,7 +505,7 @@ def parse_records(
 def _check_records_one_by_one(
     records: Sequence[Any], account_tz: ZoneInfo, field: str, spec: RecordSpec
 ) -> list[dict[str, Any]]:
-    seen: dict[str, int] = {}
+    seen: dict[str, tuple[int, str]] = {}  # digits → (index, spelling) of the record with them
     normalised: list[dict[str, Any]] = []
     where = _Where(field)  # one for the whole input; pointed at each record and key in turn
     for index, record in enumerate(records):
@@ -490,12 +528,14 @@ def _check_records_one_by_one(
             raise ThuliumValidationError(
                 f"{where.at(None)}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(spec.accepted))}"
             )
-        if phone in seen:
+        earlier = seen.get(phone.lstrip("+"))
+        if earlier is not None:
+            if earlier[1] != phone:
+                raise _same_number_error(where.at("phone_number"), f"{field}[{earlier[0]}]", phone, earlier[1])
             raise ThuliumValidationError(
-                f"{where.at('phone_number')}: the same phone is already in {field}[{seen[phone]}]; "
-                f"{spec.duplicate_hint}"
+                f"{where.at('phone_number')}: the same phone is already in {field}[{earlier[0]}]; {spec.duplicate_hint}"
             )
-        seen[phone] = index
+        seen[phone.lstrip("+")] = (index, phone)
         clean: dict[str, Any] = {"phone_number": phone}
         for key, value in record.items():
             if value is None or key == "phone_number":

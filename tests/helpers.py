@@ -1,10 +1,16 @@
-"""What many tests share: quick retries, a fresh DAG, a connection from the environment."""
+"""What many tests share: quick retries, a fresh DAG, a connection from the environment, a raw loopback server."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
+import socket
+import threading
+import time
 import traceback
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
@@ -61,3 +67,103 @@ def all_logs(caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
     lines = [f"{r.name} {r.levelname} {r.getMessage()}" for r in caplog.records]
     lines += ["".join(traceback.format_exception(*r.exc_info)) for r in caplog.records if r.exc_info]
     return "\n".join([*lines, out, err])
+
+
+# ----------------------------------------------------------------------------- a raw loopback server
+
+#: In an answer script: close the connection here.
+CLOSE = object()
+
+
+@dataclass
+class RawRequest:
+    """One request a :class:`RawServer` received."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class RawServer:
+    """A loopback HTTP/1.1 server that answers with exactly the bytes a test scripts, checking nothing.
+
+    For what the sandbox cannot produce: a body trickled one byte at a time, a lying Content-Length,
+    a proxy answering 413 to everything, any bytes at all. ``answer`` is called with each request and
+    returns the script of the answer: ``bytes`` are sent, a ``float`` is a pause in seconds,
+    :data:`CLOSE` closes the connection. Connections are kept alive between answers. Use as a
+    context manager; ``url`` is its address, ``requests`` what it received.
+    """
+
+    def __init__(self, answer: Callable[[RawRequest], Iterable[Any]]) -> None:
+        self.answer = answer
+        self.requests: list[RawRequest] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._connections: list[socket.socket] = []
+        self._stopped = threading.Event()
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+
+    def __enter__(self) -> RawServer:
+        threading.Thread(target=self._accept, daemon=True).start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stopped.set()
+        self._listener.close()
+        for connection in list(self._connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+            connection.close()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._connections.append(connection)
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        reader = connection.makefile("rb")
+        try:
+            while not self._stopped.is_set():
+                request = self._read_request(reader)
+                if request is None:
+                    return
+                self.requests.append(request)
+                for step in self.answer(request):
+                    if self._stopped.is_set() or step is CLOSE:
+                        return
+                    if isinstance(step, (int, float)):
+                        time.sleep(step)
+                    else:
+                        connection.sendall(step)
+        except OSError:
+            return  # the client went away (or shut the socket at its deadline)
+        finally:
+            with contextlib.suppress(OSError):
+                reader.close()
+                connection.close()
+
+    @staticmethod
+    def _read_request(reader: Any) -> RawRequest | None:
+        line = reader.readline()
+        if not line:
+            return None
+        method, target, _ = line.decode("latin-1").split(" ", 2)
+        headers: dict[str, str] = {}
+        while (header := reader.readline()) not in (b"\r\n", b"\n", b""):
+            name, _, value = header.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = reader.read(int(headers.get("content-length", "0")))
+        return RawRequest(method, target, headers, body)
+
+
+def http_answer(status: int = 200, body: bytes = b"", headers: dict[str, str] | None = None) -> bytes:
+    """A whole HTTP/1.1 answer as bytes, with Content-Length unless ``headers`` set their own framing."""
+    fields = {"Content-Type": "application/json", **(headers or {})}
+    if "Content-Length" not in fields and "Transfer-Encoding" not in fields:
+        fields["Content-Length"] = str(len(body))
+    head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields.items())
+    return head.encode("latin-1") + b"\r\n" + body

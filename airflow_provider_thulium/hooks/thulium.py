@@ -23,6 +23,7 @@ from airflow_provider_thulium.get_provider_info import (
     connection_placeholders,
 )
 from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
+from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.run import OutcomePolicy
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
@@ -151,11 +152,13 @@ class ThuliumHook(BaseHook):
             self.client.close()
 
     def test_connection(self) -> tuple[bool, str]:
-        """Check the address, TLS and credentials with one read-only call (``GET outbounds``)."""
+        """Check the address, TLS and credentials with one read-only call (``GET outbounds``); never raises."""
         try:
             return self.client.check_connection()
         except ThuliumError as exc:  # the connection itself is unusable (no host, plain http...)
             return False, str(exc)
+        except Exception as exc:  # e.g. the connection cannot be read
+            return False, f"{type(exc).__name__}: {safe_server_text(str(exc))}"
 
     # -- API calls --
 
@@ -182,6 +185,7 @@ class ThuliumHook(BaseHook):
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param phone_numbers: the numbers (str or int), or one string of them separated by commas or spaces.
+            A number listed twice is sent once; written both with and without ``+`` it is refused.
         :param search_in_additional_numbers: also match records by their additional numbers.
         :param fail_on_failed_phones: raise :class:`~airflow_provider_thulium.exceptions.ThuliumPhoneFailuresError`
             when any phone's outcome is a failure (default: return them in the results).
@@ -217,7 +221,7 @@ class ThuliumHook(BaseHook):
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param records: dicts with ``phone_number`` and any of ``status_id``, ``dictionary_status_id``,
             ``agent_login``, ``next_call_date`` (``YYYY-MM-DD hh:mm`` or a datetime), ``record_fields``;
-            or a JSON string of such a list.
+            or a JSON string of such a list. A number may appear once, in one spelling (not ``+48…`` and ``48…``).
         :param search_in_additional_numbers: also match records by their additional numbers.
         :param fail_on_failed_phones: raise :class:`~airflow_provider_thulium.exceptions.ThuliumPhoneFailuresError`
             when any phone's outcome is a failure (default: return them in the results).

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -12,6 +12,7 @@ import pytest
 from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import (
     ThuliumAuthenticationError,
+    ThuliumConfigurationError,
     ThuliumPhoneFailuresError,
     ThuliumRequestRejectedError,
 )
@@ -27,9 +28,11 @@ def answers(*batches: BatchResult):
     queue = list(batches)
     sent: list[list[Any]] = []
 
-    def send(items: Sequence[Any]):
+    def send(items: Sequence[Any], on_send: Callable[[list[str]], None]):
         sent.append(list(items))
-        yield queue.pop(0)
+        batch = queue.pop(0)
+        on_send(batch.phones)
+        yield batch
 
     send.sent = sent  # type: ignore[attr-defined]
     return send
@@ -134,17 +137,51 @@ def test_calls_in_progress_are_tried_again_and_earlier_removals_kept():
     assert [item["status"] for item in entries["48500100201"]] == ["REMOVED", "REMOVED"]
 
 
-def test_an_interrupted_send_leaves_unanswered_phones_interrupted_and_tells_the_caller():
-    def send(items: Sequence[Any]):
+def test_an_interrupted_send_marks_only_phones_on_the_wire_interrupted_and_tells_the_caller():
+    phones = ["48500100201", "48500100202", "48500100203"]
+
+    def send(items: Sequence[Any], on_send: Callable[[list[str]], None]):
+        on_send(["48500100201"])
         yield ok(["48500100201"], {"48500100201": [{"status": "REMOVED"}]})
+        on_send(["48500100202"])  # on the wire when the task is stopped; the third batch never left
         raise KeyboardInterrupt
 
-    run = RecordsRun(DELETE, "00001", ["48500100201", "48500100202"], send, OutcomePolicy(), LOG)
-    seen: list[dict[str, Any]] = []
-    run.on_interrupted = lambda stopped: seen.append(dict(stopped.results.results))
+    run = RecordsRun(DELETE, "00001", phones, send, OutcomePolicy(), LOG)
+    seen: list[tuple[dict[str, Any], Any]] = []
+    run.on_interrupted = lambda stopped: seen.append((dict(stopped.results.results), stopped.results.summary()))
     with pytest.raises(KeyboardInterrupt):
+        run.send(phones)
+    results, summary = seen[0]
+    assert [results[p][0]["status"] for p in phones] == ["REMOVED", "INTERRUPTED", "NOT_SENT"]
+    assert summary["stopped_by"] == "KeyboardInterrupt"
+
+
+def test_a_run_that_fails_before_sending_anything_leaves_every_phone_not_sent_and_says_why():
+    def send(items: Sequence[Any], on_send: Callable[[list[str]], None]):
+        raise UnicodeEncodeError("utf-8", "\ud800", 0, 1, "surrogates not allowed")
+        yield  # a generator, like the client's stream
+
+    run = RecordsRun(DELETE, "00001", ["48500100201", "48500100202"], send, OutcomePolicy(), LOG)
+    with pytest.raises(UnicodeEncodeError):
         run.send(["48500100201", "48500100202"])
-    assert [seen[0][p][0]["status"] for p in seen[0]] == ["REMOVED", "INTERRUPTED"]
+    summary = run.results.summary()
+    assert summary["outcomes"] == {"NOT_SENT": 2}
+    assert summary["stopped_by"].startswith("UnicodeEncodeError")
+
+
+def test_the_unsent_rest_of_a_split_batch_is_not_sent_and_its_error_stops_the_run():
+    refused = ThuliumConfigurationError("DELETE …: refused a request of 900 bytes as too large", status_code=414)
+    send = answers(
+        BatchResult(["48500100201"], None, refused, 1, 0, 0.01),
+    )
+    unsent = BatchResult(["48500100202"], None, refused, 0, 0, 0.0, sent=False)
+    run = RecordsRun(DELETE, "00001", ["48500100201", "48500100202"], send, OutcomePolicy(), LOG)
+    run.send(["48500100201", "48500100202"])
+    run.results.add_batch(unsent)
+    entries, summary, error = run.conclude()
+    assert error is refused and summary["stopped_by"] == str(refused)
+    assert [entries[p][0]["status"] for p in entries] == ["REQUEST_FAILED", "NOT_SENT"]
+    assert entries["48500100202"][0]["message"].startswith("not sent: DELETE")
 
 
 def test_state_survives_a_deferral_round_trip():

@@ -86,3 +86,58 @@ def test_plain_http_to_a_remote_host_needs_allow_http():
 def test_missing_host_names_the_source():
     with pytest.raises(ThuliumConfigurationError, match="Connection 'x' has no host"):
         api_base_url("  ", None, allow_http=False, source="Connection 'x'")
+
+
+@pytest.mark.parametrize(
+    ("host", "port", "problem"),
+    [
+        ("http:/evil.com", None, "starts with a scheme"),
+        ("http:evil.com", None, "starts with a scheme"),
+        ("HTTPS:evil.com", None, "starts with a scheme"),
+        ("acme.thulium.com:abc", None, "port 'abc'"),
+        ("acme.thulium.com:99999", None, "port '99999'"),
+        ("https://acme.thulium.com:0", None, "port '0'"),
+        ("https://acme.thulium.com:+443", None, "port '+443'"),
+        ("https://acme.thulium.com:" + "9" * 5000, None, "not a number from 1 to 65535"),
+        ("https://acme.thulium.com:", None, "port ''"),
+        ("acme.thulium.com", 99999, "port 99999"),
+        ("https://api_user:secret@acme.thulium.com", None, "credentials"),
+        ("https://acme.thulium.com/api?x=1", None, "query"),
+        ("acme\n.thulium.com", None, "control characters"),
+        ("acme thulium.com", None, "whitespace"),
+        ("https://acme..thulium.com", None, "not a valid host name"),
+        ("https://-acme.thulium.com", None, "not a valid host name"),
+        ("http://[::1", None, "not a URL"),
+        ("https://[::zz]/api", None, "IPv6"),
+        ("ftp://acme.thulium.com", None, "scheme 'ftp'"),
+    ],
+)
+def test_a_malformed_host_is_a_configuration_error_naming_the_field(host, port, problem):
+    with pytest.raises(ThuliumConfigurationError) as caught:
+        api_base_url(host, port, allow_http=True, source="Connection 'x'")
+    message = str(caught.value)
+    assert message.startswith("Connection 'x'") and problem in message
+    assert "host" in message or "port" in message
+    assert "secret" not in message
+
+
+@pytest.mark.parametrize(
+    ("host", "url"),
+    [
+        ("acme.thulium.com:8443", "https://acme.thulium.com:8443/api/"),
+        ("HTTPS://Acme.Thulium.com/api", "https://acme.thulium.com/api/"),
+        ("acme.thulium.com.", "https://acme.thulium.com/api/"),
+        ("https://café.example.com", "https://xn--caf-dma.example.com/api/"),
+        ("http://localhost:8080", "http://localhost:8080/api/"),
+    ],
+)
+def test_well_formed_hosts_are_normalised(host, url):
+    assert api_base_url(host, None, allow_http=False, source="x") == url
+
+
+def test_max_answer_bytes_follows_the_request_unless_set():
+    assert ThuliumSettings().max_answer_bytes is None
+    assert ThuliumSettings.merge({"max_answer_bytes": "2000000"}).max_answer_bytes == 2_000_000
+    for bad in ("nan", "inf", 10, "lots"):
+        with pytest.raises(ThuliumConfigurationError, match="max_answer_bytes"):
+            ThuliumSettings.merge({"max_answer_bytes": bad})

@@ -110,6 +110,7 @@ RECORD_FLAWS = [
     ),
     ("colour", "red"),
     ("duplicate phone", None),
+    ("phone in the other spelling", None),
     ("no phone", None),
     ("nothing to change", None),
     ("not a dict", None),
@@ -122,6 +123,9 @@ def _plant(records: list[dict[str, Any]], where: int, flaw: tuple[str, Any]) -> 
     key, value = flaw
     if key == "duplicate phone":
         records.append({**records[index], "phone_number": records[0]["phone_number"]})
+    elif key == "phone in the other spelling":  # "+48…" and "48…": refused like a duplicate
+        phone = records[0]["phone_number"]
+        records.append({**records[index], "phone_number": phone[1:] if phone[0] == "+" else "+" + phone})
     elif key == "no phone":
         del records[index]["phone_number"]
     elif key == "nothing to change":
@@ -135,7 +139,8 @@ def _plant(records: list[dict[str, Any]], where: int, flaw: tuple[str, Any]) -> 
 
 NEAR_RECORD_LISTS = st.builds(
     lambda records, flaw: (records if flaw is None else _plant(records, *flaw), flaw is None),
-    st.lists(NORMAL_RECORD, min_size=1, max_size=6, unique_by=lambda record: record["phone_number"]),
+    # One spelling per number: "+1" and "1" are one number given twice.
+    st.lists(NORMAL_RECORD, min_size=1, max_size=6, unique_by=lambda record: record["phone_number"].lstrip("+")),
     st.one_of(st.none(), st.tuples(st.integers(min_value=0, max_value=5), st.sampled_from(RECORD_FLAWS))),
 )
 NEAR_PHONE_LISTS = st.builds(
