@@ -27,7 +27,6 @@ from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, res
 from airflow_provider_thulium.stream import OnSend, stream_batches
 from airflow_provider_thulium.transport import Transport
 from airflow_provider_thulium.validation import (
-    check_phones_in_form,
     normalize_campaign_id,
     parse_flag,
     resolve_timezone,
@@ -229,7 +228,6 @@ class ThuliumClient:
         campaign = normalize_campaign_id(campaign_id)
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
         phones, items = operation.parse(raw_input, self.account_timezone)
-        check_phones_in_form(phones, self.settings.phone_format, "input")
         # Credentials, CA bundles and the like too, so a run never stops at them before sending anything.
         self.transport.prepare()
         if operation.names_statuses(items):

@@ -7,7 +7,9 @@ call is a new :class:`Operation` subclass.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Iterator, Sequence
+from itertools import repeat
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -54,7 +56,7 @@ class Operation:
 
     def names_statuses(self, items: Sequence[Any]) -> bool:
         """Whether any item names its status, so the campaign's statuses must be read first."""
-        return self.takes_status_names and any(STATUS_NAME_FIELD in item for item in items)
+        return self.takes_status_names and any(map(operator.contains, items, repeat(STATUS_NAME_FIELD)))
 
     def success_outcomes(self, already_done_is_success: bool = True) -> frozenset[str]:
         """The outcomes that count as a success under the caller's choice about ``already_done``."""

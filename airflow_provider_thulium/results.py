@@ -115,35 +115,44 @@ class RecordResults:
         self._log_batch(batch)
 
     def _add_answer(self, batch: BatchResult, read: Any) -> None:
-        assert batch.answer is not None
-        expected = set(batch.phones)
-        by_digits: dict[str, str] | None = None
-        answered: set[str] = set()
+        answer = batch.answer
+        assert answer is not None
         results, outcomes = self.results, self.outcomes
+        expected = set(batch.phones)
+        if expected.issuperset(answer):  # keyed by the numbers as sent: by far the common case
+            for phone, value in answer.items():
+                if results[phone] is None:
+                    results[phone], outcomes[phone] = read(value)
+                else:
+                    self._store(phone, read(value)[0])
+            if len(answer) == len(expected):
+                return
+            answered = set(answer)
+        else:
+            answered = self._add_answer_by_digits(batch, read, expected)
+        message = "Thulium's answer did not mention this phone"
+        for phone in batch.phones:
+            if phone not in answered:
+                self._store(phone, self.operation.client_entry(NO_ANSWER, message))
+
+    def _add_answer_by_digits(self, batch: BatchResult, read: Any, expected: set[str]) -> set[str]:
+        # Thulium may key its answer by the number as it stores it (e.g. without "+"): match on
+        # digits before giving up on an entry.
+        assert batch.answer is not None
+        by_digits = {p.lstrip("+"): p for p in batch.phones}
+        answered: set[str] = set()
         for key, value in batch.answer.items():
             phone = str(key)
             if phone not in expected:
-                # Thulium may key its answer by the number as it stores it (e.g. without "+");
-                # match on digits before giving up on the entry.
-                if by_digits is None:
-                    by_digits = {p.lstrip("+"): p for p in batch.phones}
                 found = by_digits.get(phone.lstrip("+"))
                 if found is None:
                     # An answer for a number that was not sent: counted in the summary, not guessed at.
                     self.unmatched_answers += 1
                     continue
                 phone = found
-            if results[phone] is None:
-                results[phone], outcomes[phone] = read(value)
-            else:
-                self._store(phone, read(value)[0])
+            self._store(phone, read(value)[0])
             answered.add(phone)
-        if len(answered) == len(expected):
-            return
-        message = "Thulium's answer did not mention this phone"
-        for phone in batch.phones:
-            if phone not in answered:
-                self._store(phone, self.operation.client_entry(NO_ANSWER, message))
+        return answered
 
     def _store(self, phone: str, entry: Any) -> None:
         previous = self.results.get(phone)
@@ -240,12 +249,16 @@ class RecordResults:
 
     def _log_batch(self, batch: BatchResult) -> None:
         counts: Counter[str] = Counter()
+        for name, count in Counter(map(self.outcomes.__getitem__, batch.phones)).items():
+            counts[name or NOT_SENT] += count
         failures: list[str] = []
-        for phone in batch.phones:
-            name = self.outcomes[phone] or NOT_SENT
-            counts[name] += 1
-            if name not in self.success_outcomes and len(failures) < _MAX_LOGGED_FAILURES:
-                failures.append(f"{mask_phone(phone)} {safe_server_text(name, 60)}")
+        if not self.success_outcomes.issuperset(counts):
+            for phone in batch.phones:
+                name = self.outcomes[phone] or NOT_SENT
+                if name not in self.success_outcomes:
+                    failures.append(f"{mask_phone(phone)} {safe_server_text(name, 60)}")
+                    if len(failures) == _MAX_LOGGED_FAILURES:
+                        break
         self.log.info(
             "%s batch %d, campaign %s: %d phones: %s; %d request(s), %d retries, %.2f s%s",
             self.operation.name.upper(),

@@ -174,21 +174,6 @@ def phone_sender(phone_format: str) -> Callable[[str], str] | None:
     return None
 
 
-def check_phones_in_form(phones: Sequence[str], phone_format: str, field: str) -> None:
-    """Refuse two input phones that are one number in the campaign's form (``+48…`` and ``48…``)."""
-    send_as = phone_sender(phone_format)
-    if send_as is None:
-        return
-    seen: dict[str, int] = {}
-    for index, phone in enumerate(phones):
-        first = seen.setdefault(send_as(phone), index)
-        if first != index:
-            raise ThuliumValidationError(
-                f"{field}: the phones at positions {first} and {index} ({mask_phone(phone)}) are one number "
-                f"once written as the campaign stores it (phone_format {phone_format!r}); list it once"
-            )
-
-
 def _why_not_a_phone(text: str) -> str:
     """What is wrong with a text that is not a phone number, without showing it (it is personal data)."""
     if not text:

@@ -24,7 +24,7 @@ from airflow_provider_thulium.exceptions import (
 )
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
-from airflow_provider_thulium.testing import run_dag, task_states, xcom
+from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
 from airflow_provider_thulium.version_compat import AirflowFailException
 from tests.helpers import FAST_RETRIES, all_logs, new_dag, set_connection, tries, xcom_rows
 
@@ -94,9 +94,9 @@ def test_errors_that_cannot_heal_end_the_task_without_retries(thulium_sandbox, m
     assert tries(run) == dict.fromkeys(
         ["typo_in_a_key", "bad_date", "plain_http", "no_login", "wrong_password", "unknown_campaign"], 1
     )
-    # Nothing was sent without a login: every phone is NOT_SENT, and the summary says why.
-    assert xcom(run, "no_login")["48500100200"][0]["status"] == "NOT_SENT"
-    assert "login and password" in xcom(run, "no_login", "summary")["stopped_by"]
+    # A connection without a login is refused while the input is checked, before any run: like bad
+    # input, it leaves no results behind (nothing was sent, nothing to report per phone).
+    assert xcom(run, "no_login") is MISSING
     # One request each for the wrong password and the unknown campaign; the others sent none.
     assert sorted(request.path for request in thulium_sandbox.requests) == [
         "/api/batch/outbounds/00001/records",
@@ -383,7 +383,9 @@ def test_phone_format_sends_the_campaigns_form_and_keys_results_as_given(thulium
     assert thulium_sandbox.requests[-1].body["records"][0]["phone_number"] == "48500100208"
     assert thulium_sandbox.state.find("00001", "48500100208")[0]["status_id"] == 2
 
-    with pytest.raises(ThuliumValidationError, match=r"positions 0 and 1 \(…207\) are one number"):
+    with pytest.raises(
+        ThuliumValidationError, match=r"phone_numbers\[1\]: phone …207 is the same number as phone_numbers\[0\]"
+    ):
         digits.delete_records("00001", ["+48500100207", "48500100207"])
     with pytest.raises(ThuliumConfigurationError, match="phone_format"):
         ThuliumHook(phone_format="e164").delete_records("00001", ["48500100207"])
