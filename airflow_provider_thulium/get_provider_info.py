@@ -12,7 +12,7 @@ from airflow_provider_thulium import __version__
 CONNECTION_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
     "timeout": {
         "label": "Timeout (seconds)",
-        "description": "Seconds to wait for each answer from Thulium. Default 30.",
+        "description": "Seconds one attempt may take, from connecting to the last byte of the answer. Default 30.",
         "schema": {"type": ["number", "null"], "default": None},
         "placeholder": "30",
     },

@@ -40,7 +40,7 @@ class ThuliumHook(BaseHook):
     then the connection's extras, then these arguments.
 
     :param thulium_conn_id: the Airflow connection to use.
-    :param timeout: seconds to wait for each answer (default 30).
+    :param timeout: seconds one attempt may take, connect to last byte (default 30).
     :param verify: ``True``, ``False`` or a CA bundle path (default ``True``).
     :param max_retries: retries of one request (default 5).
     :param max_concurrent_requests: batches in flight at once (default 1).
