@@ -53,6 +53,9 @@ class Operation:
     already_done: ClassVar[frozenset[str]] = frozenset()
     #: Whether records may name their status (``"status": "Not interested"``) instead of giving its id.
     takes_status_names: ClassVar[bool] = False
+    #: Whether a run where most phones are ``already_done`` deserves a warning (a delete whose numbers
+    #: are mostly NOT_EXIST was likely given them in another form; an add re-run is normal).
+    warns_when_mostly_already_done: ClassVar[bool] = False
 
     def names_statuses(self, items: Sequence[Any]) -> bool:
         """Whether any item names its status, so the campaign's statuses must be read first."""
@@ -104,6 +107,7 @@ class DeleteRecords(Operation):
     method = "DELETE"
     succeeded = frozenset({REMOVED})
     already_done = frozenset({NOT_EXIST})
+    warns_when_mostly_already_done = True
 
     def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
         phones = parse_phone_numbers(raw)

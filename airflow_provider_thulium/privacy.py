@@ -12,10 +12,12 @@ import reprlib
 # A number as people write it: digits in groups joined by a space, hyphen, dot or slash, the first
 # group perhaps in parentheses, perhaps after "+" ("+48 500 100 207", "(48) 500-100-207"), not
 # glued to a word before it (the groups of a hex id such as a UUID are not one number); and any
-# run of digits, wherever it stands. ISO dates and times come first in the alternation so they
-# are kept whole; a match is masked when it holds six digits or more.
+# run of digits, wherever it stands. ISO dates and times and IPv4 addresses (a host in a transport
+# error says which server failed) come first in the alternation so they are kept whole; a match is
+# masked when it holds six digits or more.
 _NUMBER_LIKE = re.compile(
     r"(?P<date>\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2})?)?(?![0-9]))"
+    r"|(?P<ip>(?<![\w.])\d{1,3}(?:\.\d{1,3}){3}(?![\w.]))"
     r"|(?<![\w.+/-])\+?\(?\d+(?:(?:[ ./-]|\) ?| ?\()\d+)*\)?"
     r"|\d+"
 )
@@ -46,14 +48,14 @@ def mask_numbers(text: str) -> str:
     """Mask every number of six digits or more in a text from elsewhere, separators and all.
 
     ``48500100207``, ``+48 500 100 207``, ``48-500-100-207`` and ``(48) 500 100 207`` all become
-    ``…207``; ISO dates and times (``2024-05-01 10:00``) are kept.
+    ``…207``; ISO dates and times (``2024-05-01 10:00``) and IPv4 addresses (``127.0.0.1``) are kept.
     """
     return _NUMBER_LIKE.sub(_mask_match, text)
 
 
 def _mask_match(match: re.Match[str]) -> str:
     found = match.group()
-    if match.group("date") is not None:
+    if match.group("date") is not None or match.group("ip") is not None:
         return found
     digits = _NOT_DIGITS.sub("", found)
     return mask_phone(digits) if len(digits) >= 6 else found

@@ -67,6 +67,8 @@ class RecordResults:
         self.retries = 0
         self.batches = 0
         self.unmatched_answers = 0
+        #: Warnings the run adds (e.g. fields an upsert could not edit), for the summary and the log.
+        self.notes: list[str] = []
         self.stop_error: BaseException | None = None  # the error that ended the run early, if one did
         # The phones of each batch that went on the wire (appended from the stream's worker
         # threads): a run stopped mid-way marks these INTERRUPTED and the others NOT_SENT.
@@ -112,7 +114,7 @@ class RecordResults:
                 self._store(phone, self.operation.client_entry(REQUEST_FAILED, message))
         else:
             self._add_answer(batch, (read_as or self.operation).read)
-        self._log_batch(batch)
+        self._log_batch(batch, "" if read_as is None else f" ({read_as.name} of existing records)")
 
     def _add_answer(self, batch: BatchResult, read: Any) -> None:
         answer = batch.answer
@@ -218,6 +220,11 @@ class RecordResults:
 
     def warnings(self) -> list[str]:
         """Outcomes that look like a mistake rather than a normal day, as masked sentences."""
+        return self._mostly_already_done() + self.notes
+
+    def _mostly_already_done(self) -> list[str]:
+        if not self.operation.warns_when_mostly_already_done:
+            return []
         already_done = [phone for phone, name in self.outcomes.items() if name in self.operation.already_done]
         count, phones = len(already_done), len(self.outcomes)
         if not count or count * 2 <= phones or (count < _MANY_ALREADY_DONE and count < phones):
@@ -247,7 +254,7 @@ class RecordResults:
             lines.append(line + (f" ({safe_server_text(message)})" if message else ""))
         return lines
 
-    def _log_batch(self, batch: BatchResult) -> None:
+    def _log_batch(self, batch: BatchResult, label: str = "") -> None:
         counts: Counter[str] = Counter()
         for name, count in Counter(map(self.outcomes.__getitem__, batch.phones)).items():
             counts[name or NOT_SENT] += count
@@ -260,9 +267,10 @@ class RecordResults:
                     if len(failures) == _MAX_LOGGED_FAILURES:
                         break
         self.log.info(
-            "%s batch %d, campaign %s: %d phones: %s; %d request(s), %d retries, %.2f s%s",
+            "%s batch %d%s, campaign %s: %d phone(s): %s; %d request(s), %d retries, %.2f s%s",
             self.operation.name.upper(),
             self.batches,
+            label,
             self.campaign_id,
             len(batch.phones),
             outcome_counts(counts),

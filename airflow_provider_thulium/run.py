@@ -181,12 +181,9 @@ class RecordsRun:
                 edits.append(edit)
                 record_ids[phone] = self.results.results[phone].get("record_id")
         if add_only:
-            self.log.warning(
-                "%d record(s) already in campaign %s hold %s, which an edit cannot change; their other fields are "
-                "edited",
-                add_only,
-                self.results.campaign_id,
-                " or ".join(sorted(ADD_ONLY_FIELDS)),
+            self.results.notes.append(
+                f"{add_only} record(s) already in campaign {self.results.campaign_id} hold "
+                f"{' or '.join(sorted(ADD_ONLY_FIELDS))}, which an edit cannot change; their other fields were edited"
             )
         if not edits:
             return

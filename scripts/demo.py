@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -40,8 +41,8 @@ def start_sandbox(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]
     for line in process.stdout:
         if line.startswith("URL: "):
             url = line.split(" ", 1)[1].strip()
-        if line.startswith("AIRFLOW_CONN_THULIUM_DEFAULT="):
-            connection = line.split("=", 1)[1].strip()
+        if line.startswith("export AIRFLOW_CONN_THULIUM_DEFAULT="):
+            connection = shlex.split(line.split("=", 1)[1])[0]
             break
     if not url or not connection:
         process.terminate()

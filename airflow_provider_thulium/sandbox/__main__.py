@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import errno
+import shlex
 import signal
 import sys
 import threading
@@ -118,7 +119,8 @@ def main(argv: list[str] | None = None) -> int:
         if sandbox.ca_bundle:
             print(f"CA bundle: {sandbox.ca_bundle}")
         print(f"Control: GET {sandbox.url}/_sandbox/ lists the control endpoints (Host must be loopback)")
-        print(f"AIRFLOW_CONN_THULIUM_DEFAULT={sandbox.connection_json(**extra)}")
+        # Quoted for a shell: the line can be pasted as it is.
+        print(f"export AIRFLOW_CONN_THULIUM_DEFAULT={shlex.quote(sandbox.connection_json(**extra))}")
         sys.stdout.flush()
         # Waiting in short steps keeps the main thread responsive to signals on every platform.
         while not stop.wait(0.2):

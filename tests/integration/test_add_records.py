@@ -72,10 +72,12 @@ def test_each_on_existing_mode(thulium_sandbox, on_existing, state, outcome):
     if on_existing == "update":
         assert entry["http_status"] == 204
         assert existing["status_id"] == 9 and existing["record_fields"]["segment"] == "b"
-        assert existing.get("identifier") != "X-9"  # add-only: not editable
+        assert existing.get("identifier") != "X-9"  # add-only: not editable, and the summary says so
+        assert "which an edit cannot change" in xcom(run, "add", "summary")["warnings"][0]
         assert [r.method for r in thulium_sandbox.requests] == ["GET", "POST", "PUT"]
     else:
         assert existing["status_id"] != 9
+        assert xcom(run, "add", "summary")["warnings"] == []  # records already there: a normal re-run
         assert [r.method for r in thulium_sandbox.requests] == ["GET", "POST"]
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -457,8 +458,9 @@ def test_cli_prints_connection_and_stops_on_sigterm() -> None:
             line = process.stdout.readline()
             if not line:
                 break
-            key, _, value = line.strip().partition(": " if not line.startswith("AIRFLOW_CONN") else "=")
-            lines[key] = value
+            line = line.strip().removeprefix("export ")
+            key, _, value = line.partition(": " if not line.startswith("AIRFLOW_CONN") else "=")
+            lines[key] = shlex.split(value)[0] if key.startswith("AIRFLOW_CONN") else value
         url = lines["URL"]
         assert url.startswith("http://127.0.0.1:")
         connection = json.loads(lines["AIRFLOW_CONN_THULIUM_DEFAULT"])

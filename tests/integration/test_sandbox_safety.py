@@ -4,6 +4,7 @@ values, a CLI that does not collide with Airflow and says clearly when it is exp
 from __future__ import annotations
 
 import json
+import shlex
 import socket
 import subprocess
 import sys
@@ -334,8 +335,9 @@ def _start_cli(*args: str) -> tuple[subprocess.Popen[str], dict[str, str]]:
         line = process.stdout.readline()
         if not line:
             break
-        key, _, value = line.strip().partition("=" if line.startswith("AIRFLOW_CONN") else ": ")
-        lines[key] = value
+        line = line.strip().removeprefix("export ")
+        key, _, value = line.partition("=" if line.startswith("AIRFLOW_CONN") else ": ")
+        lines[key] = shlex.split(value)[0] if key.startswith("AIRFLOW_CONN") else value
     return process, lines
 
 
