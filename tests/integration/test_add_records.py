@@ -238,3 +238,27 @@ def test_bad_add_input_fails_the_task_once_before_anything_is_sent(thulium_sandb
     assert tries(run) == {"add": 1}  # fail-fast: Airflow's retries are not spent on bad input
     assert [r.method for r in thulium_sandbox.requests if r.method != "GET"] == []  # no add was sent
     assert thulium_sandbox.state.find("00001", NEW[0]) == []
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_iter_records_in_a_task_pages_through_filters(thulium_sandbox):
+    from airflow.providers.common.compat.sdk import task
+
+    phones = [f"4864{n:07d}" for n in range(250)]
+    thulium_sandbox.state.add_campaign("00034", "Report")
+    thulium_sandbox.state.bulk_add("00034", phones[:40], create_date="2030-01-01 10:00")
+    thulium_sandbox.state.bulk_add("00034", phones[40:], create_date="2030-01-05 10:00")
+
+    @task(show_return_value_in_logs=False)
+    def report() -> dict[str, int]:
+        hook = ThuliumHook()
+        recent = sum(1 for _ in hook.iter_records("00034", created_from="2030-01-02"))
+        return {"all": sum(1 for _ in hook.iter_records("00034")), "recent": recent}
+
+    with new_dag() as dag:
+        report()
+    run = run_dag(dag)
+    assert task_states(run) == {"report": "success"}
+    assert xcom(run, "report") == {"all": 250, "recent": 210}
+    offsets = [r.query["offset"][0] for r in thulium_sandbox.requests if r.path.endswith("/00034/records")]
+    assert offsets == ["0", "100", "200", "0", "100", "200"]
