@@ -178,7 +178,7 @@ def check_crm_sync(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
 
 
 def check_scale_out(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
-    assert run.xcoms[("total", -1, "return_value")] == {"NOT_EXIST": 2, "REMOVED": 5}
+    assert run.xcoms[("total", -1, "return_value")] == {"NOT_EXIST": 2, "REMOVED": 7}  # both mapped tasks
     assert sandbox.state.find("00002", "48500100200") == []
 
 
