@@ -293,6 +293,9 @@ class ThuliumAddRecordsOperator(ThuliumRecordsBaseOperator):
     input_field = "records"
 
     def __init__(self, *, records: Any, on_existing: str = "skip", **kwargs: Any) -> None:
+        if kwargs.get("search_in_additional_numbers"):
+            # The add call takes no such flag (docs/thulium-api.md, "POST"): refused, not sent unasked.
+            raise ValueError("search_in_additional_numbers does not apply to adding records")
         super().__init__(**kwargs)
         OutcomePolicy.for_add(on_existing)  # an unknown mode fails when the DAG is parsed
         self.records = records

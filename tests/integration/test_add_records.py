@@ -262,3 +262,10 @@ def test_iter_records_in_a_task_pages_through_filters(thulium_sandbox):
     assert xcom(run, "report") == {"all": 250, "recent": 210}
     offsets = [r.query["offset"][0] for r in thulium_sandbox.requests if r.path.endswith("/00034/records")]
     assert offsets == ["0", "100", "200", "0", "100", "200"]
+
+
+def test_the_add_operator_refuses_a_flag_the_call_does_not_take():
+    with pytest.raises(ValueError, match="search_in_additional_numbers does not apply"):
+        ThuliumAddRecordsOperator(task_id="add", campaign_id=1, records=[], search_in_additional_numbers=True)
+    with pytest.raises(ThuliumValidationError, match="on_existing"):
+        ThuliumAddRecordsOperator(task_id="add", campaign_id=1, records=[], on_existing="merge")
