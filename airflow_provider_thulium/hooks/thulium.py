@@ -301,27 +301,9 @@ class ThuliumHook(BaseHook):
             called_to=called_to,
         )
 
-    def count_records(
-        self,
-        campaign_id: str | int,
-        *,
-        status_ids: Iterable[int] | None = None,
-        system_statuses: Iterable[str] | None = None,
-        created_from: date | str | None = None,
-        created_to: date | str | None = None,
-        called_from: date | str | None = None,
-        called_to: date | str | None = None,
-    ) -> int:
-        """The number of the campaign's records matching the filters of :meth:`iter_records`."""
-        return self.client.count_records(
-            campaign_id,
-            status_ids=status_ids,
-            system_statuses=system_statuses,
-            created_from=created_from,
-            created_to=created_to,
-            called_from=called_from,
-            called_to=called_to,
-        )
+    def count_records(self, campaign_id: str | int, **filters: Any) -> int:
+        """The number of the campaign's records matching the keyword filters of :meth:`iter_records`."""
+        return self.client.count_records(campaign_id, **filters)
 
     def stream_delete_records(
         self,
