@@ -9,8 +9,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .server import CONTROL_ENDPOINTS
-from .state import DEFAULT_LOGIN, DEFAULT_PASSWORD, LIMITED_LOGIN, LIMITED_PASSWORD, SandboxState
+from .control import CONTROL_ENDPOINTS
+from .seeds import DEFAULT_LOGIN, DEFAULT_PASSWORD, LIMITED_LOGIN, LIMITED_PASSWORD
+from .state import SandboxState
 
 _JSON_SPAN = re.compile(r"\{[^{}]*\}")
 
