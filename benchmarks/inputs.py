@@ -1,0 +1,76 @@
+"""What the benchmark cases send and find: sizes, phone numbers, records, and the outcome expected."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+CAMPAIGN = "00042"
+CONN_ID = "thulium_bench"
+
+
+def provider_defaults() -> dict[str, Any]:
+    """The provider's default settings; the hand-written baselines batch by the same limits.
+
+    Imported when asked for, in the process that needs them: the orchestrator stays stdlib-only.
+    """
+    from airflow_provider_thulium.settings import ThuliumSettings
+
+    return ThuliumSettings.defaults()
+
+
+@dataclass(frozen=True)
+class Sizes:
+    records: int  # delete / update / add cases
+    naive_sample: int  # one request per phone
+    latency_records: int
+    latency_batch: int
+    latency_seconds: float
+    capacity_records: int
+    capacity_clients: int
+
+
+FULL = Sizes(100_000, 2_000, 20_000, 250, 0.05, 200_000, 4)
+QUICK = Sizes(10_000, 200, 2_000, 25, 0.05, 20_000, 4)
+
+
+def phones(count: int) -> list[str]:
+    """The benchmark's phone numbers: distinct 11-digit Polish-looking numbers."""
+    return [f"48{500_000_000 + i}" for i in range(count)]
+
+
+def update_records(count: int) -> list[dict[str, Any]]:
+    """The update input: a status and two record fields per phone."""
+    segments = ("retail", "vip", "smb", "corporate")
+    return [
+        {"phone_number": phone, "status_id": 2, "record_fields": {"crm_id": f"C-{i:07d}", "segment": segments[i % 4]}}
+        for i, phone in enumerate(phones(count))
+    ]
+
+
+def add_records(count: int) -> list[dict[str, Any]]:
+    """The add input: records as a CRM export gives them, a status, an identifier and two record fields each."""
+    segments = ("retail", "vip", "smb", "corporate")
+    return [
+        {
+            "phone_number": phone,
+            "status_id": 2,
+            "identifier": f"CRM-{i:07d}",
+            "record_fields": {"crm_id": f"C-{i:07d}", "segment": segments[i % 4]},
+        }
+        for i, phone in enumerate(phones(count))
+    ]
+
+
+def case_input(operation: str, count: int) -> list[Any]:
+    """What a case sends: phone numbers for a delete, records for an update or an add."""
+    if operation == "delete":
+        return phones(count)
+    return update_records(count) if operation == "update" else add_records(count)
+
+
+#: What the sandbox holds for CAMPAIGN before each case: the records to delete or update, or
+#: nothing (an add must find an empty campaign, so that every record is really ADDED).
+SEEDED = {"delete": True, "update": True, "add": False}
+#: The outcome every phone must have.
+SUCCESS = {"delete": "REMOVED", "update": "UPDATED", "add": "ADDED"}
