@@ -13,11 +13,24 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+import msgspec
+
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.privacy import PHONE_PARAM
 
-# One encoder for every body: json.dumps with options builds a new encoder per call.
+# msgspec writes a checked body about ten times faster than the json module (the body of every
+# PUT and POST is the largest CPU cost of those calls); the json module stays for what msgspec
+# refuses (str subclasses).
+_ENCODE = msgspec.json.Encoder().encode
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
+def encode_body(value: Any) -> bytes:
+    """``value`` as compact UTF-8 JSON."""
+    try:
+        return _ENCODE(value)
+    except (TypeError, UnicodeEncodeError):
+        return _JSON.encode(value).encode()
 
 
 @dataclass(frozen=True)
@@ -119,7 +132,7 @@ def body_batches(
 
     def build(batch: Sequence[Any]) -> Batch:
         sent = batch if send_as is None else [{**r, "phone_number": send_as(r["phone_number"])} for r in batch]
-        body = _JSON.encode({"records": list(sent)}).encode()
+        body = encode_body({"records": list(sent)})
         return Batch([record["phone_number"] for record in batch], query, batch, build, body)
 
     for start in range(0, len(records), max_batch_size):
