@@ -2,6 +2,10 @@
 
 - Every parameter of a documented public function, method or class has a ``:param name:`` line:
   an undocumented one is a warning, so the strict build (``-W``) fails on it.
+- The performance page's figures (``_generated/performance-figures.md``) are written from the
+  ``make bench`` report in ``docs/benchmark-results.json``.
+- The sandbox's demo data and control endpoints (``_generated/sandbox-demo-data.md``) are written
+  from the seed at each build, as ``python -m airflow_provider_thulium.sandbox --describe`` prints them.
 - A cross-reference by short name (``:class:`ThuliumSettings```) links to the one documented
   object of that name; one naming something real that is not documented (a standard library
   class, an internal helper) is shown as code without a link; one naming nothing stays broken,
@@ -12,16 +16,22 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import json
+import logging as logging_module
 import re
 import sys
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
+from performance_figures import figures_markdown
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.nodes import make_refnode
 
 PACKAGE = "airflow_provider_thulium"
+#: The ``make bench`` report the performance page is written from (``make bench-publish`` copies it).
+BENCHMARK_REPORT = "benchmark-results.json"
 logger = logging.getLogger(__name__)
 
 
@@ -99,8 +109,37 @@ def resolve_short_names(app: Sphinx, env: Any, node: Any, contnode: nodes.Elemen
     return None
 
 
+def write_if_changed(path: Path, text: str) -> None:
+    """Write ``text`` unless the file holds it already, so an unchanged page is not rebuilt."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists() or path.read_text(encoding="utf-8") != text:
+        path.write_text(text, encoding="utf-8")
+
+
+def generate_pages(app: Sphinx) -> None:
+    """Write the generated parts that pages include, before Sphinx reads the sources."""
+    from airflow_provider_thulium.sandbox.describe import describe_markdown
+
+    generated = Path(app.srcdir) / "_generated"
+    write_if_changed(generated / "sandbox-demo-data.md", describe_markdown().strip() + "\n")
+    report = json.loads((Path(app.srcdir) / BENCHMARK_REPORT).read_text(encoding="utf-8"))
+    write_if_changed(generated / "performance-figures.md", figures_markdown(report, f"docs/{BENCHMARK_REPORT}"))
+
+
+class _GuidesGlobMayBeEmpty(logging_module.Filter):
+    """Let the guides section's ``guides/*`` glob match nothing beyond the guides the index names.
+
+    Sphinx warns about an empty glob without a warning type, so ``suppress_warnings`` cannot reach it.
+    """
+
+    def filter(self, record: logging_module.LogRecord) -> bool:
+        return not (str(record.msg).startswith("toctree glob pattern") and record.args == ("guides/*",))
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
-    """Register the checks."""
+    """Register the checks and the generated parts."""
+    logging.getLogger("sphinx.directives.other").logger.addFilter(_GuidesGlobMayBeEmpty())
+    app.connect("builder-inited", generate_pages)
     app.connect("autodoc-process-docstring", check_parameters)
     app.connect("missing-reference", resolve_short_names)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
