@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import json
 import logging as logging_module
 import re
 import sys
@@ -24,14 +23,12 @@ from pathlib import Path
 from typing import Any
 
 from docutils import nodes
-from performance_figures import figures_markdown
+from generated_parts import write_generated
 from sphinx.application import Sphinx
 from sphinx.util import logging
 from sphinx.util.nodes import make_refnode
 
 PACKAGE = "airflow_provider_thulium"
-#: The ``make bench`` report the performance page is written from (``make bench-publish`` copies it).
-BENCHMARK_REPORT = "benchmark-results.json"
 logger = logging.getLogger(__name__)
 
 
@@ -109,21 +106,9 @@ def resolve_short_names(app: Sphinx, env: Any, node: Any, contnode: nodes.Elemen
     return None
 
 
-def write_if_changed(path: Path, text: str) -> None:
-    """Write ``text`` unless the file holds it already, so an unchanged page is not rebuilt."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not path.exists() or path.read_text(encoding="utf-8") != text:
-        path.write_text(text, encoding="utf-8")
-
-
 def generate_pages(app: Sphinx) -> None:
     """Write the generated parts that pages include, before Sphinx reads the sources."""
-    from airflow_provider_thulium.sandbox.describe import describe_markdown
-
-    generated = Path(app.srcdir) / "_generated"
-    write_if_changed(generated / "sandbox-demo-data.md", describe_markdown().strip() + "\n")
-    report = json.loads((Path(app.srcdir) / BENCHMARK_REPORT).read_text(encoding="utf-8"))
-    write_if_changed(generated / "performance-figures.md", figures_markdown(report, f"docs/{BENCHMARK_REPORT}"))
+    write_generated(Path(app.srcdir))
 
 
 class _GuidesGlobMayBeEmpty(logging_module.Filter):
