@@ -128,6 +128,19 @@ class Fault:
     digits) or an HTTP date, checked when the fault is made (see :func:`retry_after_value`), as
     is every other value: a fault that cannot be served raises ``ValueError`` at once rather
     than breaking the request it fires on.
+
+    :param status: answer this status with the API's error body (the change is not applied).
+    :param times: how many times the fault fires.
+    :param after: how many matching requests it lets through first.
+    :param method: the HTTP method it targets (default: any).
+    :param path: a part of the path it targets, e.g. ``batch/outbounds`` (default: any).
+    :param retry_after: a ``Retry-After`` header: seconds, or an HTTP date.
+    :param delay: seconds to sleep before answering, after applying the change.
+    :param drop: close the connection without answering.
+    :param apply: whether ``drop``, ``body`` and ``truncate`` apply the change first.
+    :param body: answer this raw text instead of the real answer.
+    :param truncate: answer the real JSON cut in half.
+    :param action: called with the sandbox when the fault fires, before the request is served.
     """
 
     status: int | None = None
@@ -168,14 +181,21 @@ class Fault:
             self.retry_after = retry_after_value(self.retry_after)
 
     def matches(self, method: str, path: str) -> bool:
-        """Whether a request with this method and path (no query) is one this fault targets."""
+        """Whether a request with this method and path (no query) is one this fault targets.
+
+        :param method: the request's method.
+        :param path: the request's path, without the query.
+        """
         if self.method is not None and self.method.upper() != method.upper():
             return False
         return self.path is None or self.path in path
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:
-        """Build a fault from a JSON object (as posted to ``/_sandbox/faults``; no ``action``)."""
+        """Build a fault from a JSON object (as posted to ``/_sandbox/faults``; no ``action``).
+
+        :param data: the fault's keys and values.
+        """
         if not isinstance(data, dict):
             raise ValueError("a fault must be a JSON object")
         unknown = set(data) - _FAULT_KEYS
@@ -198,6 +218,15 @@ class RequestLog:
     ``status`` is the status answered, or 0 when the connection was dropped. The body is kept
     raw and parsed on first access to :attr:`body`, so that logging hundreds of 1 MiB bodies
     during a benchmark does not cost a parsed copy of each.
+
+    :param method: the HTTP method.
+    :param path: the path, without the query.
+    :param query: the query's parameters.
+    :param user: the Basic-auth login, if any.
+    :param status: the status answered; 0 when the connection was dropped.
+    :param request_line_bytes: the request line's size.
+    :param body_bytes: the body's size.
+    :param raw_body: the body as received.
     """
 
     method: str
@@ -1128,6 +1157,8 @@ class ThuliumSandbox:
         pass ``verify=sandbox.ca_bundle`` when the client should trust the sandbox's CA. A plain
         http sandbox on a non-loopback address gets ``"allow_http": true`` (unless ``extra``
         says otherwise): the provider refuses plain http to such a host without it.
+
+        :param extra: the connection's extras.
         """
         if not self.tls and not self.is_loopback:
             extra = {"allow_http": True, **extra}
@@ -1142,7 +1173,10 @@ class ThuliumSandbox:
         return json.dumps(data)
 
     def reset(self, seed: str = "demo") -> None:
-        """Restore the state to ``seed`` and forget faults and logged requests."""
+        """Restore the state to ``seed`` and forget faults and logged requests.
+
+        :param seed: ``"demo"`` or ``"empty"``.
+        """
         self._state.reset(seed)
         self.clear_faults()
         self.clear_requests()
@@ -1150,7 +1184,10 @@ class ThuliumSandbox:
     # ----------------------------------------------------------------- faults and request log
 
     def add_fault(self, fault: Fault) -> Fault:
-        """Schedule a fault (checked after the ones already added); returns it."""
+        """Schedule a fault (checked after the ones already added); returns it.
+
+        :param fault: the fault.
+        """
         with self._lock:
             self._faults.append(fault)
         return fault

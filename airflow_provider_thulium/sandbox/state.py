@@ -141,7 +141,14 @@ class ApiError(Exception):
 
 @dataclass(slots=True)
 class Agent:
-    """An agent of the account; campaigns list the agents working on them."""
+    """An agent of the account; campaigns list the agents working on them.
+
+    :param login: the agent's login.
+    :param name: the agent's name.
+    :param number: the agent's phone extension.
+    :param agent_id: the agent's id.
+    :param active: whether the agent is active in the account.
+    """
 
     login: str
     name: str = ""
@@ -166,6 +173,21 @@ class Record:
 
     Dates are strings in the API's format ``YYYY-MM-DD hh:mm`` (:data:`DATE_FORMAT`);
     ``call_date`` is None until the record was called.
+
+    :param record_id: the record's id (0 or less: the next free one, when added).
+    :param phone_number: the main number.
+    :param additional_numbers: the record's other numbers.
+    :param status_id: the status's id in the campaign.
+    :param dictionary_status_id: the dictionary status's id, if any.
+    :param agent_login: the agent the record is assigned to.
+    :param next_call_date: when to call next.
+    :param record_fields: the campaign fields' values.
+    :param in_call: whether a call is in progress.
+    :param identifier: the record's id in the customer's system.
+    :param order: its priority.
+    :param create_date: when it was added.
+    :param call_date: when it was last called; ``None`` if never.
+    :param last_note: the last call's note.
     """
 
     record_id: int
@@ -218,7 +240,15 @@ def default_statuses() -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class RecordFilter:
-    """The filters of ``GET outbounds/:id/records``; days are ``YYYY-MM-DD`` strings, inclusive."""
+    """The filters of ``GET outbounds/:id/records``; days are ``YYYY-MM-DD`` strings, inclusive.
+
+    :param status_ids: only records with these status ids.
+    :param system_statuses: only records whose status has one of these system statuses.
+    :param create_date_from: only records created on or after this day.
+    :param create_date_to: only records created on or before this day.
+    :param call_date_from: only records last called on or after this day.
+    :param call_date_to: only records last called on or before this day.
+    """
 
     status_ids: frozenset[int] = frozenset()
     system_statuses: frozenset[str] = frozenset()
@@ -237,6 +267,17 @@ class Campaign:
     ``agents`` maps the login of each agent working on the campaign to ``active_in_outbound``.
     ``version`` changes with every change made through the state's methods; paged reads keep the
     filtered record list of the last query for as long as the version stays the same.
+
+    :param id: the five-character campaign id.
+    :param name: the campaign's name.
+    :param fields: the names of its record fields.
+    :param statuses: its statuses, in the API's shape.
+    :param agents: login → active in the campaign.
+    :param records: record id → record.
+    :param by_phone: the index by main number (kept by :meth:`add` and :meth:`remove`).
+    :param by_additional: the index by additional number.
+    :param version: the change counter.
+    :param _view: the cached result of the last :meth:`view`.
     """
 
     id: str
@@ -251,7 +292,10 @@ class Campaign:
     _view: tuple[int, RecordFilter, list[Record]] | None = field(default=None, repr=False)
 
     def add(self, record: Record) -> None:
-        """Store a record and index its numbers."""
+        """Store a record and index its numbers.
+
+        :param record: the record, with an id not yet in the campaign.
+        """
         if record.record_id in self.records:
             raise ValueError(f"record id {record.record_id} already exists in campaign {self.id}")
         self.records[record.record_id] = record
@@ -261,7 +305,10 @@ class Campaign:
         self.version += 1
 
     def remove(self, record_id: int) -> Record:
-        """Remove a record and drop it from the indexes."""
+        """Remove a record and drop it from the indexes.
+
+        :param record_id: the record's id.
+        """
         record = self.records.pop(record_id)
         _discard(self.by_phone, record.phone_number, record_id)
         for number in record.additional_numbers:
@@ -270,7 +317,11 @@ class Campaign:
         return record
 
     def match(self, phone: str, additional: bool = False) -> list[Record]:
-        """Records whose main number (and, if ``additional``, an additional number) is ``phone``."""
+        """Records whose main number (and, if ``additional``, an additional number) is ``phone``.
+
+        :param phone: the number.
+        :param additional: also match additional numbers.
+        """
         ids = set(self.by_phone.get(phone, ()))
         if additional:
             ids.update(self.by_additional.get(phone, ()))
@@ -278,7 +329,10 @@ class Campaign:
         return [self.records[rid] for rid in sorted(ids)]
 
     def status(self, status_id: Any) -> dict[str, Any] | None:
-        """The campaign status with this id (given as int or string), or None."""
+        """The campaign status with this id (given as int or string), or None.
+
+        :param status_id: the status's id, as an int or a string.
+        """
         if isinstance(status_id, bool) or not isinstance(status_id, int | str):
             return None
         wanted = str(status_id).strip()
@@ -295,7 +349,10 @@ class Campaign:
         return int(self.statuses[0]["status_id"]) if self.statuses else 1
 
     def view(self, wanted: RecordFilter) -> list[Record]:
-        """The records matching ``wanted``, in the order they were added (cached per version)."""
+        """The records matching ``wanted``, in the order they were added (cached per version).
+
+        :param wanted: the filters.
+        """
         if self._view is not None and self._view[0] == self.version and self._view[1] == wanted:
             return self._view[2]
         if wanted == RecordFilter():
@@ -570,6 +627,8 @@ class SandboxState:
         """Forget everything and start again from the default users and agents plus ``seed``.
 
         The clock is left as it is (see :meth:`set_clock`).
+
+        :param seed: ``"demo"`` (the demo campaigns) or ``"empty"`` (users and agents only).
         """
         if seed not in {"demo", "empty"}:
             raise ValueError(f"unknown seed {seed!r}: use 'demo' or 'empty'")
@@ -594,8 +653,8 @@ class SandboxState:
         48500100201, a record 48500100202 with the additional number 48500100299, a record
         48500100203 whose call is in progress, and 48500100205 assigned to ``j.doe``
         (``MY_RECORD``). Campaign ``00002`` holds three records, one of them sharing 48500100200
-        with the first campaign so that tests can see the campaigns are kept apart. The README's
-        sandbox section lists all of it (``python -m airflow_provider_thulium.sandbox --describe``).
+        with the first campaign so that tests can see the campaigns are kept apart. The docs' sandbox
+        reference lists all of it (``python -m airflow_provider_thulium.sandbox --describe``).
         """
         with self.lock:
             for campaign_id, name, fields, statuses, agents, records in DEMO_CAMPAIGNS:
@@ -616,6 +675,13 @@ class SandboxState:
 
         ``statuses`` defaults to :data:`DEFAULT_STATUSES`; ``agents`` (logins, or login →
         ``active_in_outbound``) defaults to every agent of the account, active in the campaign.
+
+        :param campaign_id: the five-character campaign id.
+        :param name: the campaign's name.
+        :param fields: the names of its record fields.
+        :param statuses: its statuses, as dicts with ``status_id``, ``system_status``, ``name`` and optionally
+            ``dictionary_status_id``.
+        :param agents: its agents: logins, or login → active in the campaign.
         """
         if len(campaign_id) != 5:
             raise ValueError(f"campaign id must be five characters, got {campaign_id!r}")
@@ -642,7 +708,10 @@ class SandboxState:
             return campaign
 
     def delete_campaign(self, campaign_id: str) -> None:
-        """Delete a campaign (``KeyError`` if there is none)."""
+        """Delete a campaign (``KeyError`` if there is none).
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             del self.campaigns[campaign_id]
 
@@ -653,6 +722,9 @@ class SandboxState:
         ``status_id`` get the campaign's first ``TO_CALL`` status, without a ``create_date`` the
         clock's time. Duplicated numbers are allowed on purpose: the API's handling of them is
         part of what tests exercise. Returns the ids of the added records.
+
+        :param campaign_id: the five-character campaign id.
+        :param records: dicts with the keys of :class:`Record`, or :class:`Record` objects.
         """
         with self.lock:
             campaign = self._campaign(campaign_id)
@@ -686,6 +758,12 @@ class SandboxState:
         collection walks all the records, a pause of 100+ ms every few large requests that would
         show up in benchmark timings. Records hold no reference cycles, so they are still freed
         normally when dropped. Returns the number of records added.
+
+        :param campaign_id: the five-character campaign id.
+        :param phones: one main number per record.
+        :param status_id: every record's status id.
+        :param create_date: every record's creation date (a datetime or ``YYYY-MM-DD hh:mm``).
+        :param call_date: every record's last call date.
         """
         created = self.now() if create_date is None else _as_date(create_date, "create_date")
         called = None if call_date is None else _as_date(call_date, "call_date")
@@ -714,13 +792,22 @@ class SandboxState:
         return added
 
     def set_password(self, login: str, new_password: str) -> None:
-        """Change a user's password (``KeyError`` for an unknown user), e.g. to simulate rotation."""
+        """Change a user's password (``KeyError`` for an unknown user), e.g. to simulate rotation.
+
+        :param login: the user's login.
+        :param new_password: the password from now on.
+        """
         with self.lock:
             _, permissions = self.users[login]
             self.users[login] = (new_password, permissions)
 
     def add_user(self, login: str, password: str, permissions: Iterable[str] | None = None) -> None:
-        """Add or replace an API user; ``permissions=None`` grants all of them."""
+        """Add or replace an API user; ``permissions=None`` grants all of them.
+
+        :param login: the user's login.
+        :param password: the user's password.
+        :param permissions: the API methods it may call (e.g. ``"records.delete"``); ``None`` for all.
+        """
         perms = None if permissions is None else frozenset(permissions)
         if perms is not None and not perms <= ALL_PERMISSIONS:
             raise ValueError(f"unknown permissions: {sorted(perms - ALL_PERMISSIONS)}")
@@ -742,6 +829,14 @@ class SandboxState:
 
         ``campaigns=None`` puts the agent on every existing campaign; records of a campaign can
         only be assigned to its agents. ``agent_id`` defaults to the next free id.
+
+        :param login: the agent's login.
+        :param name: the agent's name.
+        :param number: the agent's phone extension.
+        :param agent_id: the agent's id.
+        :param active: whether the agent is active in the account.
+        :param campaigns: the campaigns to put the agent on (default: all).
+        :param active_in_outbound: whether the agent is active in those campaigns.
         """
         with self.lock:
             targets = list(self.campaigns) if campaigns is None else list(campaigns)
@@ -764,7 +859,14 @@ class SandboxState:
         status_id: int | str | None = None,
         dictionary_status_id: int | None = None,
     ) -> str:
-        """Add a status to a campaign; returns its id (default: one above the highest)."""
+        """Add a status to a campaign; returns its id (default: one above the highest).
+
+        :param campaign_id: the five-character campaign id.
+        :param system_status: its system status (``"NO_CALL"``, ``"MY_RECORD"``, ...).
+        :param name: its name as Thulium shows it.
+        :param status_id: its id (default: one above the highest).
+        :param dictionary_status_id: its dictionary status id, if any.
+        """
         if system_status not in SYSTEM_STATUSES:
             raise ValueError(f"unknown system status {system_status!r}: use one of {SYSTEM_STATUSES}")
         with self.lock:
@@ -789,6 +891,10 @@ class SandboxState:
         """Mark every record with this main number as in a call (or not); returns how many.
 
         A call starting also sets the record's ``call_date`` to the clock's time.
+
+        :param campaign_id: the five-character campaign id.
+        :param phone: the main number.
+        :param in_call: whether a call starts (``True``) or ends.
         """
         with self.lock:
             campaign = self._campaign(campaign_id)
@@ -805,6 +911,10 @@ class SandboxState:
         """Set fields of one record directly, without the API's rules (e.g. ``call_date``, ``last_note``).
 
         The phone numbers and the id cannot be changed this way. Returns the record afterwards.
+
+        :param campaign_id: the five-character campaign id.
+        :param record_id: the record's id.
+        :param changes: the fields to set, by the names of :class:`Record` (not the numbers or the id).
         """
         fixed = {"record_id", "phone_number", "additional_numbers"}
         unknown = set(changes) - (_RECORD_KEYS - fixed)
@@ -824,7 +934,10 @@ class SandboxState:
             return record.to_json()
 
     def set_clock(self, now: datetime | str | None) -> None:
-        """Freeze the clock that dates added records (``None``: follow the machine's local time)."""
+        """Freeze the clock that dates added records (``None``: follow the machine's local time).
+
+        :param now: a datetime or ``YYYY-MM-DD hh:mm``; ``None`` unfreezes.
+        """
         if now is None:
             clock: Callable[[], datetime] = datetime.now
         else:
@@ -841,12 +954,19 @@ class SandboxState:
         return self._clock().strftime(DATE_FORMAT)
 
     def records(self, campaign_id: str) -> list[dict[str, Any]]:
-        """All records of a campaign, in the order they were added."""
+        """All records of a campaign, in the order they were added.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return [r.to_json() for r in self._campaign(campaign_id).records.values()]
 
     def record(self, campaign_id: str, record_id: int) -> dict[str, Any]:
-        """One record (``KeyError`` when there is none)."""
+        """One record (``KeyError`` when there is none).
+
+        :param campaign_id: the five-character campaign id.
+        :param record_id: the record's id.
+        """
         with self.lock:
             record = self._campaign(campaign_id).records.get(record_id)
             if record is None:
@@ -854,22 +974,36 @@ class SandboxState:
             return record.to_json()
 
     def find(self, campaign_id: str, phone: str, additional: bool = False) -> list[dict[str, Any]]:
-        """Records of a campaign with this main number (and additional number, if asked)."""
+        """Records of a campaign with this main number (and additional number, if asked).
+
+        :param campaign_id: the five-character campaign id.
+        :param phone: the number.
+        :param additional: also match additional numbers.
+        """
         with self.lock:
             return [r.to_json() for r in self._campaign(campaign_id).match(phone, additional)]
 
     def in_call(self, campaign_id: str) -> list[dict[str, Any]]:
-        """The records of a campaign whose call is in progress."""
+        """The records of a campaign whose call is in progress.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return [r.to_json() for r in self._campaign(campaign_id).records.values() if r.in_call]
 
     def statuses(self, campaign_id: str) -> list[dict[str, Any]]:
-        """A campaign's statuses, as ``GET outbounds/:id/statuses`` answers them."""
+        """A campaign's statuses, as ``GET outbounds/:id/statuses`` answers them.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return [dict(s) for s in self._campaign(campaign_id).statuses]
 
     def campaign_agents(self, campaign_id: str) -> list[dict[str, Any]]:
-        """A campaign's agents, as ``GET outbounds/:id/agents`` answers them."""
+        """A campaign's agents, as ``GET outbounds/:id/agents`` answers them.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return self._agents_json(self._campaign(campaign_id))
 
@@ -889,7 +1023,11 @@ class SandboxState:
     # ----------------------------------------------------------------- API semantics
 
     def authenticate(self, login: str | None, password: str | None) -> bool:
-        """Whether these Basic-auth credentials belong to an API user."""
+        """Whether these Basic-auth credentials belong to an API user.
+
+        :param login: the Basic-auth login.
+        :param password: the Basic-auth password.
+        """
         if login is None or password is None:
             return False
         with self.lock:
@@ -897,7 +1035,11 @@ class SandboxState:
         return entry is not None and entry[0] == password
 
     def require(self, login: str, permission: str) -> None:
-        """Raise a 403 :class:`ApiError` unless the user holds ``permission``."""
+        """Raise a 403 :class:`ApiError` unless the user holds ``permission``.
+
+        :param login: an authenticated user's login.
+        :param permission: the API method, e.g. ``"records.delete"``.
+        """
         with self.lock:
             entry = self.users.get(login)
         if entry is None:
@@ -912,17 +1054,29 @@ class SandboxState:
             return [{"id": c.id, "name": c.name} for c in self.campaigns.values()]
 
     def api_statuses(self, campaign_id: str) -> list[dict[str, Any]]:
-        """``GET outbounds/:id/statuses``."""
+        """``GET outbounds/:id/statuses``.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return [dict(s) for s in self._api_campaign(campaign_id).statuses]
 
     def api_agents(self, campaign_id: str) -> list[dict[str, Any]]:
-        """``GET outbounds/:id/agents``."""
+        """``GET outbounds/:id/agents``.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return self._agents_json(self._api_campaign(campaign_id))
 
     def api_page(self, campaign_id: str, limit: int, offset: int, wanted: RecordFilter | None = None) -> dict[str, Any]:
-        """``GET outbounds/:id/records``: one page of the matching records and their total count."""
+        """``GET outbounds/:id/records``: one page of the matching records and their total count.
+
+        :param campaign_id: the five-character campaign id.
+        :param limit: the page's size.
+        :param offset: how many matching records come before the page.
+        :param wanted: the filters (default: none).
+        """
         if not 1 <= limit <= MAX_PAGE_LIMIT:
             raise ApiError(400, f"limit must be between 1 and {MAX_PAGE_LIMIT}.")
         if offset < 0:
@@ -941,6 +1095,11 @@ class SandboxState:
 
         With ``dry_run`` the answer is computed but nothing is removed (used by faults that must
         show the real answer without applying it).
+
+        :param campaign_id: the five-character campaign id.
+        :param phones: the numbers, as the query string gives them.
+        :param additional: also match additional numbers.
+        :param dry_run: compute the answer without changing anything.
         """
         with self.lock:
             campaign = self._api_campaign(campaign_id)
@@ -972,6 +1131,11 @@ class SandboxState:
 
         A body that is not ``{"records": [ {...}, ... ]}`` with a phone number in every record fails
         the whole request (400); everything else is judged record by record.
+
+        :param campaign_id: the five-character campaign id.
+        :param body: the request's JSON body.
+        :param additional: also match additional numbers.
+        :param dry_run: compute the answer without changing anything.
         """
         items, phones = _batch_phones(body)
         with self.lock:
@@ -1001,6 +1165,10 @@ class SandboxState:
         ``ADDED`` (201, with its new id), ``ALREADY_EXISTS`` (400, with the id of the record that
         has this main number) or ``FAILED`` (400, with a message). With ``dry_run`` the answer is
         computed (with the ids the records would get) but nothing is added.
+
+        :param campaign_id: the five-character campaign id.
+        :param body: the request's JSON body.
+        :param dry_run: compute the answer without changing anything.
         """
         items, phones = _batch_phones(body)
         if len(set(phones)) != len(phones):

@@ -1,4 +1,4 @@
-"""Getting started: a first DAG, and the README's (run by tests/integration/test_docs.py)."""
+"""Getting started: a first DAG, the same as the README's (test_readme.py runs that one, test_docs.py compares them)."""
 
 # [START first_dag]
 from datetime import datetime
