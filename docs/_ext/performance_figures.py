@@ -39,9 +39,9 @@ def _targets(report: dict[str, Any]) -> list[str]:
 
 def _cases(report: dict[str, Any]) -> list[str]:
     lines = [
-        "| case | phones | requests | wall s | client CPU s | sandbox CPU s | peak memory above rest "
-        "| XCom `return_value` |",
-        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+        "| case | phones | requests | wall s | client CPU s | sandbox CPU s | input list "
+        "| peak memory above rest | XCom `return_value` |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
     ]
     for row in report["table"]:
         xcom = row.get("xcom_return_value_bytes")
@@ -51,7 +51,7 @@ def _cases(report: dict[str, Any]) -> list[str]:
         lines.append(
             f"| {row['label']} | {row['records']:,} | {row['requests']:,} | {row['wall_seconds']:.2f} "
             f"| {row['client_cpu_seconds']:.2f} | {row['server_cpu_seconds']:.2f} "
-            f"| {row['peak_rss_above_rest_mb']:.0f} MB | {xcom_text} |"
+            f"| {row['input_above_rest_mb']:.0f} MB | {row['peak_rss_above_rest_mb']:.0f} MB | {xcom_text} |"
         )
     return lines
 

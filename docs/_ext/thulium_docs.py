@@ -58,6 +58,10 @@ def check_parameters(app: Sphinx, what: str, name: str, obj: Any, options: Any, 
     documented |= {n.lstrip("*") for n in documented}
     missing = [p for p in _signature_parameters(what, obj) if p not in documented]
     if missing:
+        try:
+            location: str | None = f"{inspect.getsourcefile(obj)}:{inspect.getsourcelines(obj)[1]}"
+        except (OSError, TypeError):
+            location = None
         logger.warning(
             "%s %s: no ':param %s:' in its docstring",
             what,
@@ -65,6 +69,7 @@ def check_parameters(app: Sphinx, what: str, name: str, obj: Any, options: Any, 
             ":', ':param ".join(missing),
             type="thulium",
             subtype="param",
+            location=location,
         )
 
 
