@@ -6,6 +6,7 @@ between ``[START name]`` / ``[END name]`` markers; no page holds Python typed in
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import subprocess
@@ -170,3 +171,20 @@ def test_the_testing_your_dags_files_pass_in_a_fresh_airflow_home(tmp_path):
     )
     assert done.returncode == 0, done.stdout[-4000:] + done.stderr[-4000:]
     assert re.search(r"\b1 passed\b", done.stdout)
+
+
+def test_the_performance_figures_come_from_the_bench_report():
+    sys.path.insert(0, str(DOCS / "_ext"))
+    try:
+        from generated_parts import BENCHMARK_REPORT, write_generated
+    finally:
+        sys.path.remove(str(DOCS / "_ext"))
+    write_generated(DOCS)
+    report = json.loads((DOCS / BENCHMARK_REPORT).read_text(encoding="utf-8"))
+    figures = (DOCS / "_generated" / "performance-figures.md").read_text(encoding="utf-8")
+    page = (DOCS / "performance.md").read_text(encoding="utf-8")
+    assert "```{include} _generated/performance-figures.md" in page
+    for target in report["targets"]:
+        shown = f"{target['value']:.0f} MB" if "MB" in target["name"] else f"{target['value']:.2f}"
+        assert f"| {target['name']} {target['op']} {target['target']:g} | **{shown}**" in figures
+    assert not re.findall(r"\d+\.\d+|\d+(?:,\d{3})+", page), "a figure typed into the page"
