@@ -1,7 +1,7 @@
 """Every code example of the documentation is a file that runs here, on Airflow 3 and 2.11.
 
-The pages include their Python from ``docs/snippets/`` (and from other files the tests run)
-between ``[START name]`` / ``[END name]`` markers; no page holds Python typed into it.
+The pages include their Python from ``docs/snippets/`` (run here) or ``dags_examples/`` (run by
+``test_examples.py``) between ``[START name]`` / ``[END name]`` markers; no page holds Python typed into it.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from tests.helpers import new_dag, xcom_rows
 REPO = Path(__file__).parents[2]
 DOCS = REPO / "docs"
 SNIPPETS = DOCS / "snippets"
+EXAMPLES = REPO / "dags_examples"
 # A fence or directive holding Python: ```python, ```{code-block} py, .. code-block:: python (in eval-rst).
 TYPED_PYTHON = re.compile(
     r"^\s*(?:(?:```+|~~~+)\s*(?:\{(?:code-block|code|sourcecode)\}\s*)?|\.\. (?:code-block|code|sourcecode)::\s*)"
@@ -88,9 +89,11 @@ def test_every_included_snippet_exists_with_its_markers_and_is_run_here():
     for page, target, name in included():
         assert target.is_file(), f"{page}: {target} is missing"
         assert region(target, name).strip(), f"{page}: {target} has nothing between its {name} markers"
-        assert target.is_relative_to(SNIPPETS), f"{page}: {target} is not a snippet file run by this module"
+        if target.is_relative_to(EXAMPLES):
+            continue  # an example DAG: test_examples.py runs each of them
+        assert target.is_relative_to(SNIPPETS), f"{page}: {target} is neither a snippet nor an example DAG"
         snippets.add(target.relative_to(SNIPPETS).as_posix())
-    assert snippets == set(RUN_HERE)
+    assert snippets == set(RUN_HERE), "a snippet file without its test here, or a test of a snippet no page shows"
     assert all(callable(globals()[test]) for test in RUN_HERE.values())
 
 
