@@ -9,7 +9,7 @@ VENV_AF2 := .venv-airflow2
 PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: demo test lint types test-airflow3 test-airflow2 bench clean
-.PHONY: test-floors test-system postgres-server dist test-packaging
+.PHONY: test-floors test-system postgres-server dist test-packaging docs bench-publish
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -72,6 +72,15 @@ postgres-server:
 test-system: $(VENV)/.installed-system postgres-server
 	THULIUM_SYSTEM_TEST=1 $(VENV)/bin/python -m pytest -q -p no:cacheprovider -s tests/system
 
+# The documentation site (Sphinx, MyST Markdown pages under docs/), built strictly: a warning, a
+# broken reference or an undocumented parameter fails it. Its code examples run in the test suite.
+$(VENV)/.installed-docs: $(VENV)/.installed
+	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,docs]" 2>&1 | grep -v "^WARNING: Location" || true
+	touch $@
+
+docs: $(VENV)/.installed-docs
+	$(VENV)/bin/python -m sphinx -W --keep-going -n -q -b html docs docs/_build/html
+
 # The sdist and wheel a package index gets (python -m build), checked as the index would check them.
 $(VENV)/.installed-release: $(VENV)/.installed
 	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,release]" 2>&1 | grep -v "^WARNING: Location" || true
@@ -86,10 +95,14 @@ dist: $(VENV)/.installed-release
 test-packaging: dist
 	THULIUM_DIST_DIR=dist $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/packaging
 
-test: lint types test-airflow3 test-airflow2 test-floors test-system test-packaging
+test: lint types docs test-airflow3 test-airflow2 test-floors test-system test-packaging
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
 
+# The run the documentation's performance page quotes: the last `make bench` report, committed.
+bench-publish:
+	cp benchmarks/results/latest.json docs/benchmark-results.json
+
 clean:
-	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) dist docs/_build docs/_generated .mypy_cache .ruff_cache .pytest_cache

@@ -70,7 +70,16 @@ class ThuliumClient:
         source: str = "The Thulium client",
         log: logging.Logger | Any = None,
     ) -> ThuliumClient:
-        """A client for an account address as users write it (``acme.thulium.com``, a URL, with or without ``/api``)."""
+        """A client for an account address as users write it (``acme.thulium.com``, a URL, with or without ``/api``).
+
+        :param host: the account's address: a host name (https assumed) or a URL.
+        :param login: the API user's login.
+        :param password: the API user's password.
+        :param settings: transport settings (default: :class:`ThuliumSettings` defaults).
+        :param port: a port, when the host does not carry one.
+        :param source: names the configuration in error messages.
+        :param log: where progress, retries and per-batch lines are logged.
+        """
         settings = settings or ThuliumSettings()
         base_url = api_base_url(host, port, allow_http=settings.allow_http, source=source)
         return cls(base_url, login, password, settings, source=source, log=log)
@@ -99,7 +108,10 @@ class ThuliumClient:
         return answer.payload
 
     def get_statuses(self, campaign_id: str | int) -> list[CampaignStatus]:
-        """Return the campaign's statuses (``GET outbounds/:id/statuses``), ``status_id`` as an int."""
+        """Return the campaign's statuses (``GET outbounds/:id/statuses``), ``status_id`` as an int.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        """
         campaign = normalize_campaign_id(campaign_id)
         description = f"GET outbounds/{campaign}/statuses"
         answer = self.transport.request("GET", f"outbounds/{campaign}/statuses", description=description)
@@ -110,6 +122,9 @@ class ThuliumClient:
 
         Memory is bounded by one page. A ``record_id`` already yielded in this pass is not yielded
         again; when the total changed while paging, a warning says so (docs/thulium-api.md, "Paged records").
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param filters: the filters of :meth:`ThuliumHook.iter_records`.
         """
         campaign = normalize_campaign_id(campaign_id)
         # Checked here, not at the first next(): a bad filter fails where the call is made.
@@ -140,7 +155,11 @@ class ThuliumClient:
             )
 
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
-        """The number of the campaign's records matching the filters (the ``count`` of one small page)."""
+        """The number of the campaign's records matching the filters (the ``count`` of one small page).
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param filters: the filters of :meth:`ThuliumHook.iter_records`.
+        """
         campaign = normalize_campaign_id(campaign_id)
         count, _ = self._records_page(campaign, RecordFilter.from_arguments(**filters).query(), 1, 0)
         return count
@@ -186,7 +205,13 @@ class ThuliumClient:
         search_in_additional_numbers: bool = False,
         policy: OutcomePolicy | None = None,
     ) -> DeleteResults:
-        """Remove records by phone number; see :meth:`ThuliumHook.delete_records`."""
+        """Remove records by phone number; see :meth:`ThuliumHook.delete_records`.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param phone_numbers: the numbers, as :meth:`ThuliumHook.delete_records` takes them.
+        :param search_in_additional_numbers: also match records by their additional numbers.
+        :param policy: what counts as success, and the tries of records in a call (default: the defaults).
+        """
         return self.run(DELETE, campaign_id, phone_numbers, search_in_additional_numbers, policy)
 
     def update_records(
@@ -196,7 +221,13 @@ class ThuliumClient:
         search_in_additional_numbers: bool = False,
         policy: OutcomePolicy | None = None,
     ) -> UpdateResults:
-        """Edit records; see :meth:`ThuliumHook.update_records`."""
+        """Edit records; see :meth:`ThuliumHook.update_records`.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param records: the records, as :meth:`ThuliumHook.update_records` takes them.
+        :param search_in_additional_numbers: also match records by their additional numbers.
+        :param policy: what counts as success (default: the defaults).
+        """
         return self.run(UPDATE, campaign_id, records, search_in_additional_numbers, policy)
 
     def add_records(
@@ -205,7 +236,12 @@ class ThuliumClient:
         records: Sequence[dict[str, Any]] | str,
         policy: OutcomePolicy | None = None,
     ) -> AddResults:
-        """Add records; see :meth:`ThuliumHook.add_records`."""
+        """Add records; see :meth:`ThuliumHook.add_records`.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param records: the records, as :meth:`ThuliumHook.add_records` takes them.
+        :param policy: what counts as success, and what to do with records already there (default: skip them).
+        """
         return self.run(ADD, campaign_id, records, False, policy)
 
     def run(
@@ -216,7 +252,14 @@ class ThuliumClient:
         search_in_additional_numbers: object = False,
         policy: OutcomePolicy | None = None,
     ) -> Any:
-        """Check the input in full, send it, and return every phone's result or raise (see :class:`RecordsRun`)."""
+        """Check the input in full, send it, and return every phone's result or raise (see :class:`RecordsRun`).
+
+        :param operation: the call (``operations.DELETE``, ``UPDATE`` or ``ADD``).
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param raw_input: the phone numbers or records, in any form the operation reads.
+        :param search_in_additional_numbers: the flag, as a bool or its text.
+        :param policy: what counts as success (default: the defaults).
+        """
         call = self.check(operation, campaign_id, raw_input, search_in_additional_numbers)
         return self.start_run(call, policy).run(call.items)
 
@@ -224,7 +267,13 @@ class ThuliumClient:
         self, operation: Operation, campaign_id: str | int, raw_input: object, search_in_additional_numbers: object
     ) -> CheckedCall:
         """Check everything a call needs first: a ``ThuliumValidationError`` names a problem of the input,
-        a ``ThuliumConfigurationError`` one of the connection (no login or password, a missing CA bundle)."""
+        a ``ThuliumConfigurationError`` one of the connection (no login or password, a missing CA bundle).
+
+        :param operation: the call (``operations.DELETE``, ``UPDATE`` or ``ADD``).
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param raw_input: the phone numbers or records, in any form the operation reads.
+        :param search_in_additional_numbers: the flag, as a bool or its text.
+        """
         campaign = normalize_campaign_id(campaign_id)
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
         phones, items = operation.parse(raw_input, self.account_timezone)
@@ -249,7 +298,11 @@ class ThuliumClient:
             ) from None
 
     def start_run(self, call: CheckedCall, policy: OutcomePolicy | None = None) -> RecordsRun:
-        """A run of a checked call under ``policy``; nothing is sent until the run sends."""
+        """A run of a checked call under ``policy``; nothing is sent until the run sends.
+
+        :param call: the checked call, from :meth:`check`.
+        :param policy: what counts as success (default: the defaults).
+        """
 
         def send(items: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
             return self.stream(call, items, on_send=on_send)
@@ -271,6 +324,10 @@ class ThuliumClient:
 
         Close the generator when stopping early: that cancels the batch queued to be sent next.
         ``on_send`` is told each batch's phones as the batch goes on the wire.
+
+        :param call: the checked call, from :meth:`check`.
+        :param items: the items to send (default: all the call's items).
+        :param on_send: called with each batch's phones as the batch goes on the wire.
         """
         path = f"batch/outbounds/{call.campaign_id}/records"
         flags = "search_in_additional_numbers=true" if call.search_in_additional_numbers else ""

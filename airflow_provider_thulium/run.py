@@ -56,7 +56,11 @@ class OutcomePolicy:
 
     @classmethod
     def for_add(cls, on_existing: str, fail_on_failed_phones: bool = False) -> OutcomePolicy:
-        """The policy of an add for ``on_existing``, one of :data:`ON_EXISTING`."""
+        """The policy of an add for ``on_existing``, one of :data:`ON_EXISTING`.
+
+        :param on_existing: ``"skip"``, ``"update"`` or ``"fail"``, as the add operator takes it.
+        :param fail_on_failed_phones: raise when any phone's outcome is a failure.
+        """
         if on_existing not in ON_EXISTING:
             raise ThuliumValidationError(
                 f"on_existing: expected one of {', '.join(map(repr, ON_EXISTING))}, got {on_existing!r}"

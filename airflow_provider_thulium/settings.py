@@ -28,6 +28,8 @@ def parse_bool(value: object) -> bool:
     ``true/1/yes/on`` and ``false/0/no/off`` in any case. The one parser for every flag of the
     provider, settings and operator arguments alike. Raises ``ValueError`` for anything else; the
     caller turns that into its own error naming the field.
+
+    :param value: a bool, or a word such as ``"true"`` or ``"off"``.
     """
     if isinstance(value, bool):
         return value
@@ -131,7 +133,10 @@ class ThuliumSettings:
 
     @classmethod
     def merge(cls, *layers: dict[str, Any]) -> ThuliumSettings:
-        """Return settings from layers of values, later layers winning; ``None`` means "not set"."""
+        """Return settings from layers of values, later layers winning; ``None`` means "not set".
+
+        :param layers: dicts of setting name → value, e.g. the connection's extras, then the hook's arguments.
+        """
         values: dict[str, Any] = {}
         for layer in layers:
             for name, value in layer.items():
@@ -172,7 +177,10 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
 
 
 def is_loopback(hostname: str) -> bool:
-    """Whether ``hostname`` names this machine (``localhost``, 127.0.0.0/8, ``::1``)."""
+    """Whether ``hostname`` names this machine (``localhost``, 127.0.0.0/8, ``::1``).
+
+    :param hostname: a host name or IP address, without port.
+    """
     if hostname == "localhost":
         return True
     try:
@@ -190,7 +198,12 @@ def api_base_url(host: str | None, port: int | None, *, allow_http: bool, source
     it) is plain http, as the sandbox serves it. ``source`` names where the host came from (e.g.
     ``"Connection 'thulium_default'"``) in error messages. Anything that is not a plain address (a
     malformed scheme, a bad host name or port, credentials, a query) is a
-    :class:`ThuliumConfigurationError` naming the host field, never a guess.
+    :class:`~airflow_provider_thulium.exceptions.ThuliumConfigurationError` naming the host field, never a guess.
+
+    :param host: the address as the user wrote it.
+    :param port: a port, when the host does not carry one.
+    :param allow_http: allow plain ``http://`` to a host that is not loopback.
+    :param source: where the host came from, for error messages.
     """
     host = (host or "").strip()
     if not host:

@@ -1,4 +1,4 @@
-"""The shapes a DAG reads: each phone's result and the summary of a run, as mypy-checked ``TypedDict``s.
+"""The shapes a DAG reads: each phone's result and the summary of a run, as mypy-checked ``TypedDict`` classes.
 
 A records call returns (and its operator pushes as ``return_value``) an object keyed by phone
 number, in the API's own shape for that call; the ``summary`` XCom is a :class:`RunSummary`.

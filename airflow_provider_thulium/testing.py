@@ -11,7 +11,7 @@ helpers do what each version needs, so one test runs on both::
 
 They need a migrated metadata database: the ``thulium_airflow_db`` fixture migrates the one of the
 ``AIRFLOW_HOME`` in force, which a ``conftest.py`` points at a throwaway folder before anything
-imports Airflow (the README's "test your own DAGs" shows both files).
+imports Airflow (the documentation's "Testing your DAGs" shows both files).
 """
 
 from __future__ import annotations
@@ -40,6 +40,9 @@ def run_dag(dag: Any, conf: dict[str, Any] | None = None) -> Any:
     """Run every task of ``dag`` in this process (``dag.test()``) and return the DagRun.
 
     On Airflow 3 the DAG is first written to the metadata database, as the DAG processor would.
+
+    :param dag: the DAG to run.
+    :param conf: the run's ``conf`` (what ``params`` and ``dag_run.conf`` see).
     """
     if AIRFLOW_V_3_0_PLUS:
         from airflow.dag_processing.bundles.manager import DagBundlesManager
@@ -53,7 +56,10 @@ def run_dag(dag: Any, conf: dict[str, Any] | None = None) -> Any:
 
 
 def latest_run(dag_id: str) -> Any:
-    """The DAG's most recent DagRun (e.g. after ``airflow dags test``, or a ``dag.test()`` that raised), or None."""
+    """The DAG's most recent DagRun (e.g. after ``airflow dags test``, or a ``dag.test()`` that raised), or None.
+
+    :param dag_id: the DAG's id.
+    """
     from airflow.models.dagrun import DagRun
     from airflow.utils.session import create_session
 
@@ -65,7 +71,10 @@ def latest_run(dag_id: str) -> Any:
 
 
 def task_states(dag_run: Any) -> dict[str, str]:
-    """task_id (``task_id[i]`` for mapped tasks) → final state."""
+    """task_id (``task_id[i]`` for mapped tasks) → final state.
+
+    :param dag_run: the run, as :func:`run_dag` returns it.
+    """
     from airflow.models.taskinstance import TaskInstance
     from airflow.utils.session import create_session
 
@@ -77,7 +86,11 @@ def task_states(dag_run: Any) -> dict[str, str]:
 
 
 def xcoms(dag_run: Any, key: str = "return_value") -> dict[str, Any]:
-    """Every XCom of the run under ``key``: task_id (``task_id[i]`` for mapped tasks) → value."""
+    """Every XCom of the run under ``key``: task_id (``task_id[i]`` for mapped tasks) → value.
+
+    :param dag_run: the run, as :func:`run_dag` returns it.
+    :param key: the XCom key (``"summary"`` for the operators' summary).
+    """
     from airflow.utils.session import create_session
 
     model, value_of = _xcom_rows()
@@ -90,6 +103,12 @@ def xcoms(dag_run: Any, key: str = "return_value") -> dict[str, Any]:
 
 
 def xcom(dag_run: Any, task_id: str, key: str = "return_value", map_index: int = -1) -> Any:
-    """The XCom a task pushed, or :data:`MISSING`."""
+    """The XCom a task pushed, or :data:`MISSING`.
+
+    :param dag_run: the run, as :func:`run_dag` returns it.
+    :param task_id: the task's id.
+    :param key: the XCom key (``"summary"`` for the operators' summary).
+    :param map_index: the index of a mapped task instance; -1 for a task that is not mapped.
+    """
     name = task_id if map_index < 0 else f"{task_id}[{map_index}]"
     return xcoms(dag_run, key).get(name, MISSING)

@@ -263,6 +263,7 @@ class ThuliumHook(BaseHook):
     def get_statuses(self, campaign_id: str | int) -> list[CampaignStatus]:
         """Return the campaign's statuses (``GET outbounds/:id/statuses``).
 
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :return: ``[{"status_id": 3, "name": "Contact needed", "system_status": "CALL", "dictionary_status_id": 2}, …]``
         """
         return self.client.get_statuses(campaign_id)
@@ -284,6 +285,7 @@ class ThuliumHook(BaseHook):
         or repeat records: a ``record_id`` is never yielded twice in one pass, and a warning says when
         the number of matching records changed while reading.
 
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param status_ids: only records with these status ids.
         :param system_statuses: only records with these system statuses (``"NO_CALL"``, ...).
         :param created_from: only records created on or after this day (a date or ``"YYYY-MM-DD"``).
@@ -302,7 +304,11 @@ class ThuliumHook(BaseHook):
         )
 
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
-        """The number of the campaign's records matching the keyword filters of :meth:`iter_records`."""
+        """The number of the campaign's records matching the keyword filters of :meth:`iter_records`.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param filters: the keyword filters of :meth:`iter_records`.
+        """
         return self.client.count_records(campaign_id, **filters)
 
     def stream_delete_records(
@@ -318,6 +324,11 @@ class ThuliumHook(BaseHook):
         server unavailable, unreadable answers). A caller that stops reading early should close the
         iterator (``contextlib.closing``): that cancels the batch queued to be sent next and stops
         retries of those in flight.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param phone_numbers: the numbers, as :meth:`delete_records` takes them.
+        :param search_in_additional_numbers: also match records by their additional numbers.
+        :return: one :class:`~airflow_provider_thulium.batching.BatchResult` per batch, in input order.
         """
         return self._stream(DELETE, campaign_id, phone_numbers, search_in_additional_numbers)
 
@@ -327,7 +338,13 @@ class ThuliumHook(BaseHook):
         records: Sequence[dict[str, Any]] | str,
         search_in_additional_numbers: bool = False,
     ) -> Generator[BatchResult, None, None]:
-        """Check the input like :meth:`update_records`, then send it in batches; see :meth:`stream_delete_records`."""
+        """Check the input like :meth:`update_records`, then send it in batches; see :meth:`stream_delete_records`.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param records: the records, as :meth:`update_records` takes them.
+        :param search_in_additional_numbers: also match records by their additional numbers.
+        :return: one :class:`~airflow_provider_thulium.batching.BatchResult` per batch, in input order.
+        """
         return self._stream(UPDATE, campaign_id, records, search_in_additional_numbers)
 
     def _stream(

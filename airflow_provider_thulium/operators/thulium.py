@@ -31,6 +31,9 @@ class RenderedInput:
     ``rendered_task_instance_fields`` table) for as long as the task instance exists; phone numbers
     are personal data. After rendering, the operator's input field holds this stand-in: Airflow
     stores its text, e.g. ``<5 phone numbers>``, and the task reads :attr:`value`.
+
+    :param value: the rendered input.
+    :param noun: what one item of it is called (``"phone number"``, ``"record"``).
     """
 
     __slots__ = ("text", "value")
@@ -69,6 +72,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         phones' (the summary is pushed either way), for campaigns too big for the metadata database.
     :param hook_params: extra :class:`~airflow_provider_thulium.hooks.thulium.ThuliumHook` arguments,
         e.g. ``{"max_concurrent_requests": 4}``.
+    :param kwargs: the arguments of Airflow's ``BaseOperator`` (``task_id``, ``retries``, ...).
 
     Phone numbers stay out of Airflow's rendered fields: once rendered, the input field holds a
     :class:`RenderedInput`, which Airflow stores as a count (``<5 phone numbers>``).
@@ -115,6 +119,11 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         return OutcomePolicy(fail_on_failed_phones=self.fail_on_failed_phones)
 
     def execute(self, context: Context) -> Any:
+        """Check the input, send it, push the XComs and decide the task's state.
+
+        :param context: the task's Airflow context.
+        :return: the per-phone results (the ``return_value`` XCom).
+        """
         call = self._check()
         self.log.info(
             "%s %d phone(s) in campaign %s through connection %s",
@@ -129,7 +138,11 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         return self._conclude(context, run)
 
     def execute_complete(self, context: Context, event: Any = None) -> Any:
-        """Resume after a deferred wait: send the phones still in a call from the worker, then decide."""
+        """Resume after a deferred wait: send the phones still in a call from the worker, then decide.
+
+        :param context: the task's Airflow context.
+        :param event: the trigger's event (the wait carries nothing: the results so far are in XCom).
+        """
         ti = context["ti"]
         state = ti.xcom_pull(task_ids=ti.task_id, key=DEFERRED_RESULTS_KEY, map_indexes=ti.map_index)
         if not state:
@@ -218,6 +231,7 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
     :param call_in_progress_retry_delay: how long to wait before each of those tries.
     :param deferrable: wait for those tries in the triggerer rather than in a worker slot; the requests
         are always sent from the worker when the task resumes.
+    :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` and Airflow's ``BaseOperator``.
     """
 
     template_fields: Sequence[str] = (*ThuliumRecordsBaseOperator.template_fields, "phone_numbers")
@@ -263,6 +277,7 @@ class ThuliumUpdateRecordsOperator(ThuliumRecordsBaseOperator):
         ``next_call_date`` (``"YYYY-MM-DD hh:mm"`` in the account's time zone, or a datetime; an aware
         one is converted to the connection's ``timezone``) and ``record_fields`` (an object of scalar
         values). A phone may appear once; unknown keys are an error. Templated.
+    :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` and Airflow's ``BaseOperator``.
     """
 
     template_fields: Sequence[str] = (*ThuliumRecordsBaseOperator.template_fields, "records")
@@ -286,6 +301,8 @@ class ThuliumAddRecordsOperator(ThuliumRecordsBaseOperator):
         ``ALREADY_EXISTS`` as a success, so a re-run or a retried task is safe; ``"update"`` edits it
         with the record's editable fields (an upsert; ``identifier`` and ``order`` cannot be edited);
         ``"fail"`` counts it as a failure.
+    :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` (except
+        ``search_in_additional_numbers``, which the add call does not take) and Airflow's ``BaseOperator``.
     """
 
     template_fields: Sequence[str] = ("campaign_id", "records")

@@ -122,7 +122,11 @@ class ApiSemantics:
         def now(self) -> str: ...
 
     def authenticate(self, login: str | None, password: str | None) -> bool:
-        """Whether these Basic-auth credentials belong to an API user."""
+        """Whether these Basic-auth credentials belong to an API user.
+
+        :param login: the Basic-auth login.
+        :param password: the Basic-auth password.
+        """
         if login is None or password is None:
             return False
         with self.lock:
@@ -130,7 +134,11 @@ class ApiSemantics:
         return entry is not None and entry[0] == password
 
     def require(self, login: str, permission: str) -> None:
-        """Raise a 403 :class:`ApiError` unless the user holds ``permission``."""
+        """Raise a 403 :class:`ApiError` unless the user holds ``permission``.
+
+        :param login: an authenticated user's login.
+        :param permission: the API method, e.g. ``"records.delete"``.
+        """
         with self.lock:
             entry = self.users.get(login)
         if entry is None:
@@ -145,17 +153,29 @@ class ApiSemantics:
             return [{"id": c.id, "name": c.name} for c in self.campaigns.values()]
 
     def api_statuses(self, campaign_id: str) -> list[dict[str, Any]]:
-        """``GET outbounds/:id/statuses``."""
+        """``GET outbounds/:id/statuses``.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return [dict(s) for s in self._api_campaign(campaign_id).statuses]
 
     def api_agents(self, campaign_id: str) -> list[dict[str, Any]]:
-        """``GET outbounds/:id/agents``."""
+        """``GET outbounds/:id/agents``.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return self._agents_json(self._api_campaign(campaign_id))
 
     def api_page(self, campaign_id: str, limit: int, offset: int, wanted: RecordFilter | None = None) -> dict[str, Any]:
-        """``GET outbounds/:id/records``: one page of the matching records and their total count."""
+        """``GET outbounds/:id/records``: one page of the matching records and their total count.
+
+        :param campaign_id: the five-character campaign id.
+        :param limit: the page's size.
+        :param offset: how many matching records come before the page.
+        :param wanted: the filters (default: none).
+        """
         if not 1 <= limit <= MAX_PAGE_LIMIT:
             raise ApiError(400, f"limit must be between 1 and {MAX_PAGE_LIMIT}.")
         if offset < 0:
@@ -174,6 +194,11 @@ class ApiSemantics:
 
         With ``dry_run`` the answer is computed but nothing is removed (used by faults that must
         show the real answer without applying it).
+
+        :param campaign_id: the five-character campaign id.
+        :param phones: the numbers, as the query string gives them.
+        :param additional: also match additional numbers.
+        :param dry_run: compute the answer without changing anything.
         """
         with self.lock:
             campaign = self._api_campaign(campaign_id)
@@ -205,6 +230,11 @@ class ApiSemantics:
 
         A body that is not ``{"records": [ {...}, ... ]}`` with a phone number in every record fails
         the whole request (400); everything else is judged record by record.
+
+        :param campaign_id: the five-character campaign id.
+        :param body: the request's JSON body.
+        :param additional: also match additional numbers.
+        :param dry_run: compute the answer without changing anything.
         """
         items, phones = _batch_phones(body)
         with self.lock:
@@ -234,6 +264,10 @@ class ApiSemantics:
         ``ADDED`` (201, with its new id), ``ALREADY_EXISTS`` (400, with the id of the record that
         has this main number) or ``FAILED`` (400, with a message). With ``dry_run`` the answer is
         computed (with the ids the records would get) but nothing is added.
+
+        :param campaign_id: the five-character campaign id.
+        :param body: the request's JSON body.
+        :param dry_run: compute the answer without changing anything.
         """
         items, phones = _batch_phones(body)
         if len(set(phones)) != len(phones):

@@ -1,7 +1,7 @@
-"""The demo data set and the control endpoints as Markdown, for the README and ``--describe``.
+"""The demo data set and the control endpoints as Markdown, for the docs and ``--describe``.
 
 Generated from the seed itself, so the documentation cannot drift from what the sandbox serves
-(a test compares the README with this output).
+(the docs build includes this output in the sandbox reference).
 """
 
 from __future__ import annotations

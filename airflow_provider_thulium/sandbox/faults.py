@@ -85,6 +85,19 @@ class Fault:
     digits) or an HTTP date, checked when the fault is made (see :func:`retry_after_value`), as
     is every other value: a fault that cannot be served raises ``ValueError`` at once rather
     than breaking the request it fires on.
+
+    :param status: answer this status with the API's error body (the change is not applied).
+    :param times: how many times the fault fires.
+    :param after: how many matching requests it lets through first.
+    :param method: the HTTP method it targets (default: any).
+    :param path: a part of the path it targets, e.g. ``batch/outbounds`` (default: any).
+    :param retry_after: a ``Retry-After`` header: seconds, or an HTTP date.
+    :param delay: seconds to sleep before answering, after applying the change.
+    :param drop: close the connection without answering.
+    :param apply: whether ``drop``, ``body`` and ``truncate`` apply the change first.
+    :param body: answer this raw text instead of the real answer.
+    :param truncate: answer the real JSON cut in half.
+    :param action: called with the sandbox when the fault fires, before the request is served.
     """
 
     status: int | None = None
@@ -125,14 +138,21 @@ class Fault:
             self.retry_after = retry_after_value(self.retry_after)
 
     def matches(self, method: str, path: str) -> bool:
-        """Whether a request with this method and path (no query) is one this fault targets."""
+        """Whether a request with this method and path (no query) is one this fault targets.
+
+        :param method: the request's method.
+        :param path: the request's path, without the query.
+        """
         if self.method is not None and self.method.upper() != method.upper():
             return False
         return self.path is None or self.path in path
 
     @classmethod
     def from_json(cls, data: Any) -> Fault:
-        """Build a fault from a JSON object (as posted to ``/_sandbox/faults``; no ``action``)."""
+        """Build a fault from a JSON object (as posted to ``/_sandbox/faults``; no ``action``).
+
+        :param data: the fault's keys and values.
+        """
         if not isinstance(data, dict):
             raise ValueError("a fault must be a JSON object")
         unknown = set(data) - _FAULT_KEYS

@@ -20,7 +20,10 @@ from .server import ThuliumSandbox
 
 @pytest.fixture
 def thulium_sandbox(monkeypatch: pytest.MonkeyPatch) -> Iterator[ThuliumSandbox]:
-    """A running sandbox seeded with the demo data, set as the ``thulium_default`` connection."""
+    """A running sandbox seeded with the demo data, set as the ``thulium_default`` connection.
+
+    :param monkeypatch: pytest's fixture, which sets the connection's environment variable for this test only.
+    """
     sandbox = ThuliumSandbox(seed="demo")
     sandbox.start()
     try:
@@ -54,7 +57,7 @@ def thulium_airflow_db() -> str:
 
     Airflow reads ``AIRFLOW_HOME`` when it is first imported, so a test suite that should not touch
     your own Airflow sets it to a throwaway folder in its ``conftest.py`` before anything imports
-    Airflow (see the README, "test your own DAGs"). Migrating is what ``airflow db migrate`` does:
+    Airflow (see the documentation's "Testing your DAGs"). Migrating is what ``airflow db migrate`` does:
     it creates the tables of a new database (SQLite by default) and deletes nothing.
     """
     from airflow.configuration import AIRFLOW_HOME

@@ -74,7 +74,14 @@ _INT_RE = re.compile(r"-?[0-9]+")
 
 @dataclass(slots=True)
 class Agent:
-    """An agent of the account; campaigns list the agents working on them."""
+    """An agent of the account; campaigns list the agents working on them.
+
+    :param login: the agent's login.
+    :param name: the agent's name.
+    :param number: the agent's phone extension.
+    :param agent_id: the agent's id.
+    :param active: whether the agent is active in the account.
+    """
 
     login: str
     name: str = ""
@@ -99,6 +106,21 @@ class Record:
 
     Dates are strings in the API's format ``YYYY-MM-DD hh:mm`` (:data:`DATE_FORMAT`);
     ``call_date`` is None until the record was called.
+
+    :param record_id: the record's id (0 or less: the next free one, when added).
+    :param phone_number: the main number.
+    :param additional_numbers: the record's other numbers.
+    :param status_id: the status's id in the campaign.
+    :param dictionary_status_id: the dictionary status's id, if any.
+    :param agent_login: the agent the record is assigned to.
+    :param next_call_date: when to call next.
+    :param record_fields: the campaign fields' values.
+    :param in_call: whether a call is in progress.
+    :param identifier: the record's id in the customer's system.
+    :param order: its priority.
+    :param create_date: when it was added.
+    :param call_date: when it was last called; ``None`` if never.
+    :param last_note: the last call's note.
     """
 
     record_id: int
@@ -151,7 +173,15 @@ def default_statuses() -> list[dict[str, Any]]:
 
 @dataclass(frozen=True)
 class RecordFilter:
-    """The filters of ``GET outbounds/:id/records``; days are ``YYYY-MM-DD`` strings, inclusive."""
+    """The filters of ``GET outbounds/:id/records``; days are ``YYYY-MM-DD`` strings, inclusive.
+
+    :param status_ids: only records with these status ids.
+    :param system_statuses: only records whose status has one of these system statuses.
+    :param create_date_from: only records created on or after this day.
+    :param create_date_to: only records created on or before this day.
+    :param call_date_from: only records last called on or after this day.
+    :param call_date_to: only records last called on or before this day.
+    """
 
     status_ids: frozenset[int] = frozenset()
     system_statuses: frozenset[str] = frozenset()
@@ -170,6 +200,17 @@ class Campaign:
     ``agents`` maps the login of each agent working on the campaign to ``active_in_outbound``.
     ``version`` changes with every change made through the state's methods; paged reads keep the
     filtered record list of the last query for as long as the version stays the same.
+
+    :param id: the five-character campaign id.
+    :param name: the campaign's name.
+    :param fields: the names of its record fields.
+    :param statuses: its statuses, in the API's shape.
+    :param agents: login → active in the campaign.
+    :param records: record id → record.
+    :param by_phone: the index by main number (kept by :meth:`add` and :meth:`remove`).
+    :param by_additional: the index by additional number.
+    :param version: the change counter.
+    :param _view: the cached result of the last :meth:`view`.
     """
 
     id: str
@@ -184,7 +225,10 @@ class Campaign:
     _view: tuple[int, RecordFilter, list[Record]] | None = field(default=None, repr=False)
 
     def add(self, record: Record) -> None:
-        """Store a record and index its numbers."""
+        """Store a record and index its numbers.
+
+        :param record: the record, with an id not yet in the campaign.
+        """
         if record.record_id in self.records:
             raise ValueError(f"record id {record.record_id} already exists in campaign {self.id}")
         self.records[record.record_id] = record
@@ -194,7 +238,10 @@ class Campaign:
         self.version += 1
 
     def remove(self, record_id: int) -> Record:
-        """Remove a record and drop it from the indexes."""
+        """Remove a record and drop it from the indexes.
+
+        :param record_id: the record's id.
+        """
         record = self.records.pop(record_id)
         _discard(self.by_phone, record.phone_number, record_id)
         for number in record.additional_numbers:
@@ -203,7 +250,11 @@ class Campaign:
         return record
 
     def match(self, phone: str, additional: bool = False) -> list[Record]:
-        """Records whose main number (and, if ``additional``, an additional number) is ``phone``."""
+        """Records whose main number (and, if ``additional``, an additional number) is ``phone``.
+
+        :param phone: the number.
+        :param additional: also match additional numbers.
+        """
         ids = set(self.by_phone.get(phone, ()))
         if additional:
             ids.update(self.by_additional.get(phone, ()))
@@ -211,7 +262,10 @@ class Campaign:
         return [self.records[rid] for rid in sorted(ids)]
 
     def status(self, status_id: Any) -> dict[str, Any] | None:
-        """The campaign status with this id (given as int or string), or None."""
+        """The campaign status with this id (given as int or string), or None.
+
+        :param status_id: the status's id, as an int or a string.
+        """
         if isinstance(status_id, bool) or not isinstance(status_id, int | str):
             return None
         wanted = str(status_id).strip()
@@ -228,7 +282,10 @@ class Campaign:
         return int(self.statuses[0]["status_id"]) if self.statuses else 1
 
     def view(self, wanted: RecordFilter) -> list[Record]:
-        """The records matching ``wanted``, in the order they were added (cached per version)."""
+        """The records matching ``wanted``, in the order they were added (cached per version).
+
+        :param wanted: the filters.
+        """
         if self._view is not None and self._view[0] == self.version and self._view[1] == wanted:
             return self._view[2]
         if wanted == RecordFilter():

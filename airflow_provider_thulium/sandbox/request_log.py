@@ -15,6 +15,15 @@ class RequestLog:
     ``status`` is the status answered, or 0 when the connection was dropped. The body is kept
     raw and parsed on first access to :attr:`body`, so that logging hundreds of 1 MiB bodies
     during a benchmark does not cost a parsed copy of each.
+
+    :param method: the HTTP method.
+    :param path: the path, without the query.
+    :param query: the query's parameters.
+    :param user: the Basic-auth login, if any.
+    :param status: the status answered; 0 when the connection was dropped.
+    :param request_line_bytes: the request line's size.
+    :param body_bytes: the body's size.
+    :param raw_body: the body as received.
     """
 
     method: str

@@ -198,6 +198,8 @@ class ThuliumSandbox:
         pass ``verify=sandbox.ca_bundle`` when the client should trust the sandbox's CA. A plain
         http sandbox on a non-loopback address gets ``"allow_http": true`` (unless ``extra``
         says otherwise): the provider refuses plain http to such a host without it.
+
+        :param extra: the connection's extras.
         """
         if not self.tls and not self.is_loopback:
             extra = {"allow_http": True, **extra}
@@ -212,7 +214,10 @@ class ThuliumSandbox:
         return json.dumps(data)
 
     def reset(self, seed: str = "demo") -> None:
-        """Restore the state to ``seed`` and forget faults and logged requests."""
+        """Restore the state to ``seed`` and forget faults and logged requests.
+
+        :param seed: ``"demo"`` or ``"empty"``.
+        """
         self._state.reset(seed)
         self.clear_faults()
         self.clear_requests()
@@ -220,7 +225,10 @@ class ThuliumSandbox:
     # ----------------------------------------------------------------- faults and request log
 
     def add_fault(self, fault: Fault) -> Fault:
-        """Schedule a fault (checked after the ones already added); returns it."""
+        """Schedule a fault (checked after the ones already added); returns it.
+
+        :param fault: the fault.
+        """
         with self._lock:
             self._faults.append(fault)
         return fault

@@ -130,6 +130,8 @@ class SandboxState(ApiSemantics):
         """Forget everything and start again from the default users and agents plus ``seed``.
 
         The clock is left as it is (see :meth:`set_clock`).
+
+        :param seed: ``"demo"`` (the demo campaigns) or ``"empty"`` (users and agents only).
         """
         if seed not in {"demo", "empty"}:
             raise ValueError(f"unknown seed {seed!r}: use 'demo' or 'empty'")
@@ -154,8 +156,8 @@ class SandboxState(ApiSemantics):
         48500100201, a record 48500100202 with the additional number 48500100299, a record
         48500100203 whose call is in progress, and 48500100205 assigned to ``j.doe``
         (``MY_RECORD``). Campaign ``00002`` holds three records, one of them sharing 48500100200
-        with the first campaign so that tests can see the campaigns are kept apart. The README's
-        sandbox section lists all of it (``python -m airflow_provider_thulium.sandbox --describe``).
+        with the first campaign so that tests can see the campaigns are kept apart. The docs' sandbox
+        reference lists all of it (``python -m airflow_provider_thulium.sandbox --describe``).
         """
         with self.lock:
             for campaign_id, name, fields, statuses, agents, records in DEMO_CAMPAIGNS:
@@ -176,6 +178,13 @@ class SandboxState(ApiSemantics):
 
         ``statuses`` defaults to :data:`DEFAULT_STATUSES`; ``agents`` (logins, or login →
         ``active_in_outbound``) defaults to every agent of the account, active in the campaign.
+
+        :param campaign_id: the five-character campaign id.
+        :param name: the campaign's name.
+        :param fields: the names of its record fields.
+        :param statuses: its statuses, as dicts with ``status_id``, ``system_status``, ``name`` and optionally
+            ``dictionary_status_id``.
+        :param agents: its agents: logins, or login → active in the campaign.
         """
         if len(campaign_id) != 5:
             raise ValueError(f"campaign id must be five characters, got {campaign_id!r}")
@@ -202,7 +211,10 @@ class SandboxState(ApiSemantics):
             return campaign
 
     def delete_campaign(self, campaign_id: str) -> None:
-        """Delete a campaign (``KeyError`` if there is none)."""
+        """Delete a campaign (``KeyError`` if there is none).
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             del self.campaigns[campaign_id]
 
@@ -213,6 +225,9 @@ class SandboxState(ApiSemantics):
         ``status_id`` get the campaign's first ``TO_CALL`` status, without a ``create_date`` the
         clock's time. Duplicated numbers are allowed on purpose: the API's handling of them is
         part of what tests exercise. Returns the ids of the added records.
+
+        :param campaign_id: the five-character campaign id.
+        :param records: dicts with the keys of :class:`Record`, or :class:`Record` objects.
         """
         with self.lock:
             campaign = self._campaign(campaign_id)
@@ -246,6 +261,12 @@ class SandboxState(ApiSemantics):
         collection walks all the records, a pause of 100+ ms every few large requests that would
         show up in benchmark timings. Records hold no reference cycles, so they are still freed
         normally when dropped. Returns the number of records added.
+
+        :param campaign_id: the five-character campaign id.
+        :param phones: one main number per record.
+        :param status_id: every record's status id.
+        :param create_date: every record's creation date (a datetime or ``YYYY-MM-DD hh:mm``).
+        :param call_date: every record's last call date.
         """
         created = self.now() if create_date is None else _as_date(create_date, "create_date")
         called = None if call_date is None else _as_date(call_date, "call_date")
@@ -274,13 +295,22 @@ class SandboxState(ApiSemantics):
         return added
 
     def set_password(self, login: str, new_password: str) -> None:
-        """Change a user's password (``KeyError`` for an unknown user), e.g. to simulate rotation."""
+        """Change a user's password (``KeyError`` for an unknown user), e.g. to simulate rotation.
+
+        :param login: the user's login.
+        :param new_password: the password from now on.
+        """
         with self.lock:
             _, permissions = self.users[login]
             self.users[login] = (new_password, permissions)
 
     def add_user(self, login: str, password: str, permissions: Iterable[str] | None = None) -> None:
-        """Add or replace an API user; ``permissions=None`` grants all of them."""
+        """Add or replace an API user; ``permissions=None`` grants all of them.
+
+        :param login: the user's login.
+        :param password: the user's password.
+        :param permissions: the API methods it may call (e.g. ``"records.delete"``); ``None`` for all.
+        """
         perms = None if permissions is None else frozenset(permissions)
         if perms is not None and not perms <= ALL_PERMISSIONS:
             raise ValueError(f"unknown permissions: {sorted(perms - ALL_PERMISSIONS)}")
@@ -302,6 +332,14 @@ class SandboxState(ApiSemantics):
 
         ``campaigns=None`` puts the agent on every existing campaign; records of a campaign can
         only be assigned to its agents. ``agent_id`` defaults to the next free id.
+
+        :param login: the agent's login.
+        :param name: the agent's name.
+        :param number: the agent's phone extension.
+        :param agent_id: the agent's id.
+        :param active: whether the agent is active in the account.
+        :param campaigns: the campaigns to put the agent on (default: all).
+        :param active_in_outbound: whether the agent is active in those campaigns.
         """
         with self.lock:
             targets = list(self.campaigns) if campaigns is None else list(campaigns)
@@ -324,7 +362,14 @@ class SandboxState(ApiSemantics):
         status_id: int | str | None = None,
         dictionary_status_id: int | None = None,
     ) -> str:
-        """Add a status to a campaign; returns its id (default: one above the highest)."""
+        """Add a status to a campaign; returns its id (default: one above the highest).
+
+        :param campaign_id: the five-character campaign id.
+        :param system_status: its system status (``"NO_CALL"``, ``"MY_RECORD"``, ...).
+        :param name: its name as Thulium shows it.
+        :param status_id: its id (default: one above the highest).
+        :param dictionary_status_id: its dictionary status id, if any.
+        """
         if system_status not in SYSTEM_STATUSES:
             raise ValueError(f"unknown system status {system_status!r}: use one of {SYSTEM_STATUSES}")
         with self.lock:
@@ -349,6 +394,10 @@ class SandboxState(ApiSemantics):
         """Mark every record with this main number as in a call (or not); returns how many.
 
         A call starting also sets the record's ``call_date`` to the clock's time.
+
+        :param campaign_id: the five-character campaign id.
+        :param phone: the main number.
+        :param in_call: whether a call starts (``True``) or ends.
         """
         with self.lock:
             campaign = self._campaign(campaign_id)
@@ -365,6 +414,10 @@ class SandboxState(ApiSemantics):
         """Set fields of one record directly, without the API's rules (e.g. ``call_date``, ``last_note``).
 
         The phone numbers and the id cannot be changed this way. Returns the record afterwards.
+
+        :param campaign_id: the five-character campaign id.
+        :param record_id: the record's id.
+        :param changes: the fields to set, by the names of :class:`Record` (not the numbers or the id).
         """
         fixed = {"record_id", "phone_number", "additional_numbers"}
         unknown = set(changes) - (_RECORD_KEYS - fixed)
@@ -384,7 +437,10 @@ class SandboxState(ApiSemantics):
             return record.to_json()
 
     def set_clock(self, now: datetime | str | None) -> None:
-        """Freeze the clock that dates added records (``None``: follow the machine's local time)."""
+        """Freeze the clock that dates added records (``None``: follow the machine's local time).
+
+        :param now: a datetime or ``YYYY-MM-DD hh:mm``; ``None`` unfreezes.
+        """
         if now is None:
             clock: Callable[[], datetime] = datetime.now
         else:
@@ -401,12 +457,19 @@ class SandboxState(ApiSemantics):
         return self._clock().strftime(DATE_FORMAT)
 
     def records(self, campaign_id: str) -> list[dict[str, Any]]:
-        """All records of a campaign, in the order they were added."""
+        """All records of a campaign, in the order they were added.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return [r.to_json() for r in self._campaign(campaign_id).records.values()]
 
     def record(self, campaign_id: str, record_id: int) -> dict[str, Any]:
-        """One record (``KeyError`` when there is none)."""
+        """One record (``KeyError`` when there is none).
+
+        :param campaign_id: the five-character campaign id.
+        :param record_id: the record's id.
+        """
         with self.lock:
             record = self._campaign(campaign_id).records.get(record_id)
             if record is None:
@@ -414,22 +477,36 @@ class SandboxState(ApiSemantics):
             return record.to_json()
 
     def find(self, campaign_id: str, phone: str, additional: bool = False) -> list[dict[str, Any]]:
-        """Records of a campaign with this main number (and additional number, if asked)."""
+        """Records of a campaign with this main number (and additional number, if asked).
+
+        :param campaign_id: the five-character campaign id.
+        :param phone: the number.
+        :param additional: also match additional numbers.
+        """
         with self.lock:
             return [r.to_json() for r in self._campaign(campaign_id).match(phone, additional)]
 
     def in_call(self, campaign_id: str) -> list[dict[str, Any]]:
-        """The records of a campaign whose call is in progress."""
+        """The records of a campaign whose call is in progress.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return [r.to_json() for r in self._campaign(campaign_id).records.values() if r.in_call]
 
     def statuses(self, campaign_id: str) -> list[dict[str, Any]]:
-        """A campaign's statuses, as ``GET outbounds/:id/statuses`` answers them."""
+        """A campaign's statuses, as ``GET outbounds/:id/statuses`` answers them.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return [dict(s) for s in self._campaign(campaign_id).statuses]
 
     def campaign_agents(self, campaign_id: str) -> list[dict[str, Any]]:
-        """A campaign's agents, as ``GET outbounds/:id/agents`` answers them."""
+        """A campaign's agents, as ``GET outbounds/:id/agents`` answers them.
+
+        :param campaign_id: the five-character campaign id.
+        """
         with self.lock:
             return self._agents_json(self._campaign(campaign_id))
 

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.packaging
 PACKAGE = "airflow_provider_thulium"
 JUNK = re.compile(
     r"(^|/)(\.venv[^/]*|__pycache__|\.mypy_cache|\.ruff_cache|\.pytest_cache|\.git|dist|build|node_modules)(/|$)"
-    r"|\.py[co]$|(^|/)benchmarks/results(/|$)"
+    r"|\.py[co]$|(^|/)benchmarks/results(/|$)|(^|/)docs/_(build|generated)(/|$)"
 )
 RELATIVE_LINK = re.compile(r"\]\((?!https?://|mailto:|#)[^)]*\)")
 

@@ -1,0 +1,91 @@
+"""The performance page's figures, written from a ``make bench`` report (``benchmarks/results/latest.json``).
+
+The page quotes no figure by hand: the build turns the report into Markdown, so what the page says
+is what the run measured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+# Which per-repeat ratios belong to a target, by the start of the target's name in the report.
+_RATIO_OF_TARGET = {
+    "delete: provider wall": "delete_provider_vs_handwritten",
+    "update: provider wall": "update_provider_vs_handwritten",
+    "add: provider wall": "add_provider_vs_handwritten",
+    "50 ms latency": "concurrency_1_vs_8",
+}
+_OPERATIONS = ("delete", "update", "add")
+
+
+def _megabytes(size: float) -> str:
+    return f"{size / 1_000_000:.1f} MB" if size >= 100_000 else f"{size:,.0f} bytes"
+
+
+def _range(values: list[float]) -> str:
+    return f"{min(values):.2f} to {max(values):.2f}" if len(values) > 1 else "one repeat"
+
+
+def _targets(report: dict[str, Any]) -> list[str]:
+    lines = ["| target | measured (per-repeat range) | |", "| --- | --- | --- |"]
+    for target in report["targets"]:
+        key = next((k for prefix, k in _RATIO_OF_TARGET.items() if target["name"].startswith(prefix)), None)
+        spread = f" ({_range(report['ratio_per_repeat'][key])})" if key else ""
+        value = f"{target['value']:.0f} MB" if "MB" in target["name"] else f"{target['value']:.2f}"
+        verdict = "met" if target["pass"] else "**missed**"
+        lines.append(f"| {target['name']} {target['op']} {target['target']:g} | **{value}**{spread} | {verdict} |")
+    return lines
+
+
+def _cases(report: dict[str, Any]) -> list[str]:
+    lines = [
+        "| case | phones | requests | wall s | client CPU s | sandbox CPU s | input list "
+        "| peak memory above rest | XCom `return_value` |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for row in report["table"]:
+        xcom = row.get("xcom_return_value_bytes")
+        xcom_text = _megabytes(xcom) if xcom else ""
+        if xcom and xcom >= 100_000:
+            xcom_text += f" ({xcom / row['records']:.0f} bytes a phone)"
+        lines.append(
+            f"| {row['label']} | {row['records']:,} | {row['requests']:,} | {row['wall_seconds']:.2f} "
+            f"| {row['client_cpu_seconds']:.2f} | {row['server_cpu_seconds']:.2f} "
+            f"| {row['input_above_rest_mb']:.0f} MB | {row['peak_rss_above_rest_mb']:.0f} MB | {xcom_text} |"
+        )
+    return lines
+
+
+def figures_markdown(report: dict[str, Any], source: str) -> str:
+    """The run, its targets, every case and the ratios of ``report``, as Markdown.
+
+    :param report: a report as ``benchmarks/run.py`` writes it.
+    :param source: the report's file, named on the page.
+    """
+    machine, load, ratios = report["machine"], report["load_average_1min"], report["ratios"]
+    packages = machine["packages"]
+    capacity = report["capacity"]
+    cpu = ", ".join(f"{op} **{ratios[f'{op}_provider_vs_handwritten_cpu']:.2f}**" for op in _OPERATIONS)
+    latency = ", ".join(
+        f"{run['max_concurrent_requests']} at once {run['wall_seconds']:.2f} s" for run in report["latency"]["runs"]
+    )
+    quick = " A `--quick` run (sizes ten times smaller): not the figures of a release." if report.get("quick") else ""
+    lines = [
+        f"The run of {report['generated_at'][:10]} (`{source}`): {machine['cpu_model']}, {machine['cpus_usable']} "
+        f"cores, Python {machine['python']}, Airflow {packages['apache-airflow']}; {report['repeat']} repeat(s) per "
+        f"case; 1-minute load average {load['before']:.1f} before the run and {load['after']:.1f} after.{quick}",
+        "",
+        *_targets(report),
+        "",
+        f"Client CPU time, provider / hand-written loop, in the same run (it hardly moves with the load): {cpu}. "
+        f"The sandbox answered {capacity['headroom']:.1f} times the request rate the provider's delete needed "
+        f"({capacity['requests_per_second']:.0f} requests/s from {capacity['clients']} raw clients), so it is not "
+        f"the bottleneck. With {report['latency']['latency_seconds'] * 1000:.0f} ms of latency, "
+        f"{report['latency']['records']:,} phones in batches of {report['latency']['max_batch_size']}: {latency}.",
+        "",
+        f"Every case, the median run of its repeats (the `summary` XCom is about "
+        f"{report['table'][0]['xcom_summary_bytes']} bytes in each):",
+        "",
+        *_cases(report),
+    ]
+    return "\n".join(lines) + "\n"
