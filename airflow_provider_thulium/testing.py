@@ -53,12 +53,12 @@ def run_dag(dag: Any, conf: dict[str, Any] | None = None, logical_date: datetime
     when = _aware(logical_date or datetime.now(timezone.utc))
     _refuse_a_run_of_nothing(dag, when)
     if AIRFLOW_V_3_0_PLUS:
-        from airflow.configuration import conf as airflow_conf
+        from airflow import settings
         from airflow.dag_processing.bundles.manager import DagBundlesManager
         from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
         # The default bundle is the DAG folder; without it, every run logs "Bundle 'dags-folder' path does not exist".
-        os.makedirs(os.path.expanduser(airflow_conf.get("core", "dags_folder")), exist_ok=True)
+        os.makedirs(settings.DAGS_FOLDER, exist_ok=True)
         DagBundlesManager().sync_bundles_to_db()
         bag = DagBag(dag_folder=os.devnull)
         bag.bag_dag(dag)
