@@ -9,7 +9,7 @@ VENV_AF2 := .venv-airflow2
 PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: demo test lint types test-airflow3 test-airflow2 bench clean
-.PHONY: test-floors test-system postgres-server dist test-packaging docs bench-publish
+.PHONY: test-floors test-system postgres-server dist test-packaging docs bench-publish test-py312 test-py313
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -57,6 +57,23 @@ test-floors: $(VENV_FLOORS)/.installed
 	$(PYTHON) scripts/floors.py check $(VENV_FLOORS)/bin/python
 	$(VENV_FLOORS)/bin/python -m pytest -q -p no:cacheprovider $(FLOOR_TESTS)
 
+# The suite on the newer Pythons Airflow declares, with the newest Airflow: each interpreter is found
+# as the floors run finds its own; a machine without one says so in one line and goes on.
+python_for = $(firstword $(wildcard $(HOME)/.pyenv/versions/$(1).*/bin/python$(1) /usr/bin/python$(1) /usr/local/bin/python$(1)))
+
+.venv-py312/.installed .venv-py313/.installed: .venv-py3%/.installed: pyproject.toml
+	test -x $(@D)/bin/python || $(call python_for,3.$*) -m venv $(@D)
+	$(@D)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(@D)/bin/python -c "import airflow, airflow_provider_thulium"
+	touch $@
+
+test-py312 test-py313: test-py3%:
+	@if [ -z "$(call python_for,3.$*)" ]; then \
+	  echo "$@: no Python 3.$* on this machine (~/.pyenv/versions, /usr/bin, /usr/local/bin): skipped"; \
+	else \
+	  $(MAKE) --no-print-directory .venv-py3$*/.installed && .venv-py3$*/bin/python -m pytest -q -p no:cacheprovider; \
+	fi
+
 # The system test (tests/system): PostgreSQL and a multi-process Airflow 3 running every DAG.
 $(VENV)/.installed-system: $(VENV)/.installed
 	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,system]" 2>&1 | grep -v "^WARNING: Location" || true
@@ -95,7 +112,7 @@ dist: $(VENV)/.installed-release
 test-packaging: dist
 	THULIUM_DIST_DIR=dist $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/packaging
 
-test: lint types docs test-airflow3 test-airflow2 test-floors test-system test-packaging
+test: lint types docs test-airflow3 test-airflow2 test-py312 test-py313 test-floors test-system test-packaging
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
@@ -105,4 +122,4 @@ bench-publish:
 	cp benchmarks/results/latest.json docs/benchmark-results.json
 
 clean:
-	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) dist docs/_build docs/_generated .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) .venv-py312 .venv-py313 dist docs/_build docs/_generated .mypy_cache .ruff_cache .pytest_cache

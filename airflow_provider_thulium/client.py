@@ -15,6 +15,7 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
+from airflow_provider_thulium.agents import CampaignAgent, check_agent_logins, read_agents
 from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
 from airflow_provider_thulium.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
@@ -29,7 +30,9 @@ from airflow_provider_thulium.transport import Transport
 from airflow_provider_thulium.validation import (
     normalize_campaign_id,
     parse_flag,
+    phone_sender,
     resolve_timezone,
+    spelling_difference,
 )
 
 
@@ -116,6 +119,16 @@ class ThuliumClient:
         description = f"GET outbounds/{campaign}/statuses"
         answer = self.transport.request("GET", f"outbounds/{campaign}/statuses", description=description)
         return read_statuses(answer.payload, description)
+
+    def get_agents(self, campaign_id: str | int) -> list[CampaignAgent]:
+        """Return the campaign's agents (``GET outbounds/:id/agents``): login, and whether active in the campaign.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        """
+        campaign = normalize_campaign_id(campaign_id)
+        description = f"GET outbounds/{campaign}/agents"
+        answer = self.transport.request("GET", f"outbounds/{campaign}/agents", description=description)
+        return read_agents(answer.payload, description)
 
     def iter_records(self, campaign_id: str | int, **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield the campaign's records page by page (``GET outbounds/:id/records``); see :class:`RecordFilter`.
@@ -282,7 +295,24 @@ class ThuliumClient:
         if operation.names_statuses(items):
             # Only input that names statuses costs this read: an API user may lack its permission.
             items = resolve_status_names(items, self._statuses_for_names(campaign), campaign)
+        if operation.names_agents(items):
+            agents = self._agents_for_check(campaign)
+            if agents is not None:
+                check_agent_logins(items, agents, campaign)
         return CheckedCall(operation, campaign, phones, items, search)
+
+    def _agents_for_check(self, campaign: str) -> list[CampaignAgent] | None:
+        try:
+            return self.get_agents(campaign)
+        except ThuliumPermissionError:
+            # Optional, unlike status names: the server still answers an unknown agent per phone.
+            self.log.info(
+                "records assign agents, but the API user may not list campaign %s's agents (GET outbounds/%s/agents "
+                "answered 403): their logins are not checked before sending; Thulium answers an unknown one per phone",
+                campaign,
+                campaign,
+            )
+            return None
 
     def _statuses_for_names(self, campaign: str) -> list[CampaignStatus]:
         try:
@@ -297,6 +327,24 @@ class ThuliumClient:
                 api_messages=exc.api_messages,
             ) from None
 
+    def _spelling_evidence(self, campaign: str, phones: list[str]) -> str | None:
+        """How ``phones`` (as given) are sent spelled unlike the numbers of the campaign's first page of
+        records, or ``None`` when they agree or the page cannot be read (then there is no evidence)."""
+        try:
+            _, page = self._records_page(campaign, "", PAGE_SIZE, 0)
+        except ThuliumError as exc:
+            self.log.info(
+                "%d phone(s) answered as if already done; campaign %s's records could not be read to compare how "
+                "they spell numbers (%s), so no warning about the numbers' form",
+                len(phones),
+                campaign,
+                type(exc).__name__ + (f", HTTP {exc.status_code}" if exc.status_code else ""),
+            )
+            return None
+        send_as = phone_sender(self.settings.phone_format)
+        sent = list(map(send_as, phones)) if send_as is not None else phones
+        return spelling_difference(sent, (record.get("phone_number") for record in page if isinstance(record, dict)))
+
     def start_run(self, call: CheckedCall, policy: OutcomePolicy | None = None) -> RecordsRun:
         """A run of a checked call under ``policy``; nothing is sent until the run sends.
 
@@ -308,6 +356,7 @@ class ThuliumClient:
             return self.stream(call, items, on_send=on_send)
 
         run = RecordsRun(call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log)
+        run.results.spelling_evidence = lambda phones: self._spelling_evidence(call.campaign_id, phones)
 
         def send_edits(edits: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
             phones = [edit["phone_number"] for edit in edits]

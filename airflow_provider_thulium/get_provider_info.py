@@ -77,7 +77,10 @@ def get_provider_info() -> dict[str, Any]:
     return {
         "package-name": "airflow-provider-thulium",
         "name": "Thulium",
-        "description": "Thulium contact-centre API: remove and update outbound campaign records.",
+        "description": (
+            "Thulium contact-centre API: add, update, remove and read outbound campaign records (statuses by "
+            "name, agents, next call dates), in batches with per-phone results in XCom; a local sandbox for tests."
+        ),
         "versions": [__version__],
         "integrations": [
             {

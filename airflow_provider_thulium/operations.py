@@ -13,6 +13,7 @@ from itertools import repeat
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+from airflow_provider_thulium.agents import AGENT_FIELD
 from airflow_provider_thulium.batching import Batch, body_batches, query_batches
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.shapes import (
@@ -60,6 +61,10 @@ class Operation:
     def names_statuses(self, items: Sequence[Any]) -> bool:
         """Whether any item names its status, so the campaign's statuses must be read first."""
         return self.takes_status_names and any(map(operator.contains, items, repeat(STATUS_NAME_FIELD)))
+
+    def names_agents(self, items: Sequence[Any]) -> bool:
+        """Whether any item assigns an agent, so the campaign's agents must be read first."""
+        return False
 
     def success_outcomes(self, already_done_is_success: bool = True) -> frozenset[str]:
         """The outcomes that count as a success under the caller's choice about ``already_done``."""
@@ -192,6 +197,9 @@ class _Records(_ObjectPerPhone):
 
     spec: ClassVar[RecordSpec]
     takes_status_names = True
+
+    def names_agents(self, items: Sequence[Any]) -> bool:
+        return any(map(operator.contains, items, repeat(AGENT_FIELD)))
 
     def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
         records = parse_records(raw, account_tz, spec=self.spec)

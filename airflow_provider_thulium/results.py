@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from airflow_provider_thulium.batching import BatchResult
@@ -69,6 +69,11 @@ class RecordResults:
         self.unmatched_answers = 0
         #: Warnings the run adds (e.g. fields an upsert could not edit), for the summary and the log.
         self.notes: list[str] = []
+        #: Compares phones that mostly answered "already done" with how the campaign spells its
+        #: numbers: a masked sentence on a difference, ``None`` when they agree or cannot be compared
+        #: (the client reads one page of records for it). Without it, such a run always warns.
+        self.spelling_evidence: Callable[[list[str]], str | None] | None = None
+        self._evidence: dict[tuple[str, ...], str | None] = {}  # asked once per run, however often summarised
         self.stop_error: BaseException | None = None  # the error that ended the run early, if one did
         # The phones of each batch that went on the wire (appended from the stream's worker
         # threads): a run stopped mid-way marks these INTERRUPTED and the others NOT_SENT.
@@ -229,18 +234,31 @@ class RecordResults:
         count, phones = len(already_done), len(self.outcomes)
         if not count or count * 2 <= phones or (count < _MANY_ALREADY_DONE and count < phones):
             return []
+        cause = (
+            "if these numbers are in the campaign, it likely stores them in another form (with or without a leading "
+            "+ or the country code)"
+        )
+        unless = " If they were removed before, nothing is wrong."
+        if self.spelling_evidence is not None:
+            if self.stop_error is not None:
+                return []  # the error that stopped the run is the news; no read while it is raised
+            key = tuple(already_done)
+            if key not in self._evidence:
+                self._evidence[key] = self.spelling_evidence(already_done)
+            if self._evidence[key] is None:
+                return []  # spelled as the campaign spells its numbers: removed before, a normal night
+            cause, unless = f"the campaign spells its numbers otherwise: {self._evidence[key]}", ""
         names = "/".join(sorted(self.operation.already_done))
         with_plus = sum(phone.startswith("+") for phone in already_done)
         written = f"{with_plus} given with a leading +"
         if with_plus in (0, count):
             written = f"all given {'with' if with_plus else 'without'} a leading +"
+        example = max(already_done, key=len)  # a masked example that shows something
         return [
             f"{self.operation.name} in campaign {self.campaign_id}: {count} of {phones} phone(s) answered {names} "
-            f"(e.g. {mask_phone(already_done[0])}; {written}). Thulium matches numbers as the campaign stores "
-            "them: if these numbers are in the campaign, it likely stores them in another form (with or without "
-            "a leading + or the country code); set phone_format ('digits' or 'plus') in hook_params or the "
-            "connection's extras, or check the campaign id and search_in_additional_numbers. If they were "
-            "removed before, nothing is wrong."
+            f"(e.g. {mask_phone(example)}; {written}). Thulium matches numbers as the campaign stores them: "
+            f"{cause}; set phone_format ('digits' or 'plus') in hook_params or the connection's extras, or check the "
+            f"campaign id and search_in_additional_numbers.{unless}"
         ]
 
     def failure_lines(self, limit: int = 5) -> list[str]:

@@ -17,6 +17,7 @@ imports Airflow (the documentation's "Testing your DAGs" shows both files).
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from typing import Any
 
 from airflow_provider_thulium.version_compat import AIRFLOW_V_3_0_PLUS
@@ -36,23 +37,62 @@ def _xcom_rows() -> tuple[Any, Any]:
     return XCom, lambda row: row.value  # Airflow 2 deserializes the value when it loads the row
 
 
-def run_dag(dag: Any, conf: dict[str, Any] | None = None) -> Any:
+def run_dag(dag: Any, conf: dict[str, Any] | None = None, logical_date: datetime | None = None) -> Any:
     """Run every task of ``dag`` in this process (``dag.test()``) and return the DagRun.
 
-    On Airflow 3 the DAG is first written to the metadata database, as the DAG processor would.
+    On Airflow 3 the DAG is first written to the metadata database, as the DAG processor would
+    (its DAG folder is created when missing, as a deployment has one).
 
     :param dag: the DAG to run.
     :param conf: the run's ``conf`` (what ``params`` and ``dag_run.conf`` see).
+    :param logical_date: the run's logical date (default: now; naive means UTC). A task runs only
+        when it falls between the task's ``start_date`` and ``end_date``.
+    :raises ValueError: when no task of the DAG would run at that date: the run would succeed
+        having run nothing, and a test of it would pass having tested nothing.
     """
+    when = _aware(logical_date or datetime.now(timezone.utc))
+    _refuse_a_run_of_nothing(dag, when)
     if AIRFLOW_V_3_0_PLUS:
+        from airflow import settings
         from airflow.dag_processing.bundles.manager import DagBundlesManager
         from airflow.dag_processing.dagbag import DagBag, sync_bag_to_db
 
+        # The default bundle is the DAG folder; without it, every run logs "Bundle 'dags-folder' path does not exist".
+        os.makedirs(settings.DAGS_FOLDER, exist_ok=True)
         DagBundlesManager().sync_bundles_to_db()
         bag = DagBag(dag_folder=os.devnull)
         bag.bag_dag(dag)
         sync_bag_to_db(bag, "dags-folder", None)
-    return dag.test(run_conf=conf)
+        return dag.test(run_conf=conf, logical_date=when)
+    return dag.test(run_conf=conf, execution_date=when)
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+
+
+def _refuse_a_run_of_nothing(dag: Any, when: datetime) -> None:
+    """Raise ``ValueError`` when no task of ``dag`` falls between its start_date and end_date at ``when``
+    (the rule Airflow applies when it creates a run's task instances)."""
+    tasks = list(dag.tasks)
+    if not tasks:
+        raise ValueError(f"run_dag: DAG {dag.dag_id!r} has no tasks: there is nothing to run")
+    starts, ends = [], []
+    for task in tasks:
+        start, end = task.start_date or dag.start_date, task.end_date or dag.end_date
+        if start is not None and _aware(start) > when:
+            starts.append(_aware(start))
+        elif end is not None and _aware(end) < when:
+            ends.append(_aware(end))
+        else:
+            return
+    why = f"its tasks start on {min(starts).isoformat()} (start_date)" if starts else ""
+    if ends:
+        why += (" or " if why else "its tasks ") + f"ended on {max(ends).isoformat()} (end_date)"
+    raise ValueError(
+        f"run_dag: no task of DAG {dag.dag_id!r} would run at the logical date {when.isoformat()}: {why}. The run "
+        "would succeed having run nothing; pass run_dag a logical_date between the tasks' start_date and end_date"
+    )
 
 
 def latest_run(dag_id: str) -> Any:

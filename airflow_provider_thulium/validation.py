@@ -26,6 +26,8 @@ _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
 # ASCII digits only: \d and str.isdigit() also match other scripts' digits (fullwidth, superscript...).
 _NEXT_CALL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
+# The form SQL databases and CRM exports write; the API takes minutes, so the seconds are dropped.
+_NEXT_CALL_DATE_SECONDS = re.compile(r"(?P<minutes>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}):[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -41,6 +43,10 @@ NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
 #: (and Python cannot even print ints beyond 4300 digits).
 _MAX_INT = 2**63 - 1
 _MAX_PHONE = 10**20  # 20 digits at most
+#: The fewest digits of a whole dialable number (country code included; the shortest national
+#: numbers have 4 digits after a 3-digit country code): a whitespace-separated part with fewer is
+#: a piece of one number written with spaces, not a number.
+MIN_WHOLE_NUMBER_DIGITS = 7
 
 #: The fields a record of ``PUT batch/outbounds/:id/records`` may hold (docs/thulium-api.md, "PUT").
 EDITABLE_FIELDS = frozenset(
@@ -172,6 +178,50 @@ def phone_sender(phone_format: str) -> Callable[[str], str] | None:
     if phone_format == "plus":
         return lambda phone: phone if phone.startswith("+") else "+" + phone
     return None
+
+
+def _spelling(phone: str) -> tuple[bool, int]:
+    """How a number is spelled: with a leading ``+`` or not, and its digits; ``(False, -1)`` for
+    a stored number with other characters (spaces, dashes...)."""
+    if not _PHONE.fullmatch(phone):
+        return False, -1
+    plus = phone.startswith("+")
+    return plus, len(phone) - plus
+
+
+def _describe_spelling(spelling: tuple[bool, int]) -> str:
+    plus, digits = spelling
+    if digits < 0:
+        return "written with characters besides digits and a leading +"
+    return f"{'with' if plus else 'without'} a leading + and {digits} digits"
+
+
+def spelling_difference(sent: Sequence[str], stored: Iterable[object]) -> str | None:
+    """How numbers, as sent, are spelled unlike a campaign's stored numbers, as a masked sentence.
+
+    Thulium matches numbers exactly as stored (docs/thulium-api.md, "Phone numbers"): a number
+    sent with a leading ``+`` or without the country code finds nothing in a campaign storing
+    ``48…``. ``None`` when every number sent is spelled as some stored one is (a leading ``+`` or
+    not, the number of digits), or when nothing stored can be compared.
+
+    :param sent: the numbers as they were sent.
+    :param stored: numbers as the campaign stores them (e.g. the ``phone_number`` of a page of records).
+    """
+    examples: dict[tuple[bool, int], str] = {}
+    for phone in stored:
+        if isinstance(phone, str) and phone.strip():
+            examples.setdefault(_spelling(phone.strip()), phone.strip())
+    if not examples:
+        return None
+    unlike = [phone for phone in sent if _spelling(phone) not in examples]
+    if not unlike:
+        return None
+    stored_forms = sorted(examples.items())[:3]
+    return (
+        f"{len(unlike)} of them were sent {_describe_spelling(_spelling(unlike[0]))} (e.g. {mask_phone(unlike[0])}), "
+        f"while the campaign's numbers are "
+        + " or ".join(f"{_describe_spelling(form)} (e.g. {mask_phone(example)})" for form, example in stored_forms)
+    )
 
 
 def _why_not_a_phone(text: str) -> str:
@@ -343,6 +393,8 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         separator = _LIST_SEPARATORS if _LIST_SEPARATORS.search(phone_numbers) else None
         parts = separator.split(phone_numbers) if separator else phone_numbers.split()
         items: Sequence[object] = [part.strip() for part in parts if part.strip()]
+        if separator is None and len(items) > 1:
+            _refuse_one_number_with_spaces(items, field)  # type: ignore[arg-type]  # parts of a str
     elif isinstance(phone_numbers, (list, tuple)):
         items = phone_numbers
     else:
@@ -362,6 +414,27 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         if earlier[1] != phone:
             raise _same_number_error(where, f"{field}[{earlier[0]}]", phone, earlier[1])
     return list(dict.fromkeys(spelling for _, spelling in first_index.values()))
+
+
+def _refuse_one_number_with_spaces(parts: Sequence[str], field: str) -> None:
+    """Refuse whitespace-separated parts that are not each a whole number: ``+48 500 100 201`` is one
+    number written with spaces, and deleting ``+48``, ``500``, ``100`` and ``201`` would remove nothing
+    and leave the task green. Parts that are not digits at all are left to the check of each item."""
+    lengths = [len(part) - part.startswith("+") for part in parts]
+    if min(lengths) >= MIN_WHOLE_NUMBER_DIGITS or not all(map(_PHONE.fullmatch, parts)):
+        return
+    joined = "".join(parts)
+    what = (
+        f"one number written with spaces (phone {mask_phone(joined)})"
+        if _PHONE.fullmatch(joined)
+        else ("numbers written with spaces")
+    )
+    raise ThuliumValidationError(
+        f"{field}: the text looks like {what}: split on whitespace it gives parts of "
+        f"{', '.join(map(str, lengths))} digits, and a whole number has at least {MIN_WHOLE_NUMBER_DIGITS}. Write "
+        "each number without spaces; to pass several numbers, give a list or separate them with commas or newlines "
+        "(`{{ phones | join(',') }}`)"
+    )
 
 
 def _status_id(value: object, where: object) -> int:
@@ -394,14 +467,15 @@ def _next_call_date(value: object, where: object, account_tz: ZoneInfo) -> str:
         raise ThuliumValidationError(f"{where}: a date needs a time of day; pass a datetime or 'YYYY-MM-DD hh:mm'")
     if isinstance(value, str):
         text = value.strip()
-        if _NEXT_CALL_DATE.fullmatch(text):
+        with_seconds = _NEXT_CALL_DATE_SECONDS.fullmatch(text)
+        if with_seconds or _NEXT_CALL_DATE.fullmatch(text):
             try:
-                datetime.strptime(text, NEXT_CALL_DATE_FORMAT)
+                datetime.strptime(text, NEXT_CALL_DATE_FORMAT + (":%S" if with_seconds else ""))
             except ValueError:
                 pass
             else:
-                return text
-        raise ThuliumValidationError(f"{where}: {value!r} is not a date in the form 'YYYY-MM-DD hh:mm'")
+                return with_seconds.group("minutes") if with_seconds else text
+        raise ThuliumValidationError(f"{where}: {value!r} is not a date in the form 'YYYY-MM-DD hh:mm' (or hh:mm:ss)")
     raise ThuliumValidationError(f"{where}: expected 'YYYY-MM-DD hh:mm' or a datetime, got {type(value).__name__}")
 
 

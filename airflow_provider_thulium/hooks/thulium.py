@@ -220,7 +220,8 @@ class ThuliumHook(BaseHook):
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param records: dicts with ``phone_number`` and any of ``status_id``, ``dictionary_status_id``,
-            ``agent_login``, ``next_call_date`` (``YYYY-MM-DD hh:mm`` or a datetime), ``record_fields``;
+            ``agent_login``, ``next_call_date`` (``YYYY-MM-DD hh:mm``, seconds dropped, or a datetime),
+            ``record_fields``;
             or a JSON string of such a list. A number may appear once, in one spelling (not ``+48…`` and ``48…``).
         :param search_in_additional_numbers: also match records by their additional numbers.
         :param fail_on_failed_phones: raise :class:`~airflow_provider_thulium.exceptions.ThuliumPhoneFailuresError`

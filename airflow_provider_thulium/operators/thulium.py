@@ -224,7 +224,8 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
     removed (``CALL_IN_PROGRESS``); the operator can try those phones again after a delay.
 
     :param phone_numbers: a list of numbers (str or int), a string of numbers separated by commas,
-        whitespace or newlines, or an ``XComArg``. A number listed twice is sent once. Templated.
+        whitespace or newlines, or an ``XComArg``. A number listed twice is sent once; one number written
+        with spaces (``"+48 500 100 201"``) is refused, not split. Templated.
     :param not_exist_is_success: count ``NOT_EXIST`` (nothing to remove) as a success; default ``True``
         because deleting is idempotent.
     :param call_in_progress_retries: how many more times to try phones whose record was in a call.
@@ -273,8 +274,9 @@ class ThuliumUpdateRecordsOperator(ThuliumRecordsBaseOperator):
     """Edit records of a Thulium outbound campaign (``PUT batch/outbounds/:id/records``).
 
     :param records: a list of dicts, a JSON string of one, or an ``XComArg``. Each record has
-        ``phone_number`` and at least one of ``status_id``, ``dictionary_status_id``, ``agent_login``,
-        ``next_call_date`` (``"YYYY-MM-DD hh:mm"`` in the account's time zone, or a datetime; an aware
+        ``phone_number`` and at least one of ``status_id``, ``dictionary_status_id``, ``agent_login`` (one of
+        the campaign's agents, checked before sending), ``next_call_date`` (``"YYYY-MM-DD hh:mm"`` in the
+        account's time zone, seconds dropped, or a datetime; an aware
         one is converted to the connection's ``timezone``) and ``record_fields`` (an object of scalar
         values). A phone may appear once; unknown keys are an error. Templated.
     :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` and Airflow's ``BaseOperator``.

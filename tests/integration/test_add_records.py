@@ -28,7 +28,7 @@ def test_add_new_existing_and_failing_records_in_a_dag_run(thulium_sandbox):
         {"phone_number": NEW[0], "status": "Contact needed", "identifier": "C-1", "record_fields": {"crm_id": "C-1"}},
         {"phone_number": NEW[1], "status_id": 1, "order": 50},
         {"phone_number": EXISTING, "status_id": 2},
-        {"phone_number": "48600100003", "agent_login": "nobody"},
+        {"phone_number": "48600100003", "status_id": 99},
         {"phone_number": "48600100004", "record_fields": {"no_such_field": "x"}},
     ]
     with new_dag() as dag:
@@ -40,7 +40,7 @@ def test_add_new_existing_and_failing_records_in_a_dag_run(thulium_sandbox):
     assert list(results) == [r["phone_number"] for r in records]
     assert results[NEW[0]]["status"] == "ADDED" and results[NEW[0]]["http_status"] == 201
     assert results[EXISTING] == {"http_status": 400, "record_id": 1006, "status": "ALREADY_EXISTS"}
-    assert results["48600100003"]["status"] == "FAILED" and "Agent" in results["48600100003"]["message"]
+    assert results["48600100003"]["status"] == "FAILED" and "Status" in results["48600100003"]["message"]
     assert results["48600100004"]["status"] == "FAILED" and "no_such_field" in results["48600100004"]["message"]
     summary = xcom(run, "add", "summary")
     assert summary["operation"] == "add"

@@ -67,8 +67,8 @@ def test_crm_status_sync_branches_on_failures(examples, thulium_sandbox):
         "all_synced": "skipped",
     }
     summary = xcom(run, "apply_crm_statuses", "summary")
-    assert summary["failed_phones"] == ["48500100209"]  # its owner is not an agent on the account
-    assert xcom(run, "follow_up_failures")[0]["message"] == "Agent not found."
+    assert summary["failed_phones"] == ["48500100219"]  # a lead the campaign no longer has
+    assert xcom(run, "follow_up_failures")[0]["message"] == "Record not found."
     (record,) = thulium_sandbox.state.find("00001", "48500100207")
     assert (record["status_id"], record["agent_login"], record["next_call_date"]) == (4, "j.doe", "2030-07-02 14:00")
     assert record["record_fields"] == {"crm_id": "C-2007", "segment": "vip"}

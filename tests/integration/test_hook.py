@@ -57,14 +57,14 @@ def test_update_sends_json_records_and_returns_one_result_per_phone(thulium_sand
     hook = ThuliumHook(**FAST_RETRIES)
     records = [
         {"phone_number": "48500100200", "status_id": 2, "record_fields": {"segment": "gold"}},
-        {"phone_number": "48500100204", "agent_login": "nobody"},
+        {"phone_number": "48500100204", "status_id": 99},
         {"phone_number": "48999999999", "status_id": 2},
     ]
     result = hook.update_records("00001", records)
 
     assert result["48500100200"] == {"http_status": 204}
     assert result["48500100204"]["http_status"] == 400
-    assert "Agent" in result["48500100204"]["message"]
+    assert result["48500100204"]["message"] == "Status not found."
     assert result["48999999999"]["http_status"] == 404
     (request,) = thulium_sandbox.requests
     assert request.method == "PUT"

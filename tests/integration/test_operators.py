@@ -57,7 +57,7 @@ def test_delete_in_a_dag_run(thulium_sandbox):
 def test_update_in_a_dag_run_fails_on_a_failed_phone_with_every_phone_in_xcom(thulium_sandbox):
     records = [
         {"phone_number": "48500100200", "status_id": 4, "agent_login": "j.doe", "next_call_date": "2030-01-02 10:30"},
-        {"phone_number": "48500100204", "agent_login": "nobody"},
+        {"phone_number": "48500100204", "status_id": 99},
         {"phone_number": "48999999999", "status_id": 2},
         {"phone_number": "48500100201", "status_id": 2},
     ]
@@ -68,7 +68,7 @@ def test_update_in_a_dag_run_fails_on_a_failed_phone_with_every_phone_in_xcom(th
     assert task_states(run) == {"update": "failed"}
     results = xcom(run, "update")
     assert results["48500100200"] == {"http_status": 204}
-    assert results["48500100204"] == {"http_status": 400, "message": "Agent not found."}
+    assert results["48500100204"] == {"http_status": 400, "message": "Status not found."}
     assert results["48999999999"]["http_status"] == 404
     assert results["48500100201"]["http_status"] == 400
     summary = xcom(run, "update", "summary")

@@ -15,8 +15,10 @@ tests read those and convert each version's widget to (label, description).
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from importlib.metadata import version as dist_version
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -90,6 +92,16 @@ def test_provider_is_listed_with_its_version(providers_manager):
     assert info.version == __version__ == dist_version(PACKAGE)
     assert info.data["package-name"] == PACKAGE
     assert info.data["versions"][0] == __version__
+
+
+def test_the_description_names_everything_the_provider_does(providers_manager):
+    listed = _quiet(lambda: providers_manager.providers)[PACKAGE].data["description"]  # `airflow providers list`
+    pyproject = (Path(__file__).parents[2] / "pyproject.toml").read_text()
+    (summary,) = re.findall(r'^description = "(.*)"$', pyproject, re.MULTILINE)  # a package index's summary
+    for description in (listed, summary):
+        assert all(
+            f"{verb}," in description or f"{verb} " in description for verb in ("add", "update", "remove", "read")
+        )
 
 
 def test_connection_type_maps_to_the_hook(providers_manager):

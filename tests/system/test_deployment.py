@@ -163,7 +163,7 @@ def check_opt_out(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
 
 def check_crm(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
     assert run.states["all_synced"] == "skipped" and run.states["follow_up_failures"] == "success"
-    assert run.xcoms[("follow_up_failures", -1, "return_value")][0]["message"] == "Agent not found."
+    assert run.xcoms[("follow_up_failures", -1, "return_value")][0]["message"] == "Record not found."
     (record,) = sandbox.state.find("00001", "48500100207")
     assert (record["status_id"], record["agent_login"]) == (4, "j.doe")
 
