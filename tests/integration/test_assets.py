@@ -42,15 +42,7 @@ def test_an_asset_uri_is_normalised_by_the_providers_rule():
     )
 
 
-@pytest.mark.parametrize(
-    ("uri", "problem"),
-    [
-        ("thulium://acme.thulium.com/campaigns/00001", "/outbounds/<campaign id>"),
-        ("thulium://acme.thulium.com/outbounds/toolong", "is not a campaign id"),
-        ("thulium://acme thulium.com/outbounds/00001", "whitespace"),
-    ],
-)
-def test_a_malformed_asset_uri_is_refused_by_airflow(uri, problem):
-    with pytest.raises(ValueError) as caught:
-        Asset(uri)
-    assert problem in str(caught.value)
+def test_a_malformed_asset_uri_is_refused_by_airflow():
+    # The cases are in tests/unit/test_lineage_names.py; here, that Airflow applies the provider's rule.
+    with pytest.raises(ValueError, match="is /outbounds/<campaign id>"):
+        Asset("thulium://acme.thulium.com/campaigns/00001")

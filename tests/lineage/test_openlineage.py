@@ -77,34 +77,22 @@ def test_a_failed_task_reports_the_phones_applied_before_it_failed(thulium_sandb
     assert _datasets(event["outputs"]) == [(f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00001", 2)]
 
 
-def test_the_hook_in_a_task_reports_the_campaign_it_wrote(thulium_sandbox, openlineage_event):
+def test_the_hook_in_a_task_reports_the_campaign_it_wrote_and_the_one_it_read(thulium_sandbox, openlineage_event):
     with new_dag() as dag:
 
         @task
-        def remove() -> int:
-            return len(ThuliumHook().delete_records(1, ["48500100206"]))
+        def move() -> int:
+            hook = ThuliumHook()
+            phones = [record["phone_number"] for record in hook.iter_records("00002")]
+            return len(hook.delete_records(1, phones))
 
-        remove()
+        move()
     run = run_dag(dag)
-    assert task_states(run) == {"remove": "success"}
-    event = openlineage_event(dag.dag_id, "remove", "COMPLETE")
-    assert _datasets(event["outputs"]) == [(f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00001", None)]
-    assert event["inputs"] == []
-
-
-def test_the_hook_in_a_task_reports_the_campaign_it_read(thulium_sandbox, openlineage_event):
-    with new_dag() as dag:
-
-        @task
-        def count() -> int:
-            return sum(1 for _ in ThuliumHook().iter_records("00002"))
-
-        count()
-    run = run_dag(dag)
-    assert task_states(run) == {"count": "success"}
-    event = openlineage_event(dag.dag_id, "count", "COMPLETE")
-    assert _datasets(event["inputs"]) == [(f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00002", None)]
-    assert event["outputs"] == []
+    assert task_states(run) == {"move": "success"}
+    event = openlineage_event(dag.dag_id, "move", "COMPLETE")
+    namespace = f"thulium://127.0.0.1:{thulium_sandbox.port}"
+    assert _datasets(event["outputs"]) == [(namespace, "outbounds/00001", None)]
+    assert _datasets(event["inputs"]) == [(namespace, "outbounds/00002", None)]
 
 
 def test_a_call_refused_before_sending_reports_no_output(thulium_sandbox, openlineage_event):
