@@ -7,6 +7,8 @@ and 2.11; skipped where the provider is not installed.
 from __future__ import annotations
 
 import json
+import runpy
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -25,6 +27,8 @@ from airflow_provider_thulium.testing import run_dag, task_states
 from tests.helpers import new_dag, set_connection
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
+
+SNIPPETS = Path(__file__).parents[2] / "docs" / "snippets"
 
 
 def _datasets(datasets: list[dict[str, Any]]) -> list[tuple[str, str, Any]]:
@@ -77,22 +81,14 @@ def test_a_failed_task_reports_the_phones_applied_before_it_failed(thulium_sandb
     assert _datasets(event["outputs"]) == [(f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00001", 2)]
 
 
-def test_the_hook_in_a_task_reports_the_campaign_it_wrote_and_the_one_it_read(thulium_sandbox, openlineage_event):
-    with new_dag() as dag:
-
-        @task
-        def move() -> int:
-            hook = ThuliumHook()
-            phones = [record["phone_number"] for record in hook.iter_records("00002")]
-            return len(hook.delete_records(1, phones))
-
-        move()
+def test_the_hook_in_a_task_reports_the_campaign_it_read_and_the_one_it_wrote(thulium_sandbox, openlineage_event):
+    dag = runpy.run_path(str(SNIPPETS / "lineage_hook_task.py"))["dag"]  # the docs' example
     run = run_dag(dag)
-    assert task_states(run) == {"move": "success"}
-    event = openlineage_event(dag.dag_id, "move", "COMPLETE")
+    assert task_states(run) == {"remove_refusals": "success"}
+    event = openlineage_event(dag.dag_id, "remove_refusals", "COMPLETE")
     namespace = f"thulium://127.0.0.1:{thulium_sandbox.port}"
-    assert _datasets(event["outputs"]) == [(namespace, "outbounds/00001", None)]
-    assert _datasets(event["inputs"]) == [(namespace, "outbounds/00002", None)]
+    assert _datasets(event["inputs"]) == [(namespace, "outbounds/00001", None)]
+    assert _datasets(event["outputs"]) == [(namespace, "outbounds/00002", None)]
 
 
 def test_a_call_refused_before_sending_reports_no_output(thulium_sandbox, openlineage_event):
