@@ -9,7 +9,7 @@ VENV_AF2 := .venv-airflow2
 PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: demo test lint types test-airflow3 test-airflow2 bench clean
-.PHONY: test-floors test-system postgres-server dist test-packaging
+.PHONY: test-floors test-system postgres-server dist test-packaging test-openlineage
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -86,10 +86,32 @@ dist: $(VENV)/.installed-release
 test-packaging: dist
 	THULIUM_DIST_DIR=dist $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/packaging
 
-test: lint types test-airflow3 test-airflow2 test-floors test-system test-packaging
+# The lineage tests (tests/lineage) with the OpenLineage provider installed (the `openlineage` extra),
+# on Airflow 3.3 and 2.11, each in its own environment: the other runs prove nothing depends on it.
+VENV_OL := .venv-openlineage
+VENV_OL_AF2 := .venv-openlineage-airflow2
+OL_TESTS ?= tests/lineage tests/integration/test_assets.py
+
+$(VENV_OL)/.installed: pyproject.toml
+	test -x $(VENV_OL)/bin/python || $(PYTHON) -m venv $(VENV_OL)
+	$(VENV_OL)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,openlineage]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV_OL)/bin/python -c "import airflow.providers.openlineage, airflow_provider_thulium"
+	touch $@
+
+$(VENV_OL_AF2)/.installed: pyproject.toml
+	test -x $(VENV_OL_AF2)/bin/python || $(PYTHON) -m venv $(VENV_OL_AF2)
+	$(VENV_OL_AF2)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW2_VERSION)" -e ".[dev,openlineage]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV_OL_AF2)/bin/python -c "import airflow.providers.openlineage, airflow_provider_thulium"
+	touch $@
+
+test-openlineage: $(VENV_OL)/.installed $(VENV_OL_AF2)/.installed
+	$(VENV_OL)/bin/python -m pytest -q -p no:cacheprovider $(OL_TESTS)
+	$(VENV_OL_AF2)/bin/python -m pytest -q -p no:cacheprovider $(OL_TESTS)
+
+test: lint types test-airflow3 test-airflow2 test-floors test-system test-packaging test-openlineage
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
 
 clean:
-	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) dist .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) $(VENV_OL) $(VENV_OL_AF2) dist .mypy_cache .ruff_cache .pytest_cache

@@ -225,7 +225,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         - inputs: the file or the tables of the input, when it is a source (a file or a query).
 
         A failed task's events carry the same (the OpenLineage provider falls back to this method),
-        with the phones applied before it failed. Imports OpenLineage only when called.
+        with the phones applied before it failed; a task refused before anything was sent names no
+        campaign. Imports OpenLineage only when called.
 
         :param task_instance: the task instance that ran (unused: the operator kept what it needs).
         """
@@ -236,16 +237,16 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         from airflow.providers.openlineage.extractors import OperatorLineage
 
         outputs = []
-        try:
-            namespace = lineage.account_namespace(self.hook.base_url)
-            name = lineage.campaign_name(self.campaign_id)
-        except ThuliumError:  # the connection or the campaign id is unusable: the task wrote nothing
-            pass
-        else:
-            facets = {}
-            if self._phones_applied is not None:
-                facets["outputStatistics"] = OutputStatisticsOutputDatasetFacet(rowCount=self._phones_applied)
-            outputs.append(OutputDataset(namespace=namespace, name=name, outputFacets=facets))
+        if self._phones_applied is not None:  # else the run never started: refused input, or no connection
+            outputs.append(
+                OutputDataset(
+                    namespace=lineage.account_namespace(self.hook.base_url),
+                    name=lineage.campaign_name(self.campaign_id),
+                    outputFacets={
+                        "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=self._phones_applied)
+                    },
+                )
+            )
         results_path = getattr(self, "results_path", None)
         if results_path:
             namespace, name = lineage.file_dataset(results_path)

@@ -17,9 +17,11 @@ from typing import Any
 import pytest
 
 EVENTS = Path(tempfile.mkdtemp(prefix="thulium-openlineage-")) / "events.jsonl"
+# [START openlineage_file_transport]
 os.environ["AIRFLOW__OPENLINEAGE__TRANSPORT"] = json.dumps(
     {"type": "file", "log_file_path": str(EVENTS), "append": True}
 )
+# [END openlineage_file_transport]
 
 #: Events of one task: ``(dag_id, task_id, event_type)`` → the event, waited for.
 EventOf = Callable[[str, str, str], dict[str, Any]]
