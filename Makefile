@@ -92,16 +92,12 @@ VENV_OL := .venv-openlineage
 VENV_OL_AF2 := .venv-openlineage-airflow2
 OL_TESTS ?= tests/lineage tests/integration/test_assets.py
 
-$(VENV_OL)/.installed: pyproject.toml
-	test -x $(VENV_OL)/bin/python || $(PYTHON) -m venv $(VENV_OL)
-	$(VENV_OL)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,openlineage]" 2>&1 | grep -v "^WARNING: Location" || true
-	$(VENV_OL)/bin/python -c "import airflow.providers.openlineage, airflow_provider_thulium"
-	touch $@
-
-$(VENV_OL_AF2)/.installed: pyproject.toml
-	test -x $(VENV_OL_AF2)/bin/python || $(PYTHON) -m venv $(VENV_OL_AF2)
-	$(VENV_OL_AF2)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW2_VERSION)" -e ".[dev,openlineage]" 2>&1 | grep -v "^WARNING: Location" || true
-	$(VENV_OL_AF2)/bin/python -c "import airflow.providers.openlineage, airflow_provider_thulium"
+$(VENV_OL)/.installed: OL_AIRFLOW = $(AIRFLOW3_VERSION)
+$(VENV_OL_AF2)/.installed: OL_AIRFLOW = $(AIRFLOW2_VERSION)
+$(VENV_OL)/.installed $(VENV_OL_AF2)/.installed: %/.installed: pyproject.toml
+	test -x $*/bin/python || $(PYTHON) -m venv $*
+	$*/bin/pip install $(PIP_QUIET) "apache-airflow==$(OL_AIRFLOW)" -e ".[dev,openlineage]" 2>&1 | grep -v "^WARNING: Location" || true
+	$*/bin/python -c "import airflow.providers.openlineage, airflow_provider_thulium"
 	touch $@
 
 test-openlineage: $(VENV_OL)/.installed $(VENV_OL_AF2)/.installed
