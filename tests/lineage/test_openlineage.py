@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import runpy
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -156,3 +158,15 @@ def test_a_query_without_lineage_support_in_its_hook_reports_no_input(monkeypatc
     )
     lineage = operator.get_openlineage_facets_on_complete(None)
     assert lineage.inputs == []
+
+
+def test_the_provider_imports_nothing_of_openlineage_until_asked():
+    # In a fresh interpreter, as a worker parsing a DAG file: OpenLineage is installed here, yet unused.
+    code = (
+        "import sys\n"
+        "import airflow_provider_thulium.hooks.thulium, airflow_provider_thulium.operators.thulium\n"
+        "import airflow_provider_thulium.lineage, airflow_provider_thulium.get_provider_info\n"
+        "print(sorted(name for name in sys.modules if 'openlineage' in name))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "[]"
