@@ -106,6 +106,17 @@ def wait_for_asset_triggered_run(postgres: Postgres, airflow: Airflow, dag_id: s
     return wait_for_run(postgres, airflow, Run(dag_id, run_id), started)
 
 
+def event_sources(postgres: Postgres, run: Run) -> set[str]:
+    """The DAGs whose asset events the run was created for."""
+    rows = postgres.query(
+        "SELECT e.source_dag_id FROM dagrun_asset_event d JOIN asset_event e ON e.id = d.event_id"
+        " JOIN dag_run r ON r.id = d.dag_run_id WHERE r.dag_id = %s AND r.run_id = %s",
+        run.dag_id,
+        run.run_id,
+    )
+    return {source for (source,) in rows}
+
+
 def wait_for_run(postgres: Postgres, airflow: Airflow, run: Run, started: float) -> Run:
     """Poll the run until it ends, recording task states and triggers; then read its XComs."""
     dag_id = run.dag_id
@@ -276,6 +287,7 @@ def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
                 airflow.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
                 for dag_id, producer in ASSET_TRIGGERED.items():
                     run = wait_for_asset_triggered_run(postgres, airflow, dag_id)
+                    assert event_sources(postgres, run) == {producer}, f"{dag_id}: not run on {producer}'s event"
                     check_any_run(run, sandbox)
                     CHECKS.get(dag_id, lambda *a: None)(run, sandbox, report_dir)
                     timings.append(f"{dag_id} (on {producer}'s asset event): {run.state} in {run.seconds:.1f} s")
