@@ -5,7 +5,8 @@ and triggerer as separate processes with the LocalExecutor; the Thulium sandbox 
 as the ``thulium_default`` connection through ``AIRFLOW_CONN_THULIUM_DEFAULT``. Each DAG of
 ``dags_examples/`` (found in the folder, so a new example is included) and of ``tests/system/dags/``
 is triggered with ``airflow dags trigger`` on a freshly reset sandbox; the test then reads task
-states and XComs back from PostgreSQL and compares them with the sandbox's records.
+states and XComs back from PostgreSQL and compares them with the sandbox's records. A DAG scheduled
+on an asset is left to the scheduler instead, which runs it on its producer's asset event.
 
 Run it with ``make test-system``.
 """
