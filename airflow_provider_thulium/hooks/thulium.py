@@ -372,7 +372,9 @@ class ThuliumHook(BaseHook):
     def _stream(
         self, operation: Operation, campaign_id: str | int, raw_input: object, search: object
     ) -> Generator[BatchResult, None, None]:
-        return self.client.stream(self.client.check(operation, campaign_id, raw_input, search))
+        call = self.client.check(operation, campaign_id, raw_input, search)
+        self._report_lineage(call.campaign_id, output=True)
+        return self.client.stream(call)
 
 
 __all__ = ["ThuliumHook", "ThuliumSettings"]

@@ -10,6 +10,7 @@ import json
 import runpy
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,21 @@ def test_the_hook_in_a_task_reports_the_campaign_it_read_and_the_one_it_wrote(th
     namespace = f"thulium://127.0.0.1:{thulium_sandbox.port}"
     assert _datasets(event["inputs"]) == [(namespace, "outbounds/00001", None)]
     assert _datasets(event["outputs"]) == [(namespace, "outbounds/00002", None)]
+
+
+def test_the_hooks_stream_calls_report_the_campaign_they_write(thulium_sandbox, openlineage_event):
+    with new_dag() as dag:
+
+        @task
+        def stream() -> int:
+            with closing(ThuliumHook().stream_delete_records("00002", ["48600100200"])) as batches:
+                return sum(len(batch.phones) for batch in batches)
+
+        stream()
+    run = run_dag(dag)
+    assert task_states(run) == {"stream": "success"}
+    event = openlineage_event(dag.dag_id, "stream", "COMPLETE")
+    assert _datasets(event["outputs"]) == [(f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00002", None)]
 
 
 def test_a_call_refused_before_sending_reports_no_output(thulium_sandbox, openlineage_event):
