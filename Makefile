@@ -9,7 +9,7 @@ VENV_AF2 := .venv-airflow2
 PIP_QUIET := --quiet --disable-pip-version-check
 
 .PHONY: demo test lint types test-airflow3 test-airflow2 bench clean
-.PHONY: test-floors test-system postgres-server dist test-packaging docs bench-publish test-py312 test-py313
+.PHONY: test-floors test-system postgres-server dist test-packaging docs bench-publish test-py312 test-py313 test-openlineage
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
@@ -112,7 +112,25 @@ dist: $(VENV)/.installed-release
 test-packaging: dist
 	THULIUM_DIST_DIR=dist $(VENV)/bin/python -m pytest -q -p no:cacheprovider tests/packaging
 
-test: lint types docs test-airflow3 test-airflow2 test-py312 test-py313 test-floors test-system test-packaging
+# The lineage tests (tests/lineage) with the OpenLineage provider installed (the `openlineage` extra),
+# on Airflow 3.3 and 2.11, each in its own environment: the other runs prove nothing depends on it.
+VENV_OL := .venv-openlineage
+VENV_OL_AF2 := .venv-openlineage-airflow2
+OL_TESTS ?= tests/lineage tests/integration/test_assets.py
+
+$(VENV_OL)/.installed: OL_AIRFLOW = $(AIRFLOW3_VERSION)
+$(VENV_OL_AF2)/.installed: OL_AIRFLOW = $(AIRFLOW2_VERSION)
+$(VENV_OL)/.installed $(VENV_OL_AF2)/.installed: %/.installed: pyproject.toml
+	test -x $*/bin/python || $(PYTHON) -m venv $*
+	$*/bin/pip install $(PIP_QUIET) "apache-airflow==$(OL_AIRFLOW)" -e ".[dev,openlineage]" 2>&1 | grep -v "^WARNING: Location" || true
+	$*/bin/python -c "import airflow.providers.openlineage, airflow_provider_thulium"
+	touch $@
+
+test-openlineage: $(VENV_OL)/.installed $(VENV_OL_AF2)/.installed
+	$(VENV_OL)/bin/python -m pytest -q -p no:cacheprovider $(OL_TESTS)
+	$(VENV_OL_AF2)/bin/python -m pytest -q -p no:cacheprovider $(OL_TESTS)
+
+test: lint types docs test-airflow3 test-airflow2 test-py312 test-py313 test-floors test-system test-packaging test-openlineage
 
 bench: $(VENV)/.installed
 	$(VENV)/bin/python benchmarks/run.py
@@ -122,4 +140,4 @@ bench-publish:
 	cp benchmarks/results/latest.json docs/benchmark-results.json
 
 clean:
-	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) .venv-py312 .venv-py313 dist docs/_build docs/_generated .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) $(VENV_AF2) $(VENV_FLOORS) $(VENV_OL) $(VENV_OL_AF2) .venv-py312 .venv-py313 dist docs/_build docs/_generated .mypy_cache .ruff_cache .pytest_cache

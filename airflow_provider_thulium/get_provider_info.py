@@ -72,6 +72,17 @@ def connection_placeholders() -> dict[str, str]:
     }
 
 
+# The ``thulium`` asset URI scheme (airflow_provider_thulium.lineage): Airflow 3 reads "asset-uris",
+# Airflow 2.11 the same entry as "dataset-uris".
+ASSET_URIS: list[dict[str, Any]] = [
+    {
+        "schemes": ["thulium"],
+        "handler": "airflow_provider_thulium.lineage.sanitize_uri",
+        "to_openlineage_converter": "airflow_provider_thulium.lineage.convert_asset_to_openlineage",
+    }
+]
+
+
 def get_provider_info() -> dict[str, Any]:
     """Describe the package to Airflow's providers manager."""
     return {
@@ -101,6 +112,8 @@ def get_provider_info() -> dict[str, Any]:
                 "python-modules": ["airflow_provider_thulium.operators.thulium"],
             }
         ],
+        "asset-uris": ASSET_URIS,
+        "dataset-uris": ASSET_URIS,
         "connection-types": [
             {
                 "connection-type": "thulium",

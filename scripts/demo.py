@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shlex
 import subprocess
 import sys
@@ -25,8 +26,9 @@ AIRFLOW = str(Path(sys.executable).parent / "airflow")
 
 
 def example_dag_ids() -> list[str]:
-    """Every example DAG, one per file in dags_examples/ (a file's DAG id is its name)."""
-    return sorted(path.stem for path in (ROOT / "dags_examples").glob("thulium_*.py"))
+    """Every example DAG in dags_examples/, by the ``dag_id="…"`` each file gives its DAGs (one or more)."""
+    files = sorted((ROOT / "dags_examples").glob("thulium_*.py"))
+    return sorted(dag_id for path in files for dag_id in re.findall(r'dag_id="([^"]+)"', path.read_text()))
 
 
 def start_sandbox(env: dict[str, str]) -> tuple[subprocess.Popen[str], str, str]:

@@ -7,6 +7,7 @@ calls ``@task`` code uses. Transport, retries, batching and results live in the 
 from __future__ import annotations
 
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import cached_property
 from typing import Any
@@ -16,12 +17,13 @@ import requests
 
 from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.client import ThuliumClient
-from airflow_provider_thulium.exceptions import ThuliumError
+from airflow_provider_thulium.exceptions import ThuliumError, ThuliumValidationError
 from airflow_provider_thulium.get_provider_info import (
     CONNECTION_EXTRA_FIELDS,
     CONNECTION_FIELD_BEHAVIOUR,
     connection_placeholders,
 )
+from airflow_provider_thulium.lineage import campaign_uri
 from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
 from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.run import OutcomePolicy
@@ -206,7 +208,8 @@ class ThuliumHook(BaseHook):
             call_in_progress_retries=call_in_progress_retries,
             call_in_progress_retry_delay=call_in_progress_retry_delay,  # type: ignore[arg-type]
         )
-        return self.client.delete_records(campaign_id, phone_numbers, search_in_additional_numbers, policy)
+        with self._writing(campaign_id):
+            return self.client.delete_records(campaign_id, phone_numbers, search_in_additional_numbers, policy)
 
     def update_records(
         self,
@@ -231,7 +234,8 @@ class ThuliumHook(BaseHook):
         :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's result.
         """
         policy = OutcomePolicy(fail_on_failed_phones=fail_on_failed_phones)
-        return self.client.update_records(campaign_id, records, search_in_additional_numbers, policy)
+        with self._writing(campaign_id):
+            return self.client.update_records(campaign_id, records, search_in_additional_numbers, policy)
 
     def add_records(
         self,
@@ -259,7 +263,8 @@ class ThuliumHook(BaseHook):
         :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's result.
         """
         policy = OutcomePolicy.for_add(on_existing, fail_on_failed_phones)
-        return self.client.add_records(campaign_id, records, policy)
+        with self._writing(campaign_id):
+            return self.client.add_records(campaign_id, records, policy)
 
     def get_statuses(self, campaign_id: str | int) -> list[CampaignStatus]:
         """Return the campaign's statuses (``GET outbounds/:id/statuses``).
@@ -294,7 +299,7 @@ class ThuliumHook(BaseHook):
         :param called_from: only records last called on or after this day.
         :param called_to: only records last called on or before this day.
         """
-        return self.client.iter_records(
+        records = self.client.iter_records(
             campaign_id,
             status_ids=status_ids,
             system_statuses=system_statuses,
@@ -303,6 +308,8 @@ class ThuliumHook(BaseHook):
             called_from=called_from,
             called_to=called_to,
         )
+        self._report_lineage(campaign_id, output=False)
+        return records
 
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
         """The number of the campaign's records matching the keyword filters of :meth:`iter_records`.
@@ -310,7 +317,9 @@ class ThuliumHook(BaseHook):
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param filters: the keyword filters of :meth:`iter_records`.
         """
-        return self.client.count_records(campaign_id, **filters)
+        count = self.client.count_records(campaign_id, **filters)
+        self._report_lineage(campaign_id, output=False)
+        return count
 
     def stream_delete_records(
         self,
@@ -348,10 +357,42 @@ class ThuliumHook(BaseHook):
         """
         return self._stream(UPDATE, campaign_id, records, search_in_additional_numbers)
 
+    # -- lineage --
+
+    @contextmanager
+    def _writing(self, campaign_id: str | int) -> Iterator[None]:
+        """Report the campaign as the task's output once a records call got past checking its input."""
+        refused = False
+        try:
+            yield
+        except ThuliumValidationError:
+            refused = True  # refused before anything was sent: nothing was written
+            raise
+        finally:
+            if not refused:
+                self._report_lineage(campaign_id, output=True)
+
+    def _report_lineage(self, campaign_id: str | int, *, output: bool) -> None:
+        """Tell Airflow's hook lineage collector that this task wrote (or read) the campaign.
+
+        The collector hands it to the OpenLineage provider when that is installed, so a ``@task``
+        calling the hook reports the campaign as the operators do (``thulium://<host>/outbounds/<id>``).
+        """
+        from airflow.providers.common.compat.lineage.hook import get_hook_lineage_collector
+
+        try:
+            collector = get_hook_lineage_collector()
+            add = collector.add_output_asset if output else collector.add_input_asset
+            add(context=self, uri=campaign_uri(self.base_url, campaign_id))
+        except Exception:  # lineage is a report: it must never fail a call that did its work
+            self.log.debug("campaign %s not reported to the hook lineage collector", campaign_id, exc_info=True)
+
     def _stream(
         self, operation: Operation, campaign_id: str | int, raw_input: object, search: object
     ) -> Generator[BatchResult, None, None]:
-        return self.client.stream(self.client.check(operation, campaign_id, raw_input, search))
+        call = self.client.check(operation, campaign_id, raw_input, search)
+        self._report_lineage(call.campaign_id, output=True)
+        return self.client.stream(call)
 
 
 __all__ = ["ThuliumHook", "ThuliumSettings"]

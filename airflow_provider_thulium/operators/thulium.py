@@ -11,6 +11,7 @@ from datetime import datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, ClassVar
 
+from airflow_provider_thulium import lineage
 from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
@@ -76,6 +77,9 @@ class ThuliumRecordsBaseOperator(BaseOperator):
 
     Phone numbers stay out of Airflow's rendered fields: once rendered, the input field holds a
     :class:`RenderedInput`, which Airflow stores as a count (``<5 phone numbers>``).
+
+    With the OpenLineage provider installed, the task's events name the campaign as their output
+    (see :meth:`get_openlineage_facets_on_complete`).
     """
 
     template_fields: Sequence[str] = ("campaign_id", "search_in_additional_numbers")
@@ -108,6 +112,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         self.xcom_results = xcom_results
         self.hook_params = hook_params or {}
         self.deferrable = False
+        # How many phones Thulium applied, for the lineage report; a count only, never the phones.
+        self._phones_applied: int | None = None
 
     @cached_property
     def hook(self) -> ThuliumHook:
@@ -164,13 +170,14 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         if parent is self and not isinstance(getattr(self, self.input_field), RenderedInput):
             setattr(self, self.input_field, RenderedInput(getattr(self, self.input_field), self.input_noun))
 
-    def _check(self) -> CheckedCall:
+    def _input(self) -> Any:
+        """The call's input as the task uses it (what a :class:`RenderedInput` stands in for)."""
         raw = getattr(self, self.input_field)
+        return raw.value if isinstance(raw, RenderedInput) else raw
+
+    def _check(self) -> CheckedCall:
         return self.hook.client.check(
-            self.operation,
-            self.campaign_id,
-            raw.value if isinstance(raw, RenderedInput) else raw,
-            self.search_in_additional_numbers,
+            self.operation, self.campaign_id, self._input(), self.search_in_additional_numbers
         )
 
     def _start(self, context: Context, call: CheckedCall) -> RecordsRun:
@@ -201,7 +208,11 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         return value
 
     def _push_xcoms(self, context: Context, entries: dict[str, Any], summary: RunSummary, *, returning: bool) -> Any:
-        """Push the summary, and the results unless the task is about to return them (Airflow pushes those)."""
+        """Push the summary, and the results unless the task is about to return them (Airflow pushes those).
+
+        Also keeps the number of phones applied for :meth:`get_openlineage_facets_on_complete`.
+        """
+        self._phones_applied = sum(summary["outcomes"].get(outcome, 0) for outcome in self.operation.succeeded)
         value = (
             entries
             if self.xcom_results == XCOM_RESULTS_ALL
@@ -215,6 +226,45 @@ class ThuliumRecordsBaseOperator(BaseOperator):
                 # every phone, and Airflow pushes a return value only on success.
                 ti.xcom_push(key="return_value", value=value)
         return value
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """What the task wrote and read, for the OpenLineage provider (called after the task ran).
+
+        - output: the campaign, as namespace ``thulium://<account host>[:port]`` and name
+          ``outbounds/<campaign_id>``, with an ``outputStatistics`` facet whose ``rowCount`` is the
+          number of phones Thulium applied (removed, updated or added; not ``NOT_EXIST`` or
+          ``ALREADY_EXISTS``);
+        - output: the file of ``results_path``, when the operator writes its results to one;
+        - inputs: the file or the tables of the input, when it is a source (a file or a query).
+
+        A failed task's events carry the same (the OpenLineage provider falls back to this method),
+        with the phones applied before it failed; a task refused before anything was sent names no
+        campaign. Imports OpenLineage only when called.
+
+        :param task_instance: the task instance that ran (unused: the operator kept what it needs).
+        """
+        from airflow.providers.common.compat.openlineage.facet import (
+            OutputDataset,
+            OutputStatisticsOutputDatasetFacet,
+        )
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        outputs = []
+        if self._phones_applied is not None:  # else the run never started: refused input, or no connection
+            outputs.append(
+                OutputDataset(
+                    namespace=lineage.account_namespace(self.hook.base_url),
+                    name=lineage.campaign_name(self.campaign_id),
+                    outputFacets={
+                        "outputStatistics": OutputStatisticsOutputDatasetFacet(rowCount=self._phones_applied)
+                    },
+                )
+            )
+        results_path = getattr(self, "results_path", None)
+        if results_path:
+            namespace, name = lineage.file_dataset(results_path)
+            outputs.append(OutputDataset(namespace=namespace, name=name))
+        return OperatorLineage(inputs=lineage.source_inputs(self._input()), outputs=outputs)
 
 
 class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):

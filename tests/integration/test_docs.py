@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import runpy
 import subprocess
 import sys
 from pathlib import Path
@@ -38,6 +39,7 @@ RUN_HERE = {
     "hook_task.py": "test_the_hook_task_pushes_one_xcom",
     "hook_read_back.py": "test_the_reading_back_task_counts_and_groups",
     "client_script.py": "test_the_client_runs_without_airflow",
+    "lineage_hook_task.py": "test_the_lineage_hook_task_runs",
     "testing/conftest.py": "test_the_testing_your_dags_files_pass_in_a_fresh_airflow_home",
     "testing/test_opt_out.py": "test_the_testing_your_dags_files_pass_in_a_fresh_airflow_home",
 }
@@ -91,6 +93,8 @@ def test_every_included_snippet_exists_with_its_markers_and_is_run_here():
         assert region(target, name).strip(), f"{page}: {target} has nothing between its {name} markers"
         if target.is_relative_to(EXAMPLES):
             continue  # an example DAG: test_examples.py runs each of them
+        if target.is_relative_to(REPO / "tests"):
+            continue  # a part of the test suite, run by it
         assert target.is_relative_to(SNIPPETS), f"{page}: {target} is neither a snippet nor an example DAG"
         snippets.add(target.relative_to(SNIPPETS).as_posix())
     assert snippets == set(RUN_HERE), "a snippet file without its test here, or a test of a snippet no page shows"
@@ -191,3 +195,13 @@ def test_the_performance_figures_come_from_the_bench_report():
         shown = f"{target['value']:.0f} MB" if "MB" in target["name"] else f"{target['value']:.2f}"
         assert f"| {target['name']} {target['op']} {target['target']:g} | **{shown}**" in figures
     assert not re.findall(r"\d+\.\d+|\d+(?:,\d{3})+", page), "a figure typed into the page"
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_the_lineage_hook_task_runs(thulium_sandbox):
+    # The events it reports are checked in tests/lineage, where the OpenLineage provider is installed.
+    thulium_sandbox.state.add_records("00002", [{"phone_number": "48500100208"}])  # "Not interested" in 00001
+    dag = runpy.run_path(str(SNIPPETS / "lineage_hook_task.py"))["dag"]
+    run = run_dag(dag)
+    assert task_states(run) == {"remove_refusals": "success"}
+    assert thulium_sandbox.state.find("00002", "48500100208") == []

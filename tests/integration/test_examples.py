@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
+from airflow_provider_thulium.version_compat import AIRFLOW_V_3_0_PLUS
 
 try:  # Airflow 3
     from airflow.dag_processing.dagbag import DagBag
@@ -37,6 +38,8 @@ def test_examples_import_without_errors(examples):
         "thulium_crm_status_sync",
         "thulium_crm_sync",
         "thulium_scale_out",
+        "thulium_campaign_producer",
+        "thulium_campaign_report",
     }
     for dag in examples.dags.values():
         assert dag.doc_md or dag.description or examples.dags[dag.dag_id].fileloc
@@ -120,3 +123,55 @@ def test_crm_sync_adds_edits_removes_and_reports(examples, thulium_sandbox, monk
         rows = list(csv.DictReader(file))
     assert sorted(row["phone_number"] for row in rows) == sorted(r["phone_number"] for r in state.records("00002"))
     assert len(rows) == 6
+
+
+def test_campaign_asset_pair(examples, thulium_sandbox):
+    """The producer records an asset event for the campaign it wrote; the report DAG is scheduled on that asset."""
+    producer, report = examples.get_dag("thulium_campaign_producer"), examples.get_dag("thulium_campaign_report")
+    (campaign,) = producer.get_task("add_leads").outlets
+    assert campaign.uri == "thulium://acme.thulium.com/outbounds/00001"
+    assert [asset.uri for asset in _schedule_assets(report)] == [campaign.uri]
+
+    if not AIRFLOW_V_3_0_PLUS:
+        producer.sync_to_db()  # Airflow 2.11 records events only of datasets a stored DAG declares
+    run = run_dag(producer)
+    assert task_states(run) == {"add_leads": "success"}
+    assert xcom(run, "add_leads", "summary")["outcomes"] == {"ADDED": 2}
+    assert _asset_events(campaign.uri, run) == 1
+
+    run = run_dag(report)
+    assert task_states(run) == {"report_statuses": "success"}
+    # The demo campaign's 12 records and the 2 leads the producer added, one of them "Contact needed".
+    assert xcom(run, "report_statuses") == {
+        "Call back later": 1,
+        "Contact needed": 2,
+        "In progress": 1,
+        "My record": 1,
+        "New": 8,
+        "Not interested": 1,
+    }
+
+
+def _schedule_assets(dag) -> list:
+    """The assets a DAG is scheduled on (Airflow 3: ``timetable.asset_condition``; 2.11: ``dataset_triggers``)."""
+    condition = getattr(dag.timetable, "asset_condition", None) or dag.timetable.dataset_condition
+    return list(condition.objects)
+
+
+def _asset_events(uri: str, run) -> int:
+    """How many asset events the run recorded for ``uri``, read from the metadata database."""
+    from airflow.utils.session import create_session
+
+    try:  # Airflow 3
+        from airflow.models.asset import AssetEvent as Event
+        from airflow.models.asset import AssetModel as Model
+
+        key = "asset_id"
+    except ImportError:  # Airflow 2.11
+        from airflow.models.dataset import DatasetEvent as Event  # type: ignore[no-redef]
+        from airflow.models.dataset import DatasetModel as Model
+
+        key = "dataset_id"
+    with create_session() as session:
+        (model,) = session.query(Model).filter_by(uri=uri).all()
+        return session.query(Event).filter_by(**{key: model.id, "source_run_id": run.run_id}).count()

@@ -67,6 +67,17 @@ class Processes:
         self.started.append((name, process, stop_signal))
         return process
 
+    def stop(self, name: str, timeout: float = 20.0) -> None:
+        """Stop one server's whole process group (SIGTERM, then SIGKILL after ``timeout``)."""
+        (entry,) = [entry for entry in self.started if entry[0] == name]
+        _, process, stop_signal = entry
+        _signal_group(process, stop_signal)
+        with suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout)
+        _signal_group(process, signal.SIGKILL)
+        process.wait()
+        self.started.remove(entry)
+
     def check_alive(self) -> None:
         for name, process, _ in self.started:
             if process.poll() is not None:
@@ -222,6 +233,13 @@ class Airflow:
         for component in ("scheduler", "dag-processor", "triggerer"):
             start(component, [AIRFLOW, component], env=self.env)
         wait_for("the scheduler, triggerer and dag-processor to report healthy", self._healthy, timeout=120, interval=1)
+
+    def restart_scheduler(self, **env: str) -> None:
+        """Replace the scheduler by one with these settings added (``AIRFLOW__SCHEDULER__…="…"``)."""
+        self.processes.stop("scheduler")
+        self.env.update(env)
+        self.processes.start("scheduler", [AIRFLOW, "scheduler"], env=self.env)
+        wait_for("the new scheduler to report healthy", self._healthy, timeout=120, interval=1)
 
     def health(self) -> dict[str, Any]:
         url = f"http://127.0.0.1:{self.api_port}/api/v2/monitor/health"

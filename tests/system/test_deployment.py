@@ -5,7 +5,8 @@ and triggerer as separate processes with the LocalExecutor; the Thulium sandbox 
 as the ``thulium_default`` connection through ``AIRFLOW_CONN_THULIUM_DEFAULT``. Each DAG of
 ``dags_examples/`` (found in the folder, so a new example is included) and of ``tests/system/dags/``
 is triggered with ``airflow dags trigger`` on a freshly reset sandbox; the test then reads task
-states and XComs back from PostgreSQL and compares them with the sandbox's records.
+states and XComs back from PostgreSQL and compares them with the sandbox's records. A DAG scheduled
+on an asset is left to the scheduler instead, which runs it on its producer's asset event.
 
 Run it with ``make test-system``.
 """
@@ -90,6 +91,36 @@ def trigger_and_wait(postgres: Postgres, airflow: Airflow, dag_id: str) -> Run:
     run = Run(dag_id, f"system__{dag_id}__{time.time_ns()}")
     started = time.monotonic()
     airflow.run("dags", "trigger", dag_id, "--run-id", run.run_id)
+    return wait_for_run(postgres, airflow, run, started)
+
+
+def wait_for_asset_triggered_run(postgres: Postgres, airflow: Airflow, dag_id: str) -> Run:
+    """The run the scheduler creates for ``dag_id`` after an asset event it is scheduled on, once it ends."""
+    started = time.monotonic()
+
+    def created() -> str | None:
+        airflow.processes.check_alive()
+        rows = postgres.query("SELECT run_id FROM dag_run WHERE dag_id = %s AND run_type = 'asset_triggered'", dag_id)
+        return rows[0][0] if rows else None
+
+    run_id = wait_for(f"the scheduler to run {dag_id} on its asset", created, timeout=RUN_TIMEOUT, interval=0.5)
+    return wait_for_run(postgres, airflow, Run(dag_id, run_id), started)
+
+
+def event_sources(postgres: Postgres, run: Run) -> set[str]:
+    """The DAGs whose asset events the run was created for."""
+    rows = postgres.query(
+        "SELECT e.source_dag_id FROM dagrun_asset_event d JOIN asset_event e ON e.id = d.event_id"
+        " JOIN dag_run r ON r.id = d.dag_run_id WHERE r.dag_id = %s AND r.run_id = %s",
+        run.dag_id,
+        run.run_id,
+    )
+    return {source for (source,) in rows}
+
+
+def wait_for_run(postgres: Postgres, airflow: Airflow, run: Run, started: float) -> Run:
+    """Poll the run until it ends, recording task states and triggers; then read its XComs."""
+    dag_id = run.dag_id
     deadline = started + RUN_TIMEOUT
     while True:
         (state,) = postgres.query("SELECT state FROM dag_run WHERE dag_id = %s AND run_id = %s", dag_id, run.run_id)[0]
@@ -195,6 +226,21 @@ def check_deferrable(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> Non
     assert sandbox.state.find("00001", "48500100203") == []
 
 
+def check_campaign_producer(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
+    added = run.xcoms[("add_leads", -1, "return_value")]
+    assert {entry["status"] for entry in added.values()} == {"ADDED"}
+
+
+def check_campaign_report(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
+    assert run.states == {"report_statuses": "success"}
+    counts = run.xcoms[("report_statuses", -1, "return_value")]
+    assert counts and all(isinstance(count, int) for count in counts.values()), counts
+
+
+# DAGs scheduled on an asset → the DAG whose run records its event. The scheduler creates their runs
+# (not `airflow dags trigger`), which it does only with job scheduling on: after every other DAG ran.
+ASSET_TRIGGERED = {"thulium_campaign_report": "thulium_campaign_producer"}
+
 # Set-up and checks for the DAGs known today; a DAG added later gets the checks of check_any_run.
 PREPARE: dict[str, Callable[[ThuliumSandbox], None]] = {DEFERRABLE_DAG: prepare_deferrable}
 CHECKS: dict[str, Callable[[Run, ThuliumSandbox, Path], None]] = {
@@ -202,6 +248,8 @@ CHECKS: dict[str, Callable[[Run, ThuliumSandbox, Path], None]] = {
     "thulium_crm_status_sync": check_crm,
     "thulium_crm_sync": check_crm_sync,
     "thulium_scale_out": check_scale_out,
+    "thulium_campaign_producer": check_campaign_producer,
+    "thulium_campaign_report": check_campaign_report,
     DEFERRABLE_DAG: check_deferrable,
 }
 
@@ -225,13 +273,25 @@ def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
                 dags_by_file = wait_until_parsed(postgres, airflow, files)
                 dag_ids = [dag_id for f in files for dag_id in dags_by_file[f]]
                 assert DEFERRABLE_DAG in dag_ids and "thulium_opt_out_sync" in dag_ids
-                for dag_id in dag_ids:
+                assert set(ASSET_TRIGGERED.items()) <= {(c, p) for c in dag_ids for p in dag_ids}
+                for dag_id in [dag_id for dag_id in dag_ids if dag_id not in ASSET_TRIGGERED]:
                     sandbox.reset()
                     PREPARE.get(dag_id, lambda s: None)(sandbox)
                     run = trigger_and_wait(postgres, airflow, dag_id)
                     check_any_run(run, sandbox)
                     CHECKS.get(dag_id, lambda *a: None)(run, sandbox, report_dir)
                     timings.append(f"{dag_id}: {run.state} in {run.seconds:.1f} s, tasks {run.states}")
+                # Job scheduling would also start the time-scheduled DAGs: all but the asset-scheduled
+                # ones are paused first. Their producers' asset events are queued already.
+                consumers = "|".join(ASSET_TRIGGERED)
+                airflow.run("dags", "pause", f"^(?!({consumers})$)", "--treat-dag-id-as-regex", "-y")
+                airflow.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
+                for dag_id, producer in ASSET_TRIGGERED.items():
+                    run = wait_for_asset_triggered_run(postgres, airflow, dag_id)
+                    assert event_sources(postgres, run) == {producer}, f"{dag_id}: not run on {producer}'s event"
+                    check_any_run(run, sandbox)
+                    CHECKS.get(dag_id, lambda *a: None)(run, sandbox, report_dir)
+                    timings.append(f"{dag_id} (on {producer}'s asset event): {run.state} in {run.seconds:.1f} s")
     finally:
         shutil.rmtree(base, ignore_errors=True)
         timings.append(f"total {time.monotonic() - started:.1f} s")
