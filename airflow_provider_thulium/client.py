@@ -23,6 +23,8 @@ from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
+from airflow_provider_thulium.sources import Source
+from airflow_provider_thulium.spool import Spool, SpooledPhones
 from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
 from airflow_provider_thulium.stream import OnSend, stream_batches
 from airflow_provider_thulium.transport import Transport
@@ -182,7 +184,7 @@ class ThuliumClient:
     def delete_records(
         self,
         campaign_id: str | int,
-        phone_numbers: Iterable[str | int] | str,
+        phone_numbers: Iterable[str | int] | str | Source,
         search_in_additional_numbers: bool = False,
         policy: OutcomePolicy | None = None,
     ) -> DeleteResults:
@@ -192,7 +194,7 @@ class ThuliumClient:
     def update_records(
         self,
         campaign_id: str | int,
-        records: Sequence[dict[str, Any]] | str,
+        records: Sequence[dict[str, Any]] | str | Source,
         search_in_additional_numbers: bool = False,
         policy: OutcomePolicy | None = None,
     ) -> UpdateResults:
@@ -202,7 +204,7 @@ class ThuliumClient:
     def add_records(
         self,
         campaign_id: str | int,
-        records: Sequence[dict[str, Any]] | str,
+        records: Sequence[dict[str, Any]] | str | Source,
         policy: OutcomePolicy | None = None,
     ) -> AddResults:
         """Add records; see :meth:`ThuliumHook.add_records`."""
@@ -232,7 +234,15 @@ class ThuliumClient:
         self.transport.prepare()
         if operation.names_statuses(items):
             # Only input that names statuses costs this read: an API user may lack its permission.
-            items = resolve_status_names(items, self._statuses_for_names(campaign), campaign)
+            statuses = self._statuses_for_names(campaign)
+            if isinstance(items, Spool) and isinstance(raw_input, Source):
+                source = raw_input
+                items = items.map_chunks(
+                    lambda chunk, first: resolve_status_names(chunk, statuses, campaign, source.row_names(first + 1))
+                )
+                phones = SpooledPhones(items)
+            else:
+                items = resolve_status_names(list(items), statuses, campaign)
         return CheckedCall(operation, campaign, phones, items, search)
 
     def _statuses_for_names(self, campaign: str) -> list[CampaignStatus]:
@@ -291,12 +301,13 @@ class CheckedCall:
     :param operation: the call.
     :param campaign_id: the five-character campaign id.
     :param phones: every input phone, in input order, each once.
-    :param items: what is sent: phones or normalised records.
+    :param items: what is sent: phones or normalised records (a list, or a
+        :class:`~airflow_provider_thulium.spool.Spool` of a source's).
     :param search_in_additional_numbers: the flag, as a bool.
     """
 
     operation: Operation
     campaign_id: str
-    phones: list[str]
-    items: list[Any]
+    phones: Sequence[str]
+    items: Sequence[Any]
     search_in_additional_numbers: bool

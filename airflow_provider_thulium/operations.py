@@ -15,6 +15,8 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.batching import Batch, body_batches, query_batches
 from airflow_provider_thulium.settings import ThuliumSettings
+from airflow_provider_thulium.sources import Source
+from airflow_provider_thulium.spool import Spool
 from airflow_provider_thulium.shapes import (
     ADD_FAILED,
     ADDED,
@@ -59,14 +61,22 @@ class Operation:
 
     def names_statuses(self, items: Sequence[Any]) -> bool:
         """Whether any item names its status, so the campaign's statuses must be read first."""
-        return self.takes_status_names and any(map(operator.contains, items, repeat(STATUS_NAME_FIELD)))
+        if not self.takes_status_names:
+            return False
+        if isinstance(items, Spool):
+            return STATUS_NAME_FIELD in items.keys
+        return any(map(operator.contains, items, repeat(STATUS_NAME_FIELD)))
 
     def success_outcomes(self, already_done_is_success: bool = True) -> frozenset[str]:
         """The outcomes that count as a success under the caller's choice about ``already_done``."""
         return self.succeeded | self.already_done if already_done_is_success else self.succeeded
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
-        """Check the caller's input in full; return its phones (each once, in order) and the items to send."""
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Sequence[str], Sequence[Any]]:
+        """Check the caller's input in full; return its phones (each once, in order) and the items to send.
+
+        A :class:`~airflow_provider_thulium.sources.Source` is read once into a spool: both are then
+        read from it when iterated.
+        """
         raise NotImplementedError
 
     def batches(
@@ -109,7 +119,9 @@ class DeleteRecords(Operation):
     already_done = frozenset({NOT_EXIST})
     warns_when_mostly_already_done = True
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Sequence[str], Sequence[Any]]:
+        if isinstance(raw, Source):
+            return raw.read_phones()
         phones = parse_phone_numbers(raw)
         return phones, phones
 
@@ -193,7 +205,9 @@ class _Records(_ObjectPerPhone):
     spec: ClassVar[RecordSpec]
     takes_status_names = True
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Sequence[str], Sequence[Any]]:
+        if isinstance(raw, Source):
+            return raw.read_records(self.spec, account_tz)
         records = parse_records(raw, account_tz, spec=self.spec)
         return [record["phone_number"] for record in records], records
 

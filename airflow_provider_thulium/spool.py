@@ -1,0 +1,106 @@
+"""Checked input kept in a local temporary file, read back a chunk at a time.
+
+A source (a SQL query, a file) is read once, checked, and its items written here in input order;
+the run then sends from the spool. Sending never reads the source again, so a query cannot give
+other rows between the check and the send, and memory holds one chunk, not the input.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import tempfile
+import weakref
+from collections.abc import Callable, Iterator
+from typing import Any
+
+
+class Spool:
+    """Checked items in input order, in a temporary file deleted with this object.
+
+    Chunks are pickled: the file is this process's own scratch space, written and read by the
+    same code, and pickle is the fastest round trip the standard library has for dicts and strings.
+
+    :param keys: record keys seen in any item (filled by the writer), e.g. to tell whether any
+        record names its status.
+    """
+
+    def __init__(self) -> None:
+        handle, self._path = tempfile.mkstemp(prefix="thulium-spool-")
+        self._file = os.fdopen(handle, "wb")
+        self._count = 0
+        self.keys: set[str] = set()
+        self._cleanup = weakref.finalize(self, _remove, self._file, self._path)
+
+    def append(self, chunk: list[Any]) -> None:
+        """Add a chunk of checked items at the end."""
+        if chunk:
+            pickle.dump(chunk, self._file, protocol=pickle.HIGHEST_PROTOCOL)
+            self._count += len(chunk)
+
+    def chunks(self) -> Iterator[tuple[int, list[Any]]]:
+        """``(index of the chunk's first item, chunk)`` from the start; each call reads independently."""
+        self._file.flush()
+        first = 0
+        with open(self._path, "rb") as file:
+            while True:
+                try:
+                    chunk = pickle.load(file)  # noqa: S301  # our own scratch file, written above
+                except EOFError:
+                    return
+                yield first, chunk
+                first += len(chunk)
+
+    def map_chunks(self, change: Callable[[list[Any], int], list[Any]]) -> Spool:
+        """A new spool holding ``change(chunk, first index)`` of each chunk; this one is closed."""
+        changed = Spool()
+        for first, chunk in self.chunks():
+            changed.append(change(chunk, first))
+        changed.keys = set(self.keys)
+        self.close()
+        return changed
+
+    def close(self) -> None:
+        """Delete the file now rather than when the object is collected."""
+        self._cleanup()
+
+    def __iter__(self) -> Iterator[Any]:
+        for _, chunk in self.chunks():
+            yield from chunk
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __repr__(self) -> str:
+        return f"<Spool of {self._count} item(s)>"
+
+
+class SpooledPhones:
+    """The phones of a spool of records (or of phones), in input order, read from the spool when iterated.
+
+    :param spool: the checked items.
+    """
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self.spool:
+            yield item if isinstance(item, str) else item["phone_number"]
+
+    def __len__(self) -> int:
+        return len(self.spool)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} spooled phone(s)>"
+
+
+def _remove(file: Any, path: str) -> None:
+    file.close()
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
