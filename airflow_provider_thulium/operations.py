@@ -15,8 +15,6 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.batching import Batch, body_batches, query_batches
 from airflow_provider_thulium.settings import ThuliumSettings
-from airflow_provider_thulium.sources import Source
-from airflow_provider_thulium.spool import Spool
 from airflow_provider_thulium.shapes import (
     ADD_FAILED,
     ADDED,
@@ -28,6 +26,8 @@ from airflow_provider_thulium.shapes import (
     UPDATE_FAILED,
     UPDATED,
 )
+from airflow_provider_thulium.sources import Source
+from airflow_provider_thulium.spool import Spool
 from airflow_provider_thulium.validation import (
     ADD_RECORDS,
     STATUS_NAME_FIELD,

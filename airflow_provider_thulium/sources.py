@@ -361,7 +361,7 @@ class FileSource(Source):
 def open_path(path: str, conn_id: str | None, mode: str) -> Any:
     """Open a local path or an object-storage URL (``file://``, ``s3://``...) in binary ``mode``."""
     if "://" not in str(path):
-        return open(path, mode)  # noqa: SIM115  # the caller's context manager closes it
+        return open(path, mode)  # the caller's context manager closes it
     from airflow_provider_thulium.version_compat import ObjectStoragePath
 
     return ObjectStoragePath(path, conn_id=conn_id).open(mode)
@@ -428,7 +428,7 @@ def _parquet_chunks(file: Any, name: str) -> Iterator[_Chunk]:
             f"{name}: reading Parquet needs pyarrow: pip install 'airflow-provider-thulium[parquet]'"
         ) from None
     for batch in parquet.ParquetFile(file).iter_batches(batch_size=CHUNK_ROWS):
-        yield batch.schema.names, list(zip(*(column.to_pylist() for column in batch.columns)))
+        yield batch.schema.names, list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
 
 
 __all__ = ["FileSource", "Source", "SqlSource"]

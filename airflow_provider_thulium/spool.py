@@ -7,6 +7,7 @@ other rows between the check and the send, and memory holds one chunk, not the i
 
 from __future__ import annotations
 
+import contextlib
 import os
 import pickle
 import tempfile
@@ -100,7 +101,5 @@ class SpooledPhones:
 
 def _remove(file: Any, path: str) -> None:
     file.close()
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

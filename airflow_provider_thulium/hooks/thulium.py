@@ -186,7 +186,7 @@ class ThuliumHook(BaseHook):
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param phone_numbers: the numbers (str or int), or one string of them separated by commas or spaces,
-            or a :class:`~airflow_provider_thulium.sources.SqlSource` / :class:`~airflow_provider_thulium.sources.FileSource`
+            or a source (:class:`~airflow_provider_thulium.sources.SqlSource`, :class:`~.FileSource`)
             (read once, checked whole before the first request).
             A number listed twice is sent once; written both with and without ``+`` it is refused.
         :param search_in_additional_numbers: also match records by their additional numbers.
