@@ -8,7 +8,7 @@ builds one from an Airflow connection; scripts and tests can build one directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -20,6 +20,7 @@ from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionE
 from airflow_provider_thulium.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
 from airflow_provider_thulium.paging import PAGE_SIZE, RecordFilter
 from airflow_provider_thulium.privacy import safe_server_text
+from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
@@ -258,15 +259,22 @@ class ThuliumClient:
                 api_messages=exc.api_messages,
             ) from None
 
-    def start_run(self, call: CheckedCall, policy: OutcomePolicy | None = None) -> RecordsRun:
-        """A run of a checked call under ``policy``; nothing is sent until the run sends."""
+    def start_run(
+        self, call: CheckedCall, policy: OutcomePolicy | None = None, results_file: ResultsFile | None = None
+    ) -> RecordsRun:
+        """A run of a checked call under ``policy``; nothing is sent until the run sends.
 
-        def send(items: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
+        :param results_file: where every phone's result is written as it arrives (see :class:`RecordsRun`).
+        """
+
+        def send(items: Collection[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
             return self.stream(call, items, on_send=on_send)
 
-        run = RecordsRun(call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log)
+        run = RecordsRun(
+            call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log, results_file
+        )
 
-        def send_edits(edits: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
+        def send_edits(edits: Collection[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
             phones = [edit["phone_number"] for edit in edits]
             edit_call = CheckedCall(EDIT_EXISTING, call.campaign_id, phones, list(edits), False)
             return self.stream(edit_call, on_send=on_send)
@@ -275,7 +283,7 @@ class ThuliumClient:
         return run
 
     def stream(
-        self, call: CheckedCall, items: Sequence[Any] | None = None, on_send: OnSend | None = None
+        self, call: CheckedCall, items: Collection[Any] | None = None, on_send: OnSend | None = None
     ) -> Generator[BatchResult, None, None]:
         """Send a checked call's items (or some of them) in batches; yield each batch's result in input order.
 
@@ -308,6 +316,6 @@ class CheckedCall:
 
     operation: Operation
     campaign_id: str
-    phones: Sequence[str]
-    items: Sequence[Any]
+    phones: Collection[str]
+    items: Collection[Any]
     search_in_additional_numbers: bool

@@ -8,7 +8,7 @@ call is a new :class:`Operation` subclass.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator
 from itertools import repeat
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -59,7 +59,7 @@ class Operation:
     #: are mostly NOT_EXIST was likely given them in another form; an add re-run is normal).
     warns_when_mostly_already_done: ClassVar[bool] = False
 
-    def names_statuses(self, items: Sequence[Any]) -> bool:
+    def names_statuses(self, items: Collection[Any]) -> bool:
         """Whether any item names its status, so the campaign's statuses must be read first."""
         if not self.takes_status_names:
             return False
@@ -71,7 +71,7 @@ class Operation:
         """The outcomes that count as a success under the caller's choice about ``already_done``."""
         return self.succeeded | self.already_done if already_done_is_success else self.succeeded
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Sequence[str], Sequence[Any]]:
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
         """Check the caller's input in full; return its phones (each once, in order) and the items to send.
 
         A :class:`~airflow_provider_thulium.sources.Source` is read once into a spool: both are then
@@ -80,7 +80,7 @@ class Operation:
         raise NotImplementedError
 
     def batches(
-        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+        self, items: Collection[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
     ) -> Iterator[Batch]:
         """The requests for ``items``.
 
@@ -119,14 +119,14 @@ class DeleteRecords(Operation):
     already_done = frozenset({NOT_EXIST})
     warns_when_mostly_already_done = True
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Sequence[str], Sequence[Any]]:
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
         if isinstance(raw, Source):
             return raw.read_phones()
         phones = parse_phone_numbers(raw)
         return phones, phones
 
     def batches(
-        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+        self, items: Collection[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
     ) -> Iterator[Batch]:
         # Every number goes in the query string (docs/thulium-api.md, "DELETE"), so the request line
         # "DELETE /api/<path>?<query> HTTP/1.1" must stay under the proxy limit.
@@ -173,7 +173,7 @@ class _ObjectPerPhone(Operation):
     """Calls with records in a JSON body, answered with one object per phone."""
 
     def batches(
-        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+        self, items: Collection[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
     ) -> Iterator[Batch]:
         return body_batches(
             items, query=flags, max_batch_size=settings.max_batch_size, send_as=phone_sender(settings.phone_format)
@@ -205,7 +205,7 @@ class _Records(_ObjectPerPhone):
     spec: ClassVar[RecordSpec]
     takes_status_names = True
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Sequence[str], Sequence[Any]]:
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
         if isinstance(raw, Source):
             return raw.read_records(self.spec, account_tz)
         records = parse_records(raw, account_tz, spec=self.spec)

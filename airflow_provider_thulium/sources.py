@@ -68,7 +68,7 @@ class Source:
         A number given twice is sent once, as a list's would be; given as both ``+48…`` and ``48…``
         it is an error naming both rows.
         """
-        spool, seen, first = Spool(), set(), 1
+        spool, seen, first = Spool(), set[str](), 1
         try:
             for header, rows in self.chunks():
                 index = self._phone_column(header)
@@ -86,7 +86,7 @@ class Source:
 
     def read_records(self, spec: RecordSpec, account_tz: ZoneInfo) -> tuple[SpooledPhones, Spool]:
         """Read and check the records (an update's or an add's input) as ``spec`` wants them."""
-        spool, seen, first = Spool(), set(), 1
+        spool, seen, first = Spool(), set[str](), 1
         try:
             for header, rows in self.chunks():
                 plan = self._plan(header, spec.accepted)
@@ -125,7 +125,7 @@ class Source:
 
     def _plan(self, header: Sequence[str], accepted: frozenset[str]) -> list[tuple[int, str, str | None]]:
         """``(index, record key, record_fields name or None)`` for each column kept."""
-        plan = []
+        plan: list[tuple[int, str, str | None]] = []
         for index, column in enumerate(header):
             key = self.columns.get(column, column)
             if key is None:

@@ -12,11 +12,11 @@ import os
 import pickle
 import tempfile
 import weakref
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
 
-class Spool:
+class Spool(Collection[Any]):
     """Checked items in input order, in a temporary file deleted with this object.
 
     Chunks are pickled: the file is this process's own scratch space, written and read by the
@@ -31,7 +31,7 @@ class Spool:
         self._file = os.fdopen(handle, "wb")
         self._count = 0
         self.keys: set[str] = set()
-        self._cleanup = weakref.finalize(self, _remove, self._file, self._path)
+        self._cleanup = weakref.finalize(self, remove_file, self._file, self._path)
 
     def append(self, chunk: list[Any]) -> None:
         """Add a chunk of checked items at the end."""
@@ -72,6 +72,9 @@ class Spool:
     def __len__(self) -> int:
         return self._count
 
+    def __contains__(self, item: object) -> bool:
+        return any(spooled == item for spooled in self)
+
     def __bool__(self) -> bool:
         return self._count > 0
 
@@ -79,7 +82,7 @@ class Spool:
         return f"<Spool of {self._count} item(s)>"
 
 
-class SpooledPhones:
+class SpooledPhones(Collection[str]):
     """The phones of a spool of records (or of phones), in input order, read from the spool when iterated.
 
     :param spool: the checked items.
@@ -95,11 +98,15 @@ class SpooledPhones:
     def __len__(self) -> int:
         return len(self.spool)
 
+    def __contains__(self, item: object) -> bool:
+        return any(phone == item for phone in self)
+
     def __repr__(self) -> str:
         return f"<{len(self)} spooled phone(s)>"
 
 
-def _remove(file: Any, path: str) -> None:
+def remove_file(file: Any, path: str) -> None:
+    """Close ``file`` and delete ``path`` (a scratch file), if still there."""
     file.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
