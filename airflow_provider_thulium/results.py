@@ -74,7 +74,7 @@ class RecordResults:
         #: Whether batches of the input (not tries again) are being recorded: those are written to the file.
         self.first_pass = True
         self._input = phones
-        self._written = _Written()
+        self._written = _Written(operation.already_done)
         # None marks a phone nothing has been heard about yet; finish() turns those into NOT_SENT.
         # With a file, a phone is added when its batch is answered and removed once written.
         self.results: dict[str, Any] = {} if results_file is not None else dict.fromkeys(phones)
@@ -140,14 +140,17 @@ class RecordResults:
     def _write(self, phones: Sequence[str]) -> None:
         """Write answered phones to the file, in input order; forget those no later try changes."""
         assert self.file is not None
-        results, outcomes, written = self.results, self.outcomes, self._written
-        for phone in phones:
-            outcome = outcomes[phone] or NOT_SENT
-            entry = results[phone]
-            self.file.add(phone, entry, outcome, outcome in self.success_outcomes)
+        results, outcomes, written, success = self.results, self.outcomes, self._written, self.success_outcomes
+        lines = [(phone, results[phone], outcomes[phone] or NOT_SENT) for phone in phones]
+        self.file.add([(phone, entry, outcome, outcome in success) for phone, entry, outcome in lines])
+        for phone, entry, outcome in lines:
             if outcome not in self.held:
                 del results[phone], outcomes[phone]
-                written.count(phone, entry, outcome, self)
+                if outcome not in success or outcome in written.tracked:
+                    written.count(phone, entry, outcome, self)
+                else:
+                    written.outcomes[outcome] += 1
+                    written.phones_counted += 1
         written.phones += len(phones)
 
     def _add_answer(self, batch: BatchResult, read: Any) -> None:
@@ -374,7 +377,9 @@ def failure_line(phone: str, entry: Any, outcome: str) -> str:
 class _Written:
     """What a run keeps of the phones it wrote to its results file and forgot: counts, not entries."""
 
-    def __init__(self) -> None:
+    def __init__(self, tracked: frozenset[str] = frozenset()) -> None:
+        #: Successful outcomes counted one by one all the same (an operation's ``already_done``).
+        self.tracked = tracked
         self.phones = 0  # input phones written, in order (the next one to write is the input's phones-th)
         self.phones_counted = 0  # of those, the ones forgotten (not kept for a later try)
         self.outcomes: Counter[str] = Counter()

@@ -16,7 +16,7 @@ import os
 import shutil
 import tempfile
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
@@ -54,9 +54,9 @@ class ResultsFile:
         self._lines = _Lines(self.format, self._file)
         self._cleanup = weakref.finalize(self, remove_file, self._file, self._scratch)
 
-    def add(self, phone: str, entry: Any, outcome: str, succeeded: bool) -> None:
-        """Write one phone's result, after those written before it."""
-        self._lines.add(phone, entry, outcome, succeeded)
+    def add(self, results: Iterable[tuple[str, Any, str, bool]]) -> None:
+        """Write phones' results ``(phone, entry, outcome, succeeded)``, after those written before."""
+        self._lines.add(results)
 
     def write(self, changed: Mapping[str, tuple[Any, str, bool]]) -> None:
         """Write the file at ``path``: every line so far, with ``changed`` phones' lines replaced.
@@ -78,7 +78,7 @@ class ResultsFile:
                 if phone is not None and phone in changed:
                     buffer.seek(0)
                     buffer.truncate()
-                    lines.add(phone, *changed[phone])
+                    lines.add([(phone, *changed[phone])])
                     line = buffer.getvalue().encode()
                 target.write(line)
 
@@ -124,12 +124,19 @@ class _Lines:
         if self.is_csv and file.tell() == 0:
             self.csv.writerow(CSV_COLUMNS)
 
-    def add(self, phone: str, entry: Any, outcome: str, succeeded: bool) -> None:
+    def add(self, results: Iterable[tuple[str, Any, str, bool]]) -> None:
         if self.is_csv:
-            self.csv.writerow(csv_row(phone, entry, outcome, succeeded))
-        else:
-            line = {"phone_number": phone, "outcome": outcome, "succeeded": succeeded, "result": entry}
-            self.file.write(_JSON.encode(line) + "\n")
+            self.csv.writerows(csv_row(*result) for result in results)
+            return
+        encode = _JSON.encode
+        # Checked phones are digits with an optional "+": nothing in them needs escaping.
+        self.file.write(
+            "".join(
+                f'{{"phone_number":"{phone}","outcome":{encode(outcome)},'
+                f'"succeeded":{"true" if succeeded else "false"},"result":{encode(entry)}}}\n'
+                for phone, entry, outcome, succeeded in results
+            )
+        )
 
 
 def csv_row(phone: str, entry: Any, outcome: str, succeeded: bool) -> list[Any]:

@@ -17,6 +17,7 @@ import os
 from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
+from itertools import islice, repeat
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -34,6 +35,8 @@ FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "pa
 
 _PHONE = "phone_number"
 _NEXT_CALL_DATE = "next_call_date"
+_INT_KEYS = frozenset({"status_id", "dictionary_status_id", "order"})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
 # A chunk: the column names, and rows of values in that order (None: no value).
 _Chunk = tuple[Sequence[str], Sequence[Sequence[Any]]]
 
@@ -196,33 +199,59 @@ class Source:
 
 
 def _records(plan: list[tuple[int, str, str | None]], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Rows as records: empty cells and NULLs left out, values converted (see :func:`_value`)."""
-    top = [(index, key) for index, key, field in plan if field is None]
-    fields = [(index, field) for index, _, field in plan if field is not None]
-    records = []
-    for row in rows:
-        record: dict[str, Any] = {}
-        for index, key in top:
-            value = row[index]
-            if value is not None and value != "":
-                record[key] = value if type(value) is str and key != _NEXT_CALL_DATE else _value(key, value)
-        if fields:
-            found = {name: _value(name, row[index]) for index, name in fields if row[index] not in (None, "")}
-            if found:
-                record["record_fields"] = found
-        records.append(record)
-    return records
+    """Rows as records: empty cells and NULLs left out, values converted (see :func:`_column`).
+
+    Column by column, so that the common chunk (every cell filled, ids as digits) is built by a
+    few calls in C rather than a Python step per cell: a million rows make that worth it.
+    """
+    columns = list(zip(*rows, strict=True)) if rows else []
+    keys = [key for _, key, field in plan if field is None]
+    values = [_column(key, columns[index]) for index, key, field in plan if field is None]
+    names = [field for _, _, field in plan if field is not None]
+    if names:
+        fields = [_column(name, columns[index]) for index, _, name in plan if name is not None]
+        keys.append("record_fields")
+        values.append(_rows_as_dicts(names, fields, len(rows)))
+    return _rows_as_dicts(keys, values, len(rows))
+
+
+def _rows_as_dicts(keys: list[str], columns: list[Sequence[Any]], count: int) -> list[dict[str, Any]]:
+    """One dict per row of ``columns`` (one list of values per key); a ``None`` value leaves its key out."""
+    if not keys:
+        return [{} for _ in range(count)]
+    dicts = list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+    if any(None in column for column in columns):
+        for row in dicts:
+            for key in [key for key, value in row.items() if value is None]:
+                del row[key]
+    # An empty record_fields object is no value either.
+    if keys[-1] == "record_fields" and {} in columns[-1]:
+        for row in dicts:
+            if row.get("record_fields") == {}:
+                del row["record_fields"]
+    return dicts
+
+
+def _column(key: str, column: Sequence[Any]) -> Sequence[Any]:
+    """A column's values as the checks take them: an empty cell is ``None``, digits are an int for an
+    id, ``Decimal`` a number, a timestamp with seconds loses them (the API takes minutes)."""
+    if "" in column:
+        column = [None if value == "" else value for value in column]
+    kinds = set(map(type, column))
+    if key in _INT_KEYS and str in kinds:
+        # CSV cells are text: "2" for a status id, turned into the int the API takes.
+        column = [int(v) if type(v) is str and v.isascii() and v.isdigit() and len(v) < 19 else v for v in column]
+    elif key == _NEXT_CALL_DATE and str in kinds:
+        column = [v[:16] if type(v) is str and len(v) == 19 and v[16] == ":" else v for v in column]
+    if not kinds <= _PLAIN:
+        column = [_value(key, value) for value in column]
+    return column
 
 
 def _value(key: str, value: Any) -> Any:
-    """A value as a database or file gives it, in the form the checks take."""
+    """A value of a type a database or Parquet gives, in the form the checks take."""
     if isinstance(value, Decimal):
         return int(value) if value == value.to_integral_value() else float(value)
-    if key == _NEXT_CALL_DATE:
-        # The API takes minutes: "YYYY-MM-DD hh:mm:ss" (a database's text for a timestamp) loses its seconds.
-        if isinstance(value, str) and len(value.strip()) == 19 and value.strip()[16] == ":":
-            return value.strip()[:16]
-        return value
     if isinstance(value, (datetime, date)) and key != _NEXT_CALL_DATE:
         return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
     return value
@@ -377,20 +406,18 @@ def _csv_chunks(file: Any, name: str) -> Iterator[_Chunk]:
     header = next(reader, None)
     if not header:
         return
-    rows: list[list[str]] = []
-    for row in reader:
-        if len(row) != len(header):
-            if not row:
-                continue  # a blank line
-            raise ThuliumValidationError(
-                f"{name}, row {reader.line_num - 1}: {len(row)} cells, but the header has {len(header)}"
-            )
-        rows.append(row)
-        if len(rows) == CHUNK_ROWS:
+    first = 1
+    while rows := list(islice(reader, CHUNK_ROWS)):
+        if set(map(len, rows)) != {len(header)}:
+            rows = [row for row in rows if row]  # blank lines are no rows
+            for index, row in enumerate(rows):
+                if len(row) != len(header):
+                    raise ThuliumValidationError(
+                        f"{name}, row {first + index}: {len(row)} cells, but the header has {len(header)}"
+                    )
+        first += len(rows)
+        if rows:
             yield header, rows
-            rows = []
-    if rows:
-        yield header, rows
 
 
 def _jsonl_chunks(file: Any, name: str) -> Iterator[_Chunk]:

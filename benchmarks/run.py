@@ -4,7 +4,7 @@ The orchestrating process imports only the standard library. The sandbox runs in
 (so its CPU does not compete with the client's GIL), and every measured case runs in a fresh
 child process of its own, so that its peak RSS is that case's own. See benchmarks/README.md.
 
-Usage: ``.venv/bin/python benchmarks/run.py [--quick] [--json PATH] [--repeat N] [--profile]``
+Usage: ``.venv/bin/python benchmarks/run.py [--quick] [--json PATH] [--repeat N] [--profile] [--only source]``
 """
 
 from __future__ import annotations
@@ -39,6 +39,10 @@ TARGET_VS_HANDWRITTEN = 1.3
 TARGET_VS_NAIVE = 20.0
 TARGET_CONCURRENCY = 5.0
 TARGET_RSS_MB = 200.0
+#: A source file with results to a file, against the same records from a list (also to a file).
+TARGET_SOURCE_VS_LIST = 1.1
+#: The source case's columns: CSV cells → record keys (the others keep their names).
+SOURCE_COLUMNS = {"crm_id": "record_fields.crm_id", "segment": "record_fields.segment"}
 
 
 def provider_defaults() -> dict[str, Any]:
@@ -60,10 +64,11 @@ class Sizes:
     latency_seconds: float
     capacity_records: int
     capacity_clients: int
+    source_records: int  # an add from a CSV file with results to a file
 
 
-FULL = Sizes(100_000, 2_000, 20_000, 250, 0.05, 200_000, 4)
-QUICK = Sizes(10_000, 200, 2_000, 25, 0.05, 20_000, 4)
+FULL = Sizes(100_000, 2_000, 20_000, 250, 0.05, 200_000, 4, 1_000_000)
+QUICK = Sizes(10_000, 200, 2_000, 25, 0.05, 20_000, 4, 100_000)
 
 
 def phones(count: int) -> list[str]:
@@ -92,6 +97,18 @@ def add_records(count: int) -> list[dict[str, Any]]:
         }
         for i, phone in enumerate(phones(count))
     ]
+
+
+def write_add_csv(path: Path, count: int) -> None:
+    """The add input as a CRM export file: the same records as :func:`add_records`, written row by row."""
+    import csv
+
+    segments = ("retail", "vip", "smb", "corporate")
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["phone_number", "status_id", "identifier", "crm_id", "segment"])
+        for i in range(count):
+            writer.writerow([f"48{500_000_000 + i}", 2, f"CRM-{i:07d}", f"C-{i:07d}", segments[i % 4]])
 
 
 def case_input(operation: str, count: int) -> list[Any]:
@@ -264,6 +281,7 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
         ThuliumDeleteRecordsOperator,
         ThuliumUpdateRecordsOperator,
     )
+    from airflow_provider_thulium.sources import FileSource
 
     rest_rss, rest_peak = current_rss_bytes(), peak_rss_bytes()
     count = spec["records"]
@@ -272,13 +290,15 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
         "thulium_conn_id": CONN_ID,
         "xcom_results": spec.get("xcom_results", "all"),
         "hook_params": spec.get("hook_params") or {},
+        "results_path": spec.get("results_path"),
     }
     if spec["operation"] == "delete":
         operator: Any = ThuliumDeleteRecordsOperator(task_id="bench_delete", phone_numbers=phones(count), **common)
     elif spec["operation"] == "update":
         operator = ThuliumUpdateRecordsOperator(task_id="bench_update", records=update_records(count), **common)
     else:
-        operator = ThuliumAddRecordsOperator(task_id="bench_add", records=add_records(count), **common)
+        records: Any = FileSource(spec["source_csv"], columns=SOURCE_COLUMNS) if spec.get("source_csv") else None
+        operator = ThuliumAddRecordsOperator(task_id="bench_add", records=records or add_records(count), **common)
     input_rss = current_rss_bytes()
     ti = _FakeTaskInstance()
     context = {"ti": ti}
@@ -613,6 +633,48 @@ class Runner:
         return result
 
 
+def run_source_case(runner: Runner, sizes: Sizes, repeat: int) -> dict[str, Any]:
+    """Add ``source_records`` records from a CSV file, results to a file; and the same records from a list."""
+    n = sizes.source_records
+    csv_path = runner.workdir / "crm_export.csv"
+    write_add_csv(csv_path, n)
+    groups: dict[str, list[dict[str, Any]]] = {"add_source_csv": [], "add_source_list": []}
+    for i in range(repeat):
+        for key, extra in (("add_source_csv", {"source_csv": str(csv_path)}), ("add_source_list", {})):
+            results_path = str(runner.workdir / f"{key}_{i + 1}.jsonl")
+            groups[key].append(runner.run(f"{key}_{i + 1}", "provider", "add", n, results_path=results_path, **extra))
+            Path(results_path).unlink(missing_ok=True)
+    csv_path.unlink()
+    ratios = _pair_ratios(groups["add_source_csv"], groups["add_source_list"])
+    csv_median = _median_run(groups["add_source_csv"])
+    return {
+        "records": n,
+        "groups": groups,
+        "ratio_per_repeat": ratios,
+        "time_ratio": statistics.median(ratios),
+        "peak_rss_above_rest_mb": csv_median["peak_rss_above_rest_mb"],
+        "list_peak_rss_above_rest_mb": _median_run(groups["add_source_list"])["peak_rss_above_rest_mb"],
+    }
+
+
+def print_source_report(source: dict[str, Any]) -> None:
+    """The source case's lines: each run, the time ratio and peak RSS against their targets."""
+    n_text = _fmt_int(source["records"])
+    print(f"\nAdd {n_text} records with results to a JSON Lines file: from a CSV file vs from a list")
+    for key, runs in source["groups"].items():
+        for run in runs:
+            print(
+                f"  {key:<16} {run['wall_seconds']:8.2f} s  client CPU {run['client_cpu_seconds']:7.2f} s  "
+                f"input {run['input_above_rest_mb']:7.1f} MB  peak above rest {run['peak_rss_above_rest_mb']:7.1f} MB"
+            )
+    ratio, rss = source["time_ratio"], source["peak_rss_above_rest_mb"]
+    print(
+        f"  [{'PASS' if ratio <= TARGET_SOURCE_VS_LIST else 'FAIL'}] time, CSV file / list (median of per-repeat "
+        f"ratios): {ratio:.2f} <= {TARGET_SOURCE_VS_LIST:g}"
+    )
+    print(f"  [{'PASS' if rss <= TARGET_RSS_MB else 'FAIL'}] peak RSS above rest, CSV file: {rss:.1f} MB <= 200")
+
+
 def _pair_ratios(runs: list[dict[str, Any]], baselines: list[dict[str, Any]], key: str = "wall_seconds") -> list[float]:
     """Each repeat's run divided by the same repeat's baseline run."""
     return [run[key] / baseline[key] for run, baseline in zip(runs, baselines, strict=True)]
@@ -732,6 +794,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"{cap['headroom']:.1f}x that (sandbox CPU was {cap['provider_server_busy'] * 100:.0f}% of the provider's "
         "wall time)"
     )
+    print_source_report(report["source"])
     print()
     print("Targets")
     for target in report["targets"]:
@@ -811,6 +874,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
                     )
                 )
         latency_runs = [_median_run(runs) for runs in by_concurrency.values()]
+        source = run_source_case(runner, sizes, repeat)
         print("  sandbox capacity (raw clients) ...", flush=True)
         capacity = measure_capacity(sandbox, sizes)
     finally:
@@ -928,6 +992,18 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "<=",
             TARGET_RSS_MB,
         ),
+        target(
+            f"add {_fmt_int(source['records'])} from CSV, results to a file: time / from a list",
+            source["time_ratio"],
+            "<=",
+            TARGET_SOURCE_VS_LIST,
+        ),
+        target(
+            f"add {_fmt_int(source['records'])} from CSV, results to a file: peak RSS above rest (MB)",
+            source["peak_rss_above_rest_mb"],
+            "<=",
+            TARGET_RSS_MB,
+        ),
     ]
     all_runs = runner.runs
     return {
@@ -945,6 +1021,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "runs": latency_runs,
         },
         "capacity": capacity,
+        "source": source,
         "ratios": ratios,
         "ratio_per_repeat": pairs,
         "targets": targets,
@@ -968,10 +1045,15 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, help="runs per provider/hand-written and latency case (default 5, 1 with --quick)"
     )
     parser.add_argument("--profile", action="store_true", help="write cProfile output of provider cases to results/")
+    parser.add_argument(
+        "--only", choices=["source"], help="run only this case: 'source' = the add from a CSV file, results to a file"
+    )
     parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(args.worker)
+    if args.only == "source":
+        return run_only_source(args)
     started = time.monotonic()
     report = run_benchmarks(args)
     report["total_seconds"] = time.monotonic() - started
@@ -982,6 +1064,42 @@ def main(argv: list[str] | None = None) -> int:
     path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
     print(f"\nJSON written to {path} (whole run {report['total_seconds']:.0f} s)")
     return 0 if report["all_checks_ok"] else 1
+
+
+def run_only_source(args: argparse.Namespace) -> int:
+    """``--only source``: the source case alone, its lines printed and written to ``results/latest-source.json``."""
+    sizes = QUICK if args.quick else FULL
+    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
+    workdir = Path(tempfile.mkdtemp(prefix="thulium-bench-"))
+    airflow_home = workdir / "airflow-home"
+    (airflow_home / "dags").mkdir(parents=True)
+    sandbox = SandboxProcess()
+    env = {
+        **os.environ,
+        "AIRFLOW_HOME": str(airflow_home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(airflow_home / "dags"),
+        f"AIRFLOW_CONN_{CONN_ID.upper()}": sandbox.connection_json(),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+    runner = Runner(sandbox, env, workdir, RESULTS if args.profile else None)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    try:
+        runner.run("warmup", "provider", "delete", 1000)
+        source = run_source_case(runner, sizes, repeat)
+    finally:
+        sandbox.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+    print_source_report(source)
+    load_after = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print(f"  info: 1-min load average {load_before} before, {load_after} after (a shared machine: noisy)")
+    path = Path(args.json) if args.json else RESULTS / "latest-source.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    report = {"source": source, "machine": machine_info(), "load_average_1min": [load_before, load_after]}
+    path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")
+    print(f"JSON written to {path}")
+    ok = all(run["ok"] for runs in source["groups"].values() for run in runs)
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

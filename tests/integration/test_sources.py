@@ -24,7 +24,7 @@ from airflow_provider_thulium.run import OutcomePolicy
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.sources import FileSource, SqlSource
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
-from tests.helpers import FAST_RETRIES, all_logs, new_dag, tries
+from tests.helpers import all_logs, new_dag, tries
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -270,6 +270,7 @@ def test_with_a_results_file_a_run_keeps_no_result_it_has_written(thulium_sandbo
 
     assert run.results.results == {} and run.results.outcomes == {}
     entries, summary, error = run.conclude()
+    assert entries == {}
     assert error is None and summary["outcomes"] == {"REMOVED": 2_500}
     assert [line["phone_number"] for line in read_jsonl(tmp_path / "out.jsonl")] == phones
 
@@ -290,3 +291,35 @@ def test_missing_extras_are_named(monkeypatch, tmp_path):
     (tmp_path / "x.parquet").write_bytes(b"PAR1")
     with pytest.raises(ThuliumConfigurationError, match=r"airflow-provider-thulium\[parquet\]"):
         list(FileSource(str(tmp_path / "x.parquet")).chunks())
+
+
+def test_add_from_parquet_with_ints_nulls_and_datetimes(thulium_sandbox, tmp_path):
+    parquet = pytest.importorskip("pyarrow.parquet")
+    from datetime import datetime
+
+    import pyarrow
+
+    table = pyarrow.table(
+        {
+            "phone_number": [48600100001, 48600100002],
+            "status_id": [1, None],
+            "next_call_date": [None, datetime(2030, 5, 6, 7, 8, 9)],
+            "crm_id": ["C-1", None],
+        }
+    )
+    parquet.write_table(table, tmp_path / "leads.parquet")
+    results_path = tmp_path / "added.jsonl"
+    with new_dag() as dag:
+        ThuliumAddRecordsOperator(
+            task_id="add",
+            campaign_id="00001",
+            records=FileSource(str(tmp_path / "leads.parquet"), columns={"crm_id": "record_fields.crm_id"}),
+            results_path=str(results_path),
+        )
+    run = run_dag(dag)
+
+    assert task_states(run) == {"add": "success"}
+    assert [line["outcome"] for line in read_jsonl(results_path)] == ["ADDED", "ADDED"]
+    first, second = (thulium_sandbox.state.find("00001", f"4860010000{n}")[0] for n in (1, 2))
+    assert (first["status_id"], first["record_fields"]) == (1, {"crm_id": "C-1"})
+    assert second["next_call_date"] == "2030-05-06 07:08"
