@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
+from tests.helpers import crm_database
 
 try:  # Airflow 3
     from airflow.dag_processing.dagbag import DagBag
@@ -94,13 +94,8 @@ def test_scale_out_maps_over_campaigns_and_chunks(examples, thulium_sandbox):
 
 
 @pytest.fixture
-def crm_db(tmp_path, monkeypatch) -> Path:
-    """The CRM table of thulium_crm_sync in SQLite, as the Airflow SQL connection ``crm_db``."""
-    path = tmp_path / "crm.db"
-    with sqlite3.connect(path) as db:
-        db.executescript((EXAMPLES / "data" / "crm_leads.sql").read_text())
-    monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", json.dumps({"conn_type": "sqlite", "host": str(path)}))
-    return path
+def crm_db(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", crm_database(tmp_path))
 
 
 def test_crm_sync_adds_edits_removes_and_reports(examples, thulium_sandbox, crm_db, monkeypatch, tmp_path):
