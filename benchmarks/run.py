@@ -820,16 +820,11 @@ def print_report(report: dict[str, Any]) -> None:
         print("\nWARNING: a correctness check failed (see 'ok' in the JSON): a result or the sandbox state was off.")
 
 
-def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
-    sizes = QUICK if args.quick else FULL
-    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 5)
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+def start_runner(profile: bool) -> Runner:
+    """A scratch folder, a fresh AIRFLOW_HOME in it, the sandbox process, and the runner of cases."""
     workdir = Path(tempfile.mkdtemp(prefix="thulium-bench-"))
     airflow_home = workdir / "airflow-home"
     (airflow_home / "dags").mkdir(parents=True)
-    print("machine info ...", flush=True)
-    machine = machine_info()
-    print("starting the sandbox process ...", flush=True)
     sandbox = SandboxProcess()
     env = {
         **os.environ,
@@ -839,8 +834,18 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         f"AIRFLOW_CONN_{CONN_ID.upper()}": sandbox.connection_json(),
         "PYTHONDONTWRITEBYTECODE": "1",
     }
-    profile_dir = RESULTS if args.profile else None
-    runner = Runner(sandbox, env, workdir, profile_dir)
+    return Runner(sandbox, env, workdir, RESULTS if profile else None)
+
+
+def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
+    sizes = QUICK if args.quick else FULL
+    repeat = args.repeat if args.repeat is not None else (1 if args.quick else 5)
+    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    print("machine info ...", flush=True)
+    machine = machine_info()
+    print("starting the sandbox process ...", flush=True)
+    runner = start_runner(args.profile)
+    sandbox, workdir = runner.sandbox, runner.workdir
     n = sizes.records
     try:
         print(f"sandbox at {sandbox.url}; running cases (each in a fresh process):", flush=True)
@@ -1070,19 +1075,8 @@ def run_only_source(args: argparse.Namespace) -> int:
     """``--only source``: the source case alone, its lines printed and written to ``results/latest-source.json``."""
     sizes = QUICK if args.quick else FULL
     repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
-    workdir = Path(tempfile.mkdtemp(prefix="thulium-bench-"))
-    airflow_home = workdir / "airflow-home"
-    (airflow_home / "dags").mkdir(parents=True)
-    sandbox = SandboxProcess()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(airflow_home / "dags"),
-        f"AIRFLOW_CONN_{CONN_ID.upper()}": sandbox.connection_json(),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    runner = Runner(sandbox, env, workdir, RESULTS if args.profile else None)
+    runner = start_runner(args.profile)
+    sandbox, workdir = runner.sandbox, runner.workdir
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     try:
         runner.run("warmup", "provider", "delete", 1000)
