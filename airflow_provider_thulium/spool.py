@@ -37,7 +37,10 @@ class Spool(Collection[Any]):
     def append(self, chunk: list[Any]) -> None:
         """Add a chunk of checked items at the end."""
         if chunk:
-            marshal.dump(chunk, self._file)
+            data = marshal.dumps(chunk)
+            # Length-prefixed: marshal.load() on a file reads it in many small pieces, loads() of one read does not.
+            self._file.write(len(data).to_bytes(8, "little"))
+            self._file.write(data)
             self._count += len(chunk)
 
     def chunks(self) -> Iterator[tuple[int, list[Any]]]:
@@ -45,11 +48,8 @@ class Spool(Collection[Any]):
         self._file.flush()
         first = 0
         with open(self._path, "rb") as file:
-            while True:
-                try:
-                    chunk = marshal.load(file)  # noqa: S302  # our own scratch file, written above
-                except EOFError:
-                    return
+            while size := file.read(8):
+                chunk = marshal.loads(file.read(int.from_bytes(size, "little")))  # noqa: S302  # our own file
                 yield first, chunk
                 first += len(chunk)
 
