@@ -6,6 +6,7 @@ import csv
 import json
 import sqlite3
 import sys
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +24,7 @@ from airflow_provider_thulium.results_file import CSV_COLUMNS, ResultsFile
 from airflow_provider_thulium.run import OutcomePolicy
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.sources import FileSource, SqlSource
-from airflow_provider_thulium.testing import run_dag, task_states, xcom
+from airflow_provider_thulium.testing import latest_run, run_dag, task_states, xcom
 from tests.helpers import all_logs, new_dag, tries
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
@@ -323,3 +324,33 @@ def test_add_from_parquet_with_ints_nulls_and_datetimes(thulium_sandbox, tmp_pat
     first, second = (thulium_sandbox.state.find("00001", f"4860010000{n}")[0] for n in (1, 2))
     assert (first["status_id"], first["record_fields"]) == (1, {"crm_id": "C-1"})
     assert second["next_call_date"] == "2030-05-06 07:08"
+
+
+def test_a_task_stopped_mid_run_still_writes_every_phone(thulium_sandbox, tmp_path):
+    phones = [f"4875{n:07d}" for n in range(30)]
+    thulium_sandbox.state.add_campaign("00004", "Timeout")
+    thulium_sandbox.state.bulk_add("00004", phones)
+    thulium_sandbox.add_fault(Fault(delay=4.0, after=1))  # the second batch is slow to answer
+    source = write_csv(tmp_path / "phones.csv", ["phone_number"], [[phone] for phone in phones])
+    results_path = tmp_path / "removed.jsonl"
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="delete",
+            campaign_id="00004",
+            phone_numbers=FileSource(str(source)),
+            execution_timeout=timedelta(seconds=2),
+            hook_params={"max_batch_size": 10, "timeout": 30},
+            results_path=str(results_path),
+        )
+    try:
+        run = run_dag(dag)
+        assert task_states(run) == {"delete": "failed"}
+    except BaseException as exc:  # Airflow 2.11's dag.test() lets the task's timeout escape
+        assert type(exc).__name__ == "AirflowTaskTimeout"
+        run = latest_run(dag.dag_id)
+
+    assert xcom(run, "delete") == str(results_path)
+    lines = read_jsonl(results_path)
+    assert [line["phone_number"] for line in lines] == phones
+    assert [line["outcome"] for line in lines] == ["REMOVED"] * 10 + ["INTERRUPTED"] * 10 + ["NOT_SENT"] * 10
+    assert xcom(run, "delete", "summary")["outcomes"] == {"INTERRUPTED": 10, "NOT_SENT": 10, "REMOVED": 10}
