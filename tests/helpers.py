@@ -50,6 +50,20 @@ def crm_database(folder: Path) -> str:
     return json.dumps({"conn_type": "sqlite", "host": str(path)})
 
 
+def run_timed_out(dag: DAG) -> Any:
+    """Run a DAG whose task hits its ``execution_timeout``; return the DagRun.
+
+    Airflow 2.11's ``dag.test()`` lets the task's timeout escape: the run is then read back.
+    """
+    from airflow_provider_thulium.testing import latest_run, run_dag
+
+    try:
+        return run_dag(dag)
+    except BaseException as exc:
+        assert type(exc).__name__ == "AirflowTaskTimeout"
+        return latest_run(dag.dag_id)
+
+
 def tries(dag_run: Any) -> dict[str, int]:
     """task_id → the try number the task instance ended on, read from the metadata database."""
     from airflow.models.taskinstance import TaskInstance

@@ -24,8 +24,8 @@ from airflow_provider_thulium.results_file import CSV_COLUMNS, ResultsFile
 from airflow_provider_thulium.run import OutcomePolicy
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.sources import FileSource, SqlSource
-from airflow_provider_thulium.testing import latest_run, run_dag, task_states, xcom
-from tests.helpers import all_logs, new_dag, tries
+from airflow_provider_thulium.testing import run_dag, task_states, xcom
+from tests.helpers import all_logs, new_dag, run_timed_out, tries
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -342,12 +342,8 @@ def test_a_task_stopped_mid_run_still_writes_every_phone(thulium_sandbox, tmp_pa
             hook_params={"max_batch_size": 10, "timeout": 30},
             results_path=str(results_path),
         )
-    try:
-        run = run_dag(dag)
-        assert task_states(run) == {"delete": "failed"}
-    except BaseException as exc:  # Airflow 2.11's dag.test() lets the task's timeout escape
-        assert type(exc).__name__ == "AirflowTaskTimeout"
-        run = latest_run(dag.dag_id)
+    run = run_timed_out(dag)
+    assert task_states(run) == {"delete": "failed"}
 
     assert xcom(run, "delete") == str(results_path)
     lines = read_jsonl(results_path)
