@@ -12,11 +12,12 @@ whole sync over one agent's holiday.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, TypedDict
 
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.validation import item_name
 
 #: The record field that assigns an agent.
 AGENT_FIELD = "agent_login"
@@ -58,20 +59,21 @@ def _listing(agents: Sequence[CampaignAgent]) -> str:
 
 
 def check_agent_logins(
-    records: Sequence[dict[str, Any]], agents: Sequence[CampaignAgent], campaign_id: str, field: str = "records"
+    records: Iterable[dict[str, Any]], agents: Sequence[CampaignAgent], campaign_id: str, field: str = "records"
 ) -> None:
     """Raise :class:`ThuliumValidationError` for the first record assigned to an agent the campaign lacks.
 
     :param records: checked records (``agent_login`` stripped).
     :param agents: the campaign's agents.
     :param campaign_id: the campaign, for the message.
-    :param field: the input's name, for the message.
+    :param field: the input's name, for the message (a source's
+        :class:`~airflow_provider_thulium.validation.RowNames` names its rows).
     """
     logins = {agent["login"] for agent in agents}
     for index, record in enumerate(records):
         login = record.get(AGENT_FIELD)
         if login is not None and login not in logins:
             raise ThuliumValidationError(
-                f"{field}[{index}] (phone {mask_phone(record['phone_number'])}).{AGENT_FIELD}: campaign {campaign_id} "
-                f"has no agent {login!r}; its agents: {_listing(agents)}"
+                f"{item_name(field, index)} (phone {mask_phone(record['phone_number'])}).{AGENT_FIELD}: "
+                f"campaign {campaign_id} has no agent {login!r}; its agents: {_listing(agents)}"
             )

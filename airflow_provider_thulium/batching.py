@@ -8,8 +8,9 @@ line; a PUT or POST carries records in a JSON body, sized by count and, when sen
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
+from itertools import islice
 from typing import Any
 from urllib.parse import quote
 
@@ -80,7 +81,7 @@ class BatchResult:
 
 
 def query_batches(
-    phones: Sequence[str],
+    phones: Iterable[str],
     *,
     fixed_query: str,
     fixed_line_bytes: int,
@@ -115,7 +116,7 @@ def query_batches(
 
 
 def body_batches(
-    records: Sequence[dict[str, Any]],
+    records: Iterable[dict[str, Any]],
     *,
     query: str,
     max_batch_size: int,
@@ -135,5 +136,7 @@ def body_batches(
         body = encode_body({"records": list(sent)})
         return Batch([record["phone_number"] for record in batch], query, batch, build, body)
 
-    for start in range(0, len(records), max_batch_size):
-        yield build(records[start : start + max_batch_size])
+    # Sliced from an iterator, so records read from a spool are never all in memory at once.
+    remaining = iter(records)
+    while batch := list(islice(remaining, max_batch_size)):
+        yield build(batch)

@@ -8,7 +8,7 @@ builds one from an Airflow connection; scripts and tests can build one directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -21,9 +21,12 @@ from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionE
 from airflow_provider_thulium.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
 from airflow_provider_thulium.paging import PAGE_SIZE, RecordFilter
 from airflow_provider_thulium.privacy import safe_server_text
+from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
+from airflow_provider_thulium.sources import Source
+from airflow_provider_thulium.spool import Spool, SpooledPhones
 from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
 from airflow_provider_thulium.stream import OnSend, stream_batches
 from airflow_provider_thulium.transport import Transport
@@ -214,7 +217,7 @@ class ThuliumClient:
     def delete_records(
         self,
         campaign_id: str | int,
-        phone_numbers: Iterable[str | int] | str,
+        phone_numbers: Iterable[str | int] | str | Source,
         search_in_additional_numbers: bool = False,
         policy: OutcomePolicy | None = None,
     ) -> DeleteResults:
@@ -230,7 +233,7 @@ class ThuliumClient:
     def update_records(
         self,
         campaign_id: str | int,
-        records: Sequence[dict[str, Any]] | str,
+        records: Sequence[dict[str, Any]] | str | Source,
         search_in_additional_numbers: bool = False,
         policy: OutcomePolicy | None = None,
     ) -> UpdateResults:
@@ -246,7 +249,7 @@ class ThuliumClient:
     def add_records(
         self,
         campaign_id: str | int,
-        records: Sequence[dict[str, Any]] | str,
+        records: Sequence[dict[str, Any]] | str | Source,
         policy: OutcomePolicy | None = None,
     ) -> AddResults:
         """Add records; see :meth:`ThuliumHook.add_records`.
@@ -294,11 +297,23 @@ class ThuliumClient:
         self.transport.prepare()
         if operation.names_statuses(items):
             # Only input that names statuses costs this read: an API user may lack its permission.
-            items = resolve_status_names(items, self._statuses_for_names(campaign), campaign)
+            statuses = self._statuses_for_names(campaign)
+            if isinstance(items, Spool) and isinstance(raw_input, Source):
+                source = raw_input
+                items = items.map_chunks(
+                    lambda chunk, first: resolve_status_names(chunk, statuses, campaign, source.row_names(first + 1))
+                )
+                phones = SpooledPhones(items)
+            else:
+                items = resolve_status_names(list(items), statuses, campaign)
         if operation.names_agents(items):
             agents = self._agents_for_check(campaign)
             if agents is not None:
-                check_agent_logins(items, agents, campaign)
+                if isinstance(items, Spool) and isinstance(raw_input, Source):
+                    for first, chunk in items.chunks():
+                        check_agent_logins(chunk, agents, campaign, raw_input.row_names(first + 1))
+                else:
+                    check_agent_logins(items, agents, campaign)
         return CheckedCall(operation, campaign, phones, items, search)
 
     def _agents_for_check(self, campaign: str) -> list[CampaignAgent] | None:
@@ -345,20 +360,25 @@ class ThuliumClient:
         sent = list(map(send_as, phones)) if send_as is not None else phones
         return spelling_difference(sent, (record.get("phone_number") for record in page if isinstance(record, dict)))
 
-    def start_run(self, call: CheckedCall, policy: OutcomePolicy | None = None) -> RecordsRun:
+    def start_run(
+        self, call: CheckedCall, policy: OutcomePolicy | None = None, results_file: ResultsFile | None = None
+    ) -> RecordsRun:
         """A run of a checked call under ``policy``; nothing is sent until the run sends.
 
         :param call: the checked call, from :meth:`check`.
         :param policy: what counts as success (default: the defaults).
+        :param results_file: where every phone's result is written as it arrives (see :class:`RecordsRun`).
         """
 
-        def send(items: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
+        def send(items: Collection[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
             return self.stream(call, items, on_send=on_send)
 
-        run = RecordsRun(call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log)
+        run = RecordsRun(
+            call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log, results_file
+        )
         run.results.spelling_evidence = lambda phones: self._spelling_evidence(call.campaign_id, phones)
 
-        def send_edits(edits: Sequence[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
+        def send_edits(edits: Collection[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
             phones = [edit["phone_number"] for edit in edits]
             edit_call = CheckedCall(EDIT_EXISTING, call.campaign_id, phones, list(edits), False)
             return self.stream(edit_call, on_send=on_send)
@@ -367,7 +387,7 @@ class ThuliumClient:
         return run
 
     def stream(
-        self, call: CheckedCall, items: Sequence[Any] | None = None, on_send: OnSend | None = None
+        self, call: CheckedCall, items: Collection[Any] | None = None, on_send: OnSend | None = None
     ) -> Generator[BatchResult, None, None]:
         """Send a checked call's items (or some of them) in batches; yield each batch's result in input order.
 
@@ -397,12 +417,13 @@ class CheckedCall:
     :param operation: the call.
     :param campaign_id: the five-character campaign id.
     :param phones: every input phone, in input order, each once.
-    :param items: what is sent: phones or normalised records.
+    :param items: what is sent: phones or normalised records (a list, or a
+        :class:`~airflow_provider_thulium.spool.Spool` of a source's).
     :param search_in_additional_numbers: the flag, as a bool.
     """
 
     operation: Operation
     campaign_id: str
-    phones: list[str]
-    items: list[Any]
+    phones: Collection[str]
+    items: Collection[Any]
     search_in_additional_numbers: bool

@@ -8,7 +8,7 @@ call is a new :class:`Operation` subclass.
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator
 from itertools import repeat
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -27,6 +27,8 @@ from airflow_provider_thulium.shapes import (
     UPDATE_FAILED,
     UPDATED,
 )
+from airflow_provider_thulium.sources import Source
+from airflow_provider_thulium.spool import Spool
 from airflow_provider_thulium.validation import (
     ADD_RECORDS,
     STATUS_NAME_FIELD,
@@ -58,11 +60,15 @@ class Operation:
     #: are mostly NOT_EXIST was likely given them in another form; an add re-run is normal).
     warns_when_mostly_already_done: ClassVar[bool] = False
 
-    def names_statuses(self, items: Sequence[Any]) -> bool:
+    def names_statuses(self, items: Collection[Any]) -> bool:
         """Whether any item names its status, so the campaign's statuses must be read first."""
-        return self.takes_status_names and any(map(operator.contains, items, repeat(STATUS_NAME_FIELD)))
+        if not self.takes_status_names:
+            return False
+        if isinstance(items, Spool):
+            return STATUS_NAME_FIELD in items.keys
+        return any(map(operator.contains, items, repeat(STATUS_NAME_FIELD)))
 
-    def names_agents(self, items: Sequence[Any]) -> bool:
+    def names_agents(self, items: Collection[Any]) -> bool:
         """Whether any item assigns an agent, so the campaign's agents must be read first."""
         return False
 
@@ -70,12 +76,16 @@ class Operation:
         """The outcomes that count as a success under the caller's choice about ``already_done``."""
         return self.succeeded | self.already_done if already_done_is_success else self.succeeded
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
-        """Check the caller's input in full; return its phones (each once, in order) and the items to send."""
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
+        """Check the caller's input in full; return its phones (each once, in order) and the items to send.
+
+        A :class:`~airflow_provider_thulium.sources.Source` is read once into a spool: both are then
+        read from it when iterated.
+        """
         raise NotImplementedError
 
     def batches(
-        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+        self, items: Collection[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
     ) -> Iterator[Batch]:
         """The requests for ``items``.
 
@@ -114,12 +124,14 @@ class DeleteRecords(Operation):
     already_done = frozenset({NOT_EXIST})
     warns_when_mostly_already_done = True
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
+        if isinstance(raw, Source):
+            return raw.read_phones()
         phones = parse_phone_numbers(raw)
         return phones, phones
 
     def batches(
-        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+        self, items: Collection[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
     ) -> Iterator[Batch]:
         # Every number goes in the query string (docs/thulium-api.md, "DELETE"), so the request line
         # "DELETE /api/<path>?<query> HTTP/1.1" must stay under the proxy limit.
@@ -166,7 +178,7 @@ class _ObjectPerPhone(Operation):
     """Calls with records in a JSON body, answered with one object per phone."""
 
     def batches(
-        self, items: Sequence[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
+        self, items: Collection[Any], *, path: str, flags: str, settings: ThuliumSettings, base_path: str
     ) -> Iterator[Batch]:
         return body_batches(
             items, query=flags, max_batch_size=settings.max_batch_size, send_as=phone_sender(settings.phone_format)
@@ -198,10 +210,14 @@ class _Records(_ObjectPerPhone):
     spec: ClassVar[RecordSpec]
     takes_status_names = True
 
-    def names_agents(self, items: Sequence[Any]) -> bool:
+    def names_agents(self, items: Collection[Any]) -> bool:
+        if isinstance(items, Spool):
+            return AGENT_FIELD in items.keys
         return any(map(operator.contains, items, repeat(AGENT_FIELD)))
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[list[str], list[Any]]:
+    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
+        if isinstance(raw, Source):
+            return raw.read_records(self.spec, account_tz)
         records = parse_records(raw, account_tz, spec=self.spec)
         return [record["phone_number"] for record in records], records
 

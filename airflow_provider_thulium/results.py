@@ -9,13 +9,15 @@ from __future__ import annotations
 import logging
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from itertools import islice
 from typing import Any
 
 from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.operations import Operation
 from airflow_provider_thulium.privacy import mask_phone, safe_server_text
+from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.shapes import INTERRUPTED, NO_ANSWER, NOT_SENT, REQUEST_FAILED, RunSummary
 
 _MAX_LOGGED_FAILURES = 3
@@ -23,8 +25,12 @@ _MAX_LOGGED_FAILURES = 3
 #: phones and at least this many, or all of them: numbers the campaign stores in another form
 #: (``+48…`` against ``48…``) answer NOT_EXIST too, and count as a success.
 _MANY_ALREADY_DONE = 3
+#: How many of the "already done" phones written to a results file are kept for that warning.
+_ALREADY_DONE_SAMPLE = 100
 _MAX_LOGGED_OUTCOMES = 10
 _NOT_SENT_MESSAGE = "not sent: the run stopped before this phone"
+_MAX_FAILURE_LINES = 5
+_CHUNK = 10_000
 
 
 def outcome_counts(counts: Mapping[str, int]) -> str:
@@ -39,30 +45,44 @@ def outcome_counts(counts: Mapping[str, int]) -> str:
 class RecordResults:
     """Collects batch results into one object keyed by phone, in input order.
 
+    With a results file, each phone's result is written to it as its batch is answered and only
+    the phones a run may still change stay in memory (``held`` outcomes: records in a call that
+    are tried again, records an upsert edits): counts and failed phones are kept, the entries not.
+
     :param operation: the call.
     :param campaign_id: the campaign, for log lines.
     :param phones: every input phone, in input order (each once).
     :param log: where the per-batch lines go.
     :param success_outcomes: the outcomes that count as a success.
+    :param results_file: where every phone's result is written as it arrives, if anywhere.
     """
 
     def __init__(
         self,
         operation: Operation,
         campaign_id: str,
-        phones: list[str],
+        phones: Collection[str],
         log: logging.Logger | Any,
         success_outcomes: frozenset[str],
+        results_file: ResultsFile | None = None,
     ) -> None:
         self.operation = operation
         self.campaign_id = campaign_id
         self.log = log
         self.success_outcomes = success_outcomes
+        self.file = results_file
+        #: Outcomes whose phones stay in memory when written to a file, for a later try (set by the run).
+        self.held: frozenset[str] = frozenset()
+        #: Whether batches of the input (not tries again) are being recorded: those are written to the file.
+        self.first_pass = True
+        self._input = phones
+        self._written = _Written(operation.already_done)
         # None marks a phone nothing has been heard about yet; finish() turns those into NOT_SENT.
-        self.results: dict[str, Any] = dict.fromkeys(phones)
+        # With a file, a phone is added when its batch is answered and removed once written.
+        self.results: dict[str, Any] = {} if results_file is not None else dict.fromkeys(phones)
         # Each phone's outcome, worked out once when its result is stored (summary, logs and the
         # failure policy all read it; 100,000 phones make that worth keeping).
-        self.outcomes: dict[str, str | None] = dict.fromkeys(phones)
+        self.outcomes: dict[str, str | None] = {} if results_file is not None else dict.fromkeys(phones)
         self.requests = 0
         self.retries = 0
         self.batches = 0
@@ -75,9 +95,9 @@ class RecordResults:
         self.spelling_evidence: Callable[[list[str]], str | None] | None = None
         self._evidence: dict[tuple[str, ...], str | None] = {}  # asked once per run, however often summarised
         self.stop_error: BaseException | None = None  # the error that ended the run early, if one did
-        # The phones of each batch that went on the wire (appended from the stream's worker
+        # The phones of batches on the wire and not yet recorded (added from the stream's worker
         # threads): a run stopped mid-way marks these INTERRUPTED and the others NOT_SENT.
-        self._sent: list[list[str]] = []
+        self._in_flight: set[str] = set()
         # Wall-clock, not monotonic: a deferred run resumes in another process.
         self.started = time.time()
 
@@ -94,7 +114,7 @@ class RecordResults:
 
     def note_sent(self, phones: list[str]) -> None:
         """Note that a batch with these phones goes on the wire (called from the stream's workers)."""
-        self._sent.append(phones)
+        self._in_flight.update(phones)
 
     def add_batch(self, batch: BatchResult, read_as: Operation | None = None) -> None:
         """Record one batch: Thulium's answers, or a client-side entry for each phone of a failed batch.
@@ -119,7 +139,26 @@ class RecordResults:
                 self._store(phone, self.operation.client_entry(REQUEST_FAILED, message))
         else:
             self._add_answer(batch, (read_as or self.operation).read)
+        self._in_flight.difference_update(batch.phones)
         self._log_batch(batch, "" if read_as is None else f" ({read_as.name} of existing records)")
+        if self.file is not None and self.first_pass:
+            self._write(batch.phones)
+
+    def _write(self, phones: Sequence[str]) -> None:
+        """Write answered phones to the file, in input order; forget those no later try changes."""
+        assert self.file is not None
+        results, outcomes, written, success = self.results, self.outcomes, self._written, self.success_outcomes
+        lines = [(phone, results[phone], outcomes[phone] or NOT_SENT) for phone in phones]
+        self.file.add([(phone, entry, outcome, outcome in success) for phone, entry, outcome in lines])
+        for phone, entry, outcome in lines:
+            if outcome not in self.held:
+                del results[phone], outcomes[phone]
+                if outcome not in success or outcome in written.tracked:
+                    written.count(phone, entry, outcome, self)
+                else:
+                    written.outcomes[outcome] += 1
+                    written.phones_counted += 1
+        written.phones += len(phones)
 
     def _add_answer(self, batch: BatchResult, read: Any) -> None:
         answer = batch.answer
@@ -128,7 +167,7 @@ class RecordResults:
         expected = set(batch.phones)
         if expected.issuperset(answer):  # keyed by the numbers as sent: by far the common case
             for phone, value in answer.items():
-                if results[phone] is None:
+                if results.get(phone) is None:
                     results[phone], outcomes[phone] = read(value)
                 else:
                     self._store(phone, read(value)[0])
@@ -184,33 +223,49 @@ class RecordResults:
             whose batch went on the wire but whose answer was not recorded is ``INTERRUPTED`` (it
             may have been applied); a phone never sent is ``NOT_SENT`` either way.
         """
-        unanswered = [phone for phone, entry in self.results.items() if entry is None]
-        if not unanswered:
-            return self.results
-        sent: set[str] = set()
-        if interrupted:
-            sent.update(*self._sent)
+        sent = self._in_flight if interrupted else set()
         not_sent = self.operation.client_entry(NOT_SENT, _NOT_SENT_MESSAGE)
         interrupted_entry = self.operation.client_entry(
             INTERRUPTED, "the run was stopped before Thulium's answer was recorded; it may have been applied"
         )
-        for phone in unanswered:
+        if self.file is not None and self.first_pass:
+            # The phones the run never got to, read from the input after those written, a chunk at a time.
+            self.first_pass = False
+            rest = islice(iter(self._input), self._written.phones, None)
+            while chunk := list(islice(rest, _CHUNK)):
+                for phone in chunk:
+                    self._store(phone, interrupted_entry if phone in sent else not_sent)
+                self._write(chunk)
+        for phone in [phone for phone, entry in self.results.items() if entry is None]:
             self._store(phone, interrupted_entry if phone in sent else not_sent)
+        if self.file is not None:
+            self.write_file()
         return self.results
 
+    def write_file(self) -> None:
+        """Write the results file as it stands (the phones kept in memory with their latest result)."""
+        assert self.file is not None
+        changed = {}
+        for phone, entry in self.results.items():
+            outcome = self.outcomes[phone] or NOT_SENT
+            changed[phone] = (entry, outcome, outcome in self.success_outcomes)
+        self.file.write(changed)
+
     def failed_phones(self) -> list[str]:
-        """Phones whose outcome is not a success, in input order."""
-        return [phone for phone, result in self.outcomes.items() if result not in self.success_outcomes]
+        """Phones whose outcome is not a success, in input order (those kept for a later try last)."""
+        held = [phone for phone, result in self.outcomes.items() if result not in self.success_outcomes]
+        return self._written.failed + held if self._written.failed else held
 
     def summary(self) -> RunSummary:
         """Counts per outcome, the failed phones, requests, retries and duration."""
-        counts = Counter(result or NOT_SENT for result in self.outcomes.values())
+        counts = Counter(result or NOT_SENT for result in self.outcomes.values()) + self._written.outcomes
         failed = self.failed_phones()
+        phones = len(self.results) if self.file is None else self._written.phones
         return {
             "operation": self.operation.name,
             "campaign_id": self.campaign_id,
-            "phones": len(self.results),
-            "succeeded": len(self.results) - len(failed),
+            "phones": phones,
+            "succeeded": phones - len(failed),
             "failed": len(failed),
             "outcomes": dict(sorted(counts.items())),
             "failed_phones": failed,
@@ -231,7 +286,9 @@ class RecordResults:
         if not self.operation.warns_when_mostly_already_done:
             return []
         already_done = [phone for phone, name in self.outcomes.items() if name in self.operation.already_done]
-        count, phones = len(already_done), len(self.outcomes)
+        written = self._written
+        count = len(already_done) + written.already_done
+        phones = len(self.outcomes) + written.phones_counted
         if not count or count * 2 <= phones or (count < _MANY_ALREADY_DONE and count < phones):
             return []
         cause = (
@@ -242,34 +299,31 @@ class RecordResults:
         if self.spelling_evidence is not None:
             if self.stop_error is not None:
                 return []  # the error that stopped the run is the news; no read while it is raised
-            key = tuple(already_done)
+            sample = already_done + written.already_done_sample
+            key = tuple(sample)
             if key not in self._evidence:
-                self._evidence[key] = self.spelling_evidence(already_done)
+                self._evidence[key] = self.spelling_evidence(sample)
             if self._evidence[key] is None:
                 return []  # spelled as the campaign spells its numbers: removed before, a normal night
             cause, unless = f"the campaign spells its numbers otherwise: {self._evidence[key]}", ""
         names = "/".join(sorted(self.operation.already_done))
-        with_plus = sum(phone.startswith("+") for phone in already_done)
-        written = f"{with_plus} given with a leading +"
+        with_plus = sum(phone.startswith("+") for phone in already_done) + written.already_done_with_plus
+        example = max(already_done + written.already_done_sample, key=len)  # a masked example that shows something
+        spelled = f"{with_plus} given with a leading +"
         if with_plus in (0, count):
-            written = f"all given {'with' if with_plus else 'without'} a leading +"
-        example = max(already_done, key=len)  # a masked example that shows something
+            spelled = f"all given {'with' if with_plus else 'without'} a leading +"
         return [
             f"{self.operation.name} in campaign {self.campaign_id}: {count} of {phones} phone(s) answered {names} "
-            f"(e.g. {mask_phone(example)}; {written}). Thulium matches numbers as the campaign stores them: "
+            f"(e.g. {mask_phone(example)}; {spelled}). Thulium matches numbers as the campaign stores them: "
             f"{cause}; set phone_format ('digits' or 'plus') in hook_params or the connection's extras, or check the "
             f"campaign id and search_in_additional_numbers.{unless}"
         ]
 
     def failure_lines(self, limit: int = 5) -> list[str]:
         """The first few failures as masked, readable lines (for an error message or a log)."""
-        lines = []
-        for phone in self.failed_phones()[:limit]:
-            entry = self.results[phone]
-            first = entry[0] if isinstance(entry, list) else entry
-            message = first.get("message") if isinstance(first, dict) else None
-            line = f"{mask_phone(phone)}: {safe_server_text(self.outcomes[phone] or NOT_SENT, 60)}"
-            lines.append(line + (f" ({safe_server_text(message)})" if message else ""))
+        lines = self._written.failure_lines[:limit]
+        for phone in self.failed_phones()[len(lines) : limit]:
+            lines.append(failure_line(phone, self.results.get(phone), self.outcomes.get(phone) or NOT_SENT))
         return lines
 
     def _log_batch(self, batch: BatchResult, label: str = "") -> None:
@@ -299,7 +353,13 @@ class RecordResults:
         )
 
     def to_state(self) -> dict[str, Any]:
-        """The collector as JSON-able data, to carry across a deferral."""
+        """The collector as JSON-able data, to carry across a deferral.
+
+        With a results file, the file is written first and the state holds only the phones kept
+        for a later try: the others are read back from the file on resuming.
+        """
+        if self.file is not None:
+            self.write_file()
         return {
             "results": self.results,
             "requests": self.requests,
@@ -318,3 +378,50 @@ class RecordResults:
         self.retries = state["retries"]
         self.batches = state["batches"]
         self.started = state["started"]
+        self.first_pass = False
+        if self.file is not None:
+            for phone, outcome, succeeded in self.file.resume():
+                if phone not in self.results:
+                    self._written.count(phone, None, outcome, self, succeeded)
+                self._written.phones += 1
+
+
+def failure_line(phone: str, entry: Any, outcome: str) -> str:
+    """One failure as a masked, readable line: ``…207: FAILED (Agent not found)``."""
+    first = entry[0] if isinstance(entry, list) and entry else entry
+    message = first.get("message") if isinstance(first, dict) else None
+    line = f"{mask_phone(phone)}: {safe_server_text(outcome, 60)}"
+    return line + (f" ({safe_server_text(message)})" if message else "")
+
+
+class _Written:
+    """What a run keeps of the phones it wrote to its results file and forgot: counts, not entries."""
+
+    def __init__(self, tracked: frozenset[str] = frozenset()) -> None:
+        #: Successful outcomes counted one by one all the same (an operation's ``already_done``).
+        self.tracked = tracked
+        self.phones = 0  # input phones written, in order (the next one to write is the input's phones-th)
+        self.phones_counted = 0  # of those, the ones forgotten (not kept for a later try)
+        self.outcomes: Counter[str] = Counter()
+        self.failed: list[str] = []
+        self.failure_lines: list[str] = []
+        self.already_done = 0
+        self.already_done_with_plus = 0
+        #: A few of those phones: the warning's example and the evidence it compares with the campaign.
+        self.already_done_sample: list[str] = []
+
+    def count(
+        self, phone: str, entry: Any, outcome: str, results: RecordResults, succeeded: bool | None = None
+    ) -> None:
+        """Count one phone written and forgotten."""
+        self.phones_counted += 1
+        self.outcomes[outcome] += 1
+        if not (outcome in results.success_outcomes if succeeded is None else succeeded):
+            self.failed.append(phone)
+            if len(self.failure_lines) < _MAX_FAILURE_LINES:
+                self.failure_lines.append(failure_line(phone, entry, outcome))
+        if outcome in results.operation.already_done:
+            self.already_done += 1
+            self.already_done_with_plus += phone.startswith("+")
+            if len(self.already_done_sample) < _ALREADY_DONE_SAMPLE:
+                self.already_done_sample.append(phone)

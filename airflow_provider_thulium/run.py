@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable
 from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +20,7 @@ from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailur
 from airflow_provider_thulium.operations import EDIT_EXISTING, Operation
 from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.results import RecordResults, outcome_counts
+from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.shapes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS
 
@@ -29,7 +30,7 @@ ON_EXISTING = ("skip", "update", "fail")
 
 #: Sends some of the run's items and yields each batch's result (a client's stream for the call);
 #: calls its second argument with each batch's phones as the batch goes on the wire.
-Sender = Callable[[Sequence[Any], Callable[[list[str]], None]], Generator[BatchResult, None, None]]
+Sender = Callable[[Collection[Any], Callable[[list[str]], None]], Generator[BatchResult, None, None]]
 #: Waits before the next try of the phones in a call: (delay, try number). May defer a task instead.
 Waiter = Callable[[timedelta, int], None]
 
@@ -86,16 +87,19 @@ class RecordsRun:
     :param send: the client's stream for this call.
     :param policy: what counts as success, and the calls-in-progress tries.
     :param log: where progress is logged.
+    :param results_file: where every phone's result is written as it arrives; the results then
+        keep in memory only the phones a later try may change.
     """
 
     def __init__(
         self,
         operation: Operation,
         campaign_id: str,
-        phones: list[str],
+        phones: Collection[str],
         send: Sender,
         policy: OutcomePolicy,
         log: logging.Logger | Any,
+        results_file: ResultsFile | None = None,
     ) -> None:
         self.operation = operation
         self.policy = policy
@@ -107,10 +111,17 @@ class RecordsRun:
         #: Sends edits of records an add found already there (set by the client for an upsert).
         self.send_edits: Sender | None = None
         self.results = RecordResults(
-            operation, campaign_id, phones, log, operation.success_outcomes(policy.already_done_is_success)
+            operation,
+            campaign_id,
+            phones,
+            log,
+            operation.success_outcomes(policy.already_done_is_success),
+            results_file,
         )
+        held = {CALL_IN_PROGRESS} if policy.call_in_progress_retries else set()
+        self.results.held = frozenset(held | ({ALREADY_EXISTS} if policy.edit_existing else set()))
 
-    def send(self, items: Sequence[Any]) -> None:
+    def send(self, items: Collection[Any]) -> None:
         """Send ``items`` and record each batch.
 
         On any exception (a task killed or timed out included), the results are finished before it
@@ -120,13 +131,14 @@ class RecordsRun:
         if items:
             self._record(self._send, items)
 
-    def send_all(self, items: Sequence[Any]) -> None:
+    def send_all(self, items: Collection[Any]) -> None:
         """Send the input, then the edits of an upsert when the policy asks for them."""
         self.send(items)
+        self.results.first_pass = False
         if self.policy.edit_existing and self.send_edits is not None:
             self.edit_existing(items, self.send_edits)
 
-    def _record(self, send: Sender, items: Sequence[Any], read_as: Operation | None = None) -> None:
+    def _record(self, send: Sender, items: Collection[Any], read_as: Operation | None = None) -> None:
         try:
             # Closed at once on the way out, so a stopped run sends no batch that was only queued.
             with closing(send(items, self.results.note_sent)) as batches:
@@ -165,7 +177,7 @@ class RecordsRun:
             (wait or _sleep)(delay, done)
             self.send(waiting)
 
-    def edit_existing(self, records: Sequence[dict[str, Any]], send_edits: Sender) -> None:
+    def edit_existing(self, records: Iterable[dict[str, Any]], send_edits: Sender) -> None:
         """The second half of an upsert: edit the records an add found already there.
 
         Each record of a phone whose outcome is ``ALREADY_EXISTS`` is sent as an edit with its
@@ -235,7 +247,7 @@ class RecordsRun:
             error.results = entries
         return entries, summary, error
 
-    def run(self, items: Sequence[Any], wait: Waiter | None = None) -> dict[str, Any]:
+    def run(self, items: Collection[Any], wait: Waiter | None = None) -> dict[str, Any]:
         """Send everything, try calls in progress again, and return every phone's result or raise."""
         self.send_all(items)
         self.retry_calls_in_progress(wait)

@@ -78,9 +78,7 @@ UpdateResults = dict[str, UpdateEntry]
 AddResults = dict[str, AddEntry]
 
 
-class RunSummary(TypedDict):
-    """The ``summary`` XCom: what a run of a records call came to."""
-
+class _RunSummaryKeys(TypedDict):
     operation: str  # "delete", "update" or "add"
     campaign_id: str
     phones: int  # distinct input phones; each has a result
@@ -95,3 +93,9 @@ class RunSummary(TypedDict):
     stopped_by: str | None  # the error that ended the run early, if one did
     unmatched_answers: int  # answer keys that matched no phone sent
     warnings: list[str]  # outcomes that look like a mistake rather than a normal day (also logged)
+
+
+class RunSummary(_RunSummaryKeys, total=False):
+    """The ``summary`` XCom: what a run of a records call came to."""
+
+    results_path: str  # where every phone's result was written, when the operator was given results_path

@@ -13,7 +13,7 @@ from typing import Any, TypedDict
 
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.validation import STATUS_NAME_FIELD
+from airflow_provider_thulium.validation import STATUS_NAME_FIELD, item_name
 
 #: System statuses whose records need more fields (docs/thulium-api.md, "PUT" and "POST").
 REQUIRED_BY_SYSTEM_STATUS: dict[str, tuple[str, ...]] = {
@@ -91,10 +91,10 @@ def resolve_status_names(
         if name is None:
             status = by_id.get(record["status_id"]) if "status_id" in record else None
             if status is not None:
-                _check_requirements(record, status, f"{field}[{index}]", campaign_id)
+                _check_requirements(record, status, item_name(field, index), campaign_id)
             resolved.append(record)
             continue
-        where = f"{field}[{index}] (phone {mask_phone(record['phone_number'])}).status"
+        where = f"{item_name(field, index)} (phone {mask_phone(record['phone_number'])}).status"
         key = str(name).strip().casefold()
         if key not in lookup:
             raise ThuliumValidationError(
@@ -108,7 +108,7 @@ def resolve_status_names(
             )
         clean = {key: value for key, value in record.items() if key != STATUS_NAME_FIELD}
         clean["status_id"] = status["status_id"]
-        _check_requirements(clean, status, f"{field}[{index}]", campaign_id)
+        _check_requirements(clean, status, item_name(field, index), campaign_id)
         resolved.append(clean)
     return resolved
 

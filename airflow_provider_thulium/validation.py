@@ -83,6 +83,31 @@ ADD_RECORDS = RecordSpec(
 )
 
 
+class RowNames(str):
+    """The name of a source's rows in messages: item ``i`` of a chunk is ``<source>, row <first + i>``.
+
+    :param text: names the source (``file crm.csv``).
+    :param first: the row number of the chunk's first item (1 is the first row of data).
+    :param columns: record key → the source column it was read from, where the two differ.
+    """
+
+    first: int
+    columns: Mapping[str, str]
+
+    def __new__(cls, text: str, first: int, columns: Mapping[str, str] | None = None) -> RowNames:
+        names = super().__new__(cls, text)
+        names.first = first
+        names.columns = columns or {}
+        return names
+
+
+def item_name(field: str, index: int) -> str:
+    """How an input item is named in messages: ``records[3]``, or ``file crm.csv, row 4`` for a source's row."""
+    if isinstance(field, RowNames):
+        return f"{field}, row {field.first + index}"
+    return f"{field}[{index}]"
+
+
 class _Where:
     """Names an input item in an error message, e.g. ``records[3] (phone …207).status_id``.
 
@@ -102,10 +127,13 @@ class _Where:
         return self
 
     def __str__(self) -> str:
-        text = self.field if self.index is None else f"{self.field}[{self.index}]"
+        text = self.field if self.index is None else item_name(self.field, self.index)
         if self.phone is not None:
             text += f" (phone {mask_phone(self.phone)})"
-        return text if self.key is None else f"{text}.{self.key}"
+        if self.key is None:
+            return text
+        column = self.field.columns.get(self.key) if isinstance(self.field, RowNames) else None
+        return f"{text}.{self.key}" + (f" (column {column!r})" if column else "")
 
 
 def normalize_campaign_id(campaign_id: object) -> str:
@@ -412,7 +440,7 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         phone = _phone(value, where)
         earlier = first_index.setdefault(phone.lstrip("+"), (index, phone))
         if earlier[1] != phone:
-            raise _same_number_error(where, f"{field}[{earlier[0]}]", phone, earlier[1])
+            raise _same_number_error(where, item_name(field, earlier[0]), phone, earlier[1])
     return list(dict.fromkeys(spelling for _, spelling in first_index.values()))
 
 
@@ -590,9 +618,10 @@ def _check_records_one_by_one(
         earlier = seen.get(phone.lstrip("+"))
         if earlier is not None:
             if earlier[1] != phone:
-                raise _same_number_error(where.at("phone_number"), f"{field}[{earlier[0]}]", phone, earlier[1])
+                raise _same_number_error(where.at("phone_number"), item_name(field, earlier[0]), phone, earlier[1])
             raise ThuliumValidationError(
-                f"{where.at('phone_number')}: the same phone is already in {field}[{earlier[0]}]; {spec.duplicate_hint}"
+                f"{where.at('phone_number')}: the same phone is already in {item_name(field, earlier[0])}; "
+                f"{spec.duplicate_hint}"
             )
         seen[phone.lstrip("+")] = (index, phone)
         clean: dict[str, Any] = {"phone_number": phone}

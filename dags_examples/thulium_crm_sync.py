@@ -1,11 +1,12 @@
-"""CRM sync: new leads into the campaign, changed ones edited, opt-outs removed, the campaign read back.
+"""CRM sync: leads from a SQL table into the campaign, opt-outs from a CSV file removed, results to files.
 
-Shows: one CRM export (a CSV shipped beside this file) split into leads and opt-outs by a task with
-two outputs; ``ThuliumAddRecordsOperator`` with ``on_existing="update"`` (an upsert: a lead already
-in the campaign is edited instead) and statuses given by their names as shown in Thulium, resolved
-per campaign; ``ThuliumDeleteRecordsOperator`` for the opt-outs; and a report that reads the whole
-campaign back with ``ThuliumHook.iter_records`` into a CSV file. Full numbers go to XCom and the CSV
-only: the tasks' logs show counts and masked numbers.
+Shows: ``SqlSource`` reading the leads straight from the CRM's database (the Airflow SQL connection
+``crm_db``) with a ``columns`` mapping into ``record_fields`` and statuses given by their names as
+shown in Thulium; ``ThuliumAddRecordsOperator`` with ``on_existing="update"`` (an upsert: a lead
+already in the campaign is edited instead); ``FileSource`` for the opt-outs; ``results_path`` on
+both, so the leads and the per-phone results never travel through XCom (``return_value`` is the
+file's path); and a report that reads the whole campaign back with ``ThuliumHook.iter_records``.
+Full numbers go to the files only: the tasks' logs show counts and masked numbers.
 """
 
 from __future__ import annotations
@@ -16,25 +17,42 @@ import tempfile
 from collections import Counter
 from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import ThuliumAddRecordsOperator, ThuliumDeleteRecordsOperator
+from airflow_provider_thulium.sources import FileSource, SqlSource
 
-CRM_LEADS_CSV = Path(__file__).parent / "data" / "crm_leads.csv"
+OPT_OUTS_CSV = Path(__file__).parent / "data" / "crm_opt_outs.csv"
 CAMPAIGN_ID = "00002"
 
-# CRM stage → the name of a status of the campaign, as shown in Thulium. Names are resolved to
-# the campaign's own status ids before anything is sent; a name the campaign lacks fails the task.
-STATUS_BY_CRM_STAGE = {
-    "new": "New lead",
-    "interested": "Interested",
-    "callback": "Call back later",  # CALL_NO_SOONER_THAN: needs next_call_date
-    "assigned": "My record",  # MY_RECORD: needs agent_login and next_call_date
-    "lost": "Not interested",
-}
+# [START crm_sync_leads_source]
+# CRM stage → the name of a status of the campaign, as shown in Thulium, in the query itself. Names
+# are resolved to the campaign's own status ids before anything is sent; a name the campaign lacks
+# fails the task on its first try.
+LEADS_SQL = """
+SELECT phone_number,
+       CASE stage WHEN 'new' THEN 'New lead'
+                  WHEN 'interested' THEN 'Interested'
+                  WHEN 'callback' THEN 'Call back later'
+                  WHEN 'assigned' THEN 'My record'
+                  WHEN 'lost' THEN 'Not interested' END AS status,
+       crm_id AS identifier,
+       crm_id,
+       owner,
+       next_contact
+FROM crm_leads
+ORDER BY crm_id
+"""
+
+leads = SqlSource(
+    conn_id="crm_db",
+    sql=LEADS_SQL,
+    # Columns named as the API's keys (phone_number, status, identifier) need no mapping; NULLs are no value.
+    columns={"crm_id": "record_fields.crm_id", "owner": "agent_login", "next_contact": "next_call_date"},
+)
+# [END crm_sync_leads_source]
 
 with DAG(
     dag_id="thulium_crm_sync",
@@ -44,44 +62,30 @@ with DAG(
     tags=["thulium", "example"],
 ):
 
-    @task(multiple_outputs=True, show_return_value_in_logs=False)
-    def read_crm_export() -> dict[str, list[Any]]:
-        """Split the CRM export into leads to add or edit and numbers that opted out."""
-        leads: list[dict[str, Any]] = []
-        opt_outs: list[str] = []
-        with CRM_LEADS_CSV.open(newline="") as file:
-            for row in csv.DictReader(file):
-                if row["opted_out"] == "yes":
-                    opt_outs.append(row["phone_number"])
-                    continue
-                lead: dict[str, Any] = {
-                    "phone_number": row["phone_number"],
-                    "status": STATUS_BY_CRM_STAGE[row["stage"]],
-                    "identifier": row["crm_id"],
-                    "record_fields": {"crm_id": row["crm_id"]},
-                }
-                if row["owner"]:
-                    lead["agent_login"] = row["owner"]
-                if row["next_contact"]:
-                    lead["next_call_date"] = row["next_contact"]
-                leads.append(lead)
-        print(f"CRM export: {len(leads)} lead(s), {len(opt_outs)} opt-out(s)")
-        return {"leads": leads, "opt_outs": opt_outs}
+    @task(multiple_outputs=True)
+    def results_files() -> dict[str, str]:
+        """Where this run's per-phone results go (a local folder here; an ``s3://`` URL works the same)."""
+        folder = Path(os.environ.get("THULIUM_REPORT_DIR", tempfile.gettempdir()))
+        return {"leads": str(folder / "crm_sync_leads.csv"), "opt_outs": str(folder / "crm_sync_opt_outs.jsonl")}
 
-    export = read_crm_export()
+    files = results_files()
 
+    # [START crm_sync_operators]
     add_leads = ThuliumAddRecordsOperator(
         task_id="add_leads",
         campaign_id=CAMPAIGN_ID,
-        records=export["leads"],
+        records=leads,
         on_existing="update",
+        results_path=files["leads"],  # CSV: phone_number, outcome, succeeded, http_status, record_id, message
     )
 
     remove_opt_outs = ThuliumDeleteRecordsOperator(
         task_id="remove_opt_outs",
         campaign_id=CAMPAIGN_ID,
-        phone_numbers=export["opt_outs"],
+        phone_numbers=FileSource(str(OPT_OUTS_CSV), columns={"opted_out_at": None}),
+        results_path=files["opt_outs"],  # JSON Lines: one object per phone, the API's entry in "result"
     )
+    # [END crm_sync_operators]
 
     @task(trigger_rule="all_done")
     def report_campaign() -> str:

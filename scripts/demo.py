@@ -13,6 +13,7 @@ import json
 import os
 import re
 import shlex
+import sqlite3
 import subprocess
 import sys
 import tempfile
@@ -90,7 +91,11 @@ def show_dag_run(dag_id: str) -> list[str]:
             f"  {name}: {summary['operation']} in campaign {summary['campaign_id']}: "
             f"{summary['outcomes']}, {summary['requests']} request(s), {summary['retries']} retries"
         )
-        for phone, entry in (results_by_task.get(name) or {}).items():
+        results = results_by_task.get(name)
+        if isinstance(results, str):
+            print(f"      every phone's result in {results}")
+            continue
+        for phone, entry in (results or {}).items():
             items = entry if isinstance(entry, list) else [entry]
             shown = ", ".join(
                 f"{item.get('status') or 'HTTP ' + str(item.get('http_status'))}"
@@ -110,6 +115,11 @@ def main() -> int:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "THULIUM_REPORT_DIR": str(home / "reports"),
     }
+    # thulium_crm_sync reads its leads from a CRM database: here a SQLite file holding its table.
+    crm_db = home / "crm.db"
+    with sqlite3.connect(crm_db) as db:
+        db.executescript((ROOT / "dags_examples" / "data" / "crm_leads.sql").read_text())
+    env["AIRFLOW_CONN_CRM_DB"] = json.dumps({"conn_type": "sqlite", "host": str(crm_db)})
     sandbox, url, connection = start_sandbox(env)
     env["AIRFLOW_CONN_THULIUM_DEFAULT"] = connection
     os.environ.update(env)

@@ -6,12 +6,14 @@ import contextlib
 import itertools
 import json
 import socket
+import sqlite3
 import threading
 import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -37,6 +39,29 @@ def new_dag(**kwargs: Any) -> DAG:
 def set_connection(monkeypatch: pytest.MonkeyPatch, conn_id: str, **fields: Any) -> None:
     """Define an Airflow connection of type thulium in the environment for this test."""
     monkeypatch.setenv(f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({"conn_type": "thulium", **fields}))
+
+
+def crm_database(folder: Path) -> str:
+    """The CRM table thulium_crm_sync reads its leads from, in a SQLite file in ``folder``: the JSON of
+    the Airflow connection ``crm_db`` (for ``AIRFLOW_CONN_CRM_DB``)."""
+    path = folder / "crm.db"
+    with sqlite3.connect(path) as db:
+        db.executescript((Path(__file__).parents[1] / "dags_examples" / "data" / "crm_leads.sql").read_text())
+    return json.dumps({"conn_type": "sqlite", "host": str(path)})
+
+
+def run_timed_out(dag: DAG) -> Any:
+    """Run a DAG whose task hits its ``execution_timeout``; return the DagRun.
+
+    Airflow 2.11's ``dag.test()`` lets the task's timeout escape: the run is then read back.
+    """
+    from airflow_provider_thulium.testing import latest_run, run_dag
+
+    try:
+        return run_dag(dag)
+    except BaseException as exc:
+        assert type(exc).__name__ == "AirflowTaskTimeout"
+        return latest_run(dag.dag_id)
 
 
 def tries(dag_run: Any) -> dict[str, int]:

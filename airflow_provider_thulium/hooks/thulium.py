@@ -29,6 +29,7 @@ from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.run import OutcomePolicy
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
+from airflow_provider_thulium.sources import Source
 from airflow_provider_thulium.statuses import CampaignStatus
 from airflow_provider_thulium.version_compat import BaseHook
 
@@ -171,7 +172,7 @@ class ThuliumHook(BaseHook):
     def delete_records(
         self,
         campaign_id: str | int,
-        phone_numbers: Iterable[str | int] | str,
+        phone_numbers: Iterable[str | int] | str | Source,
         search_in_additional_numbers: bool = False,
         *,
         fail_on_failed_phones: bool = False,
@@ -186,7 +187,9 @@ class ThuliumHook(BaseHook):
         (status ``CALL_IN_PROGRESS``), but can be tried again after a delay.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
-        :param phone_numbers: the numbers (str or int), or one string of them separated by commas or spaces.
+        :param phone_numbers: the numbers (str or int), or one string of them separated by commas or spaces,
+            or a source (:class:`~airflow_provider_thulium.sources.SqlSource`, :class:`~.FileSource`)
+            (read once, checked whole before the first request).
             A number listed twice is sent once; written both with and without ``+`` it is refused.
         :param search_in_additional_numbers: also match records by their additional numbers.
         :param fail_on_failed_phones: raise :class:`~airflow_provider_thulium.exceptions.ThuliumPhoneFailuresError`
@@ -214,7 +217,7 @@ class ThuliumHook(BaseHook):
     def update_records(
         self,
         campaign_id: str | int,
-        records: Sequence[dict[str, Any]] | str,
+        records: Sequence[dict[str, Any]] | str | Source,
         search_in_additional_numbers: bool = False,
         *,
         fail_on_failed_phones: bool = False,
@@ -224,8 +227,9 @@ class ThuliumHook(BaseHook):
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param records: dicts with ``phone_number`` and any of ``status_id``, ``dictionary_status_id``,
             ``agent_login``, ``next_call_date`` (``YYYY-MM-DD hh:mm``, seconds dropped, or a datetime),
-            ``record_fields``;
-            or a JSON string of such a list. A number may appear once, in one spelling (not ``+48…`` and ``48…``).
+            ``record_fields``; or a JSON string of such a list, or a source
+            (:mod:`~airflow_provider_thulium.sources`). A number may appear once, in one spelling (not ``+48…`` and
+            ``48…``).
         :param search_in_additional_numbers: also match records by their additional numbers.
         :param fail_on_failed_phones: raise :class:`~airflow_provider_thulium.exceptions.ThuliumPhoneFailuresError`
             when any phone's outcome is a failure (default: return them in the results).
@@ -240,7 +244,7 @@ class ThuliumHook(BaseHook):
     def add_records(
         self,
         campaign_id: str | int,
-        records: Sequence[dict[str, Any]] | str,
+        records: Sequence[dict[str, Any]] | str | Source,
         *,
         on_existing: str = "skip",
         fail_on_failed_phones: bool = False,
@@ -250,7 +254,8 @@ class ThuliumHook(BaseHook):
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param records: dicts with ``phone_number`` and any of ``status`` (a status's name) or
             ``status_id``, ``dictionary_status_id``, ``identifier``, ``agent_login``, ``next_call_date``,
-            ``record_fields``, ``order``; or a JSON string of such a list. A phone may appear once.
+            ``record_fields``, ``order``; or a JSON string of such a list; or a source
+            (:mod:`~airflow_provider_thulium.sources`). A phone may appear once.
         :param on_existing: a record already in the campaign (``ALREADY_EXISTS``): ``"skip"`` counts it
             as a success, ``"update"`` edits it with the record's editable fields (an upsert; its entry
             then says ``UPDATED``), ``"fail"`` counts it as a failure.
@@ -324,7 +329,7 @@ class ThuliumHook(BaseHook):
     def stream_delete_records(
         self,
         campaign_id: str | int,
-        phone_numbers: Iterable[str | int] | str,
+        phone_numbers: Iterable[str | int] | str | Source,
         search_in_additional_numbers: bool = False,
     ) -> Generator[BatchResult, None, None]:
         """Check the input like :meth:`delete_records`, then send it in batches; yield each batch's result in order.
@@ -345,7 +350,7 @@ class ThuliumHook(BaseHook):
     def stream_update_records(
         self,
         campaign_id: str | int,
-        records: Sequence[dict[str, Any]] | str,
+        records: Sequence[dict[str, Any]] | str | Source,
         search_in_additional_numbers: bool = False,
     ) -> Generator[BatchResult, None, None]:
         """Check the input like :meth:`update_records`, then send it in batches; see :meth:`stream_delete_records`.

@@ -16,8 +16,10 @@ from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operations import ADD, DELETE, UPDATE, Operation
+from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
+from airflow_provider_thulium.sources import Source
 from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger
 
 XCOM_RESULTS_ALL = "all"
@@ -42,7 +44,9 @@ class RenderedInput:
     def __init__(self, value: Any, noun: str) -> None:
         #: The rendered input, as the task uses it.
         self.value = value
-        if isinstance(value, (list, tuple)):
+        if isinstance(value, Source):
+            self.text = f"<{noun}s from {value.describe()}>"
+        elif isinstance(value, (list, tuple)):
             self.text = f"<{len(value)} {noun}{'' if len(value) == 1 else 's'}>"
         elif isinstance(value, str):
             self.text = f"<{noun}s as text, {len(value)} characters>"
@@ -58,9 +62,10 @@ class RenderedInput:
 class ThuliumRecordsBaseOperator(BaseOperator):
     """What the record operators share: the hook, the run, per-phone results in XCom and the failure policy.
 
-    The task's ``return_value`` XCom is an object keyed by phone number in the API's own shape;
-    a second XCom, ``summary``, holds counts per outcome, the failed phones, requests, retries and
-    duration (:class:`~airflow_provider_thulium.shapes.RunSummary`). Both are pushed before the task fails.
+    The task's ``return_value`` XCom is an object keyed by phone number in the API's own shape
+    (or, with ``results_path``, the path of the file holding them); a second XCom, ``summary``,
+    holds counts per outcome, the failed phones, requests, retries and duration
+    (:class:`~airflow_provider_thulium.shapes.RunSummary`). Both are pushed before the task fails.
 
     :param campaign_id: five-character campaign id, or an int that is zero-padded (``1`` → ``"00001"``). Templated.
     :param search_in_additional_numbers: also match records by their additional numbers. Templated.
@@ -73,6 +78,13 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         phones' (the summary is pushed either way), for campaigns too big for the metadata database.
     :param hook_params: extra :class:`~airflow_provider_thulium.hooks.thulium.ThuliumHook` arguments,
         e.g. ``{"max_concurrent_requests": 4}``.
+    :param results_path: write every phone's result to this file instead of XCom, in input order, as
+        the results arrive: ``.jsonl`` (one object per phone: ``phone_number``, ``outcome``,
+        ``succeeded``, ``result``) or ``.csv`` (``phone_number, outcome, succeeded, http_status,
+        record_id, message``). A local path or an object-storage URL (``s3://``...). The
+        ``return_value`` XCom is then the path, and ``summary`` gains ``results_path``. Written on
+        failure too; a retried task overwrites it. Templated.
+    :param results_conn_id: the connection for an object-storage ``results_path``.
     :param kwargs: the arguments of Airflow's ``BaseOperator`` (``task_id``, ``retries``, ...).
 
     Phone numbers stay out of Airflow's rendered fields: once rendered, the input field holds a
@@ -82,7 +94,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
     (see :meth:`get_openlineage_facets_on_complete`).
     """
 
-    template_fields: Sequence[str] = ("campaign_id", "search_in_additional_numbers")
+    template_fields: Sequence[str] = ("campaign_id", "search_in_additional_numbers", "results_path")
     ui_color = "#e8f1fb"
     #: The call this operator makes.
     operation: ClassVar[Operation]
@@ -100,6 +112,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         fail_on_failed_phones: bool = True,
         xcom_results: str = XCOM_RESULTS_ALL,
         hook_params: dict[str, Any] | None = None,
+        results_path: str | None = None,
+        results_conn_id: str | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -111,6 +125,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         self.fail_on_failed_phones = fail_on_failed_phones
         self.xcom_results = xcom_results
         self.hook_params = hook_params or {}
+        self.results_path = results_path
+        self.results_conn_id = results_conn_id
         self.deferrable = False
         # How many phones Thulium applied, for the lineage report; a count only, never the phones.
         self._phones_applied: int | None = None
@@ -153,7 +169,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         state = ti.xcom_pull(task_ids=ti.task_id, key=DEFERRED_RESULTS_KEY, map_indexes=ti.map_index)
         if not state:
             raise ThuliumError(f"resumed from the wait, but the XCom {DEFERRED_RESULTS_KEY!r} with the results is gone")
-        call = self._check()
+        # A source is not read again: only the phones still in a call are sent from here.
+        call = self._check(resuming=list(state["results"]))
         run = self._start(context, call)
         run.results.load_state(state)
         run.send(run.results.phones_with_outcome(CALL_IN_PROGRESS))
@@ -170,18 +187,23 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         if parent is self and not isinstance(getattr(self, self.input_field), RenderedInput):
             setattr(self, self.input_field, RenderedInput(getattr(self, self.input_field), self.input_noun))
 
-    def _input(self) -> Any:
-        """The call's input as the task uses it (what a :class:`RenderedInput` stands in for)."""
-        raw = getattr(self, self.input_field)
-        return raw.value if isinstance(raw, RenderedInput) else raw
+    def _input(self, resuming: list[str] | None = None) -> Any:
+        """The call's input as the task uses it (what a :class:`RenderedInput` stands in for).
 
-    def _check(self) -> CheckedCall:
+        :param resuming: the phones still to send after a deferral: a source is not read again.
+        """
+        raw = getattr(self, self.input_field)
+        raw = raw.value if isinstance(raw, RenderedInput) else raw
+        return resuming if resuming is not None and isinstance(raw, Source) else raw
+
+    def _check(self, resuming: list[str] | None = None) -> CheckedCall:
         return self.hook.client.check(
-            self.operation, self.campaign_id, self._input(), self.search_in_additional_numbers
+            self.operation, self.campaign_id, self._input(resuming), self.search_in_additional_numbers
         )
 
     def _start(self, context: Context, call: CheckedCall) -> RecordsRun:
-        run = self.hook.client.start_run(call, self.outcome_policy())
+        results_file = ResultsFile(self.results_path, self.results_conn_id) if self.results_path else None
+        run = self.hook.client.start_run(call, self.outcome_policy(), results_file)
         # Killed, timed out or broken mid-run: still leave every phone's result behind.
         run.on_interrupted = lambda stopped: self._push_xcoms(
             context, stopped.results.results, stopped.results.summary(), returning=False
@@ -213,11 +235,14 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         Also keeps the number of phones applied for :meth:`get_openlineage_facets_on_complete`.
         """
         self._phones_applied = sum(summary["outcomes"].get(outcome, 0) for outcome in self.operation.succeeded)
-        value = (
-            entries
-            if self.xcom_results == XCOM_RESULTS_ALL
-            else {phone: entries[phone] for phone in summary["failed_phones"]}
-        )
+        value: Any
+        if self.results_path:
+            value = str(self.results_path)
+            summary = {**summary, "results_path": value}
+        elif self.xcom_results == XCOM_RESULTS_ALL:
+            value = entries
+        else:
+            value = {phone: entries[phone] for phone in summary["failed_phones"]}
         if self.do_xcom_push:
             ti = context["ti"]
             ti.xcom_push(key="summary", value=summary)
@@ -357,7 +382,7 @@ class ThuliumAddRecordsOperator(ThuliumRecordsBaseOperator):
         ``search_in_additional_numbers``, which the add call does not take) and Airflow's ``BaseOperator``.
     """
 
-    template_fields: Sequence[str] = ("campaign_id", "records")
+    template_fields: Sequence[str] = ("campaign_id", "records", "results_path")
     operation = ADD
     input_field = "records"
 

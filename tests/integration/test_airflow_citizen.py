@@ -26,7 +26,7 @@ from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOpera
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
 from airflow_provider_thulium.version_compat import AirflowFailException
-from tests.helpers import FAST_RETRIES, all_logs, new_dag, set_connection, tries, xcom_rows
+from tests.helpers import FAST_RETRIES, all_logs, crm_database, new_dag, set_connection, tries, xcom_rows
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -274,6 +274,7 @@ def test_rendered_fields_hold_a_count_not_the_phone_numbers(thulium_sandbox):
     assert stored["literal"] == {
         "campaign_id": "00001",
         "search_in_additional_numbers": False,
+        "results_path": None,
         "phone_numbers": "<2 phone numbers>",
     }
     assert stored["template"]["phone_numbers"] == "<phone numbers as text, 24 characters>"
@@ -298,11 +299,12 @@ def test_example_dags_keep_phone_numbers_out_of_logs_and_rendered_fields(thulium
 
     caplog.set_level(logging.DEBUG)
     os.environ["THULIUM_REPORT_DIR"] = str(tmp_path)
+    os.environ["AIRFLOW_CONN_CRM_DB"] = crm_database(tmp_path)  # thulium_crm_sync reads its leads there
     try:
         examples = DagBag(str(Path(__file__).parents[2] / "dags_examples"))
         runs = [run_dag(examples.get_dag(dag_id)) for dag_id in sorted(examples.dag_ids)]
     finally:
-        del os.environ["THULIUM_REPORT_DIR"]
+        del os.environ["THULIUM_REPORT_DIR"], os.environ["AIRFLOW_CONN_CRM_DB"]
     logs = all_logs(caplog, capfd)
 
     assert all(set(task_states(run).values()) <= {"success", "skipped"} for run in runs)

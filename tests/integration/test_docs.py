@@ -30,7 +30,8 @@ TYPED_PYTHON = re.compile(
     re.MULTILINE,
 )
 INCLUDE = re.compile(r"```\{literalinclude\} (\S+)\n((?::[^\n]*\n)*)```")
-# Every snippet file a page includes, and the test below that runs it.
+# Every snippet file a page includes, and the test that runs it: a test below, or ``module.py::test`` of
+# tests/integration for a guide's snippets that a feature's own test module runs.
 RUN_HERE = {
     "first_dag.py": "test_the_first_dag_is_the_readmes_dag",
     "delete_operator.py": "test_operator_snippets_run_as_written",
@@ -40,6 +41,7 @@ RUN_HERE = {
     "hook_read_back.py": "test_the_reading_back_task_counts_and_groups",
     "client_script.py": "test_the_client_runs_without_airflow",
     "lineage_hook_task.py": "test_the_lineage_hook_task_runs",
+    "sources_and_results.py": "test_docs_sources.py::test_the_sources_and_results_snippets_run",
     "testing/conftest.py": "test_the_testing_your_dags_files_pass_in_a_fresh_airflow_home",
     "testing/test_opt_out.py": "test_the_testing_your_dags_files_pass_in_a_fresh_airflow_home",
 }
@@ -98,7 +100,12 @@ def test_every_included_snippet_exists_with_its_markers_and_is_run_here():
         assert target.is_relative_to(SNIPPETS), f"{page}: {target} is neither a snippet nor an example DAG"
         snippets.add(target.relative_to(SNIPPETS).as_posix())
     assert snippets == set(RUN_HERE), "a snippet file without its test here, or a test of a snippet no page shows"
-    assert all(callable(globals()[test]) for test in RUN_HERE.values())
+    for test in RUN_HERE.values():
+        module, _, name = test.rpartition("::")
+        if module:
+            assert f"\ndef {name}(" in (Path(__file__).parent / module).read_text(encoding="utf-8"), test
+        else:
+            assert callable(globals()[name]), test
 
 
 def test_the_first_dag_is_the_readmes_dag():

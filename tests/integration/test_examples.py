@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pytest
 
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
 from airflow_provider_thulium.version_compat import AIRFLOW_V_3_0_PLUS
+from tests.helpers import crm_database
 
 try:  # Airflow 3
     from airflow.dag_processing.dagbag import DagBag
@@ -94,17 +96,24 @@ def test_scale_out_maps_over_campaigns_and_chunks(examples, thulium_sandbox):
     assert thulium_sandbox.state.find("00002", "48500100200") == []
 
 
-def test_crm_sync_adds_edits_removes_and_reports(examples, thulium_sandbox, monkeypatch, tmp_path):
+@pytest.fixture
+def crm_db(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", crm_database(tmp_path))
+
+
+def test_crm_sync_adds_edits_removes_and_reports(examples, thulium_sandbox, crm_db, monkeypatch, tmp_path):
     monkeypatch.setenv("THULIUM_REPORT_DIR", str(tmp_path))
     run = run_dag(examples.get_dag("thulium_crm_sync"))
     assert task_states(run) == {
-        "read_crm_export": "success",
+        "results_files": "success",
         "add_leads": "success",
         "remove_opt_outs": "success",
         "report_campaign": "success",
     }
-    added = xcom(run, "add_leads")
-    assert {phone: entry["status"] for phone, entry in added.items()} == {
+    assert xcom(run, "add_leads") == str(tmp_path / "crm_sync_leads.csv")
+    with (tmp_path / "crm_sync_leads.csv").open() as file:
+        added = {row["phone_number"]: row["outcome"] for row in csv.DictReader(file)}
+    assert added == {
         "48600100300": "ADDED",
         "48600100301": "ADDED",
         "48600100302": "ADDED",
@@ -112,7 +121,8 @@ def test_crm_sync_adds_edits_removes_and_reports(examples, thulium_sandbox, monk
         "48600100201": "UPDATED",  # already in the campaign: edited (upsert)
     }
     assert xcom(run, "add_leads", "summary")["outcomes"] == {"ADDED": 4, "UPDATED": 1}
-    assert xcom(run, "remove_opt_outs")["48600100200"][0]["status"] == "REMOVED"
+    removed = [json.loads(line) for line in (tmp_path / "crm_sync_opt_outs.jsonl").read_text().splitlines()]
+    assert [(line["phone_number"], line["outcome"]) for line in removed] == [("48600100200", "REMOVED")]
     state = thulium_sandbox.state
     (edited,) = state.find("00002", "48600100201")
     assert (edited["status_id"], edited["agent_login"], edited["next_call_date"]) == (24, "m.nowak", "2030-08-03 11:00")

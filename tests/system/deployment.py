@@ -158,6 +158,21 @@ class Postgres:
                 cursor.execute("CREATE DATABASE airflow")
         return f"postgresql+psycopg2://postgres@127.0.0.1:{self.port}/airflow"
 
+    def create_sql_connection(self, conn_id: str, script: Path) -> tuple[str, str]:
+        """A database named ``conn_id`` holding what ``script`` creates, as an Airflow connection:
+        ``(AIRFLOW_CONN_<ID>, its JSON)``, for DAGs reading from a SQL source."""
+        import psycopg2
+
+        with closing(psycopg2.connect(self.dsn("postgres"))) as conn:
+            conn.autocommit = True
+            with conn.cursor() as cursor:
+                cursor.execute(f'CREATE DATABASE "{conn_id}"')
+        with closing(psycopg2.connect(self.dsn(conn_id))) as conn, conn.cursor() as cursor:
+            cursor.execute(script.read_text())
+            conn.commit()
+        connection = {"conn_type": "postgres", "host": "127.0.0.1", "port": self.port, "login": "postgres"}
+        return f"AIRFLOW_CONN_{conn_id.upper()}", json.dumps({**connection, "schema": conn_id})
+
     def dsn(self, database: str = "airflow") -> str:
         return f"host=127.0.0.1 port={self.port} user=postgres dbname={database}"
 
@@ -256,15 +271,25 @@ class Airflow:
 
 
 @contextmanager
-def deployment(base: Path, extra_env: dict[str, str], dag_folders: list[Path]) -> Iterator[tuple[Postgres, Airflow]]:
+def deployment(
+    base: Path, extra_env: dict[str, str], dag_folders: list[Path], sql_connections: dict[str, Path] | None = None
+) -> Iterator[tuple[Postgres, Airflow]]:
     """PostgreSQL and a running Airflow with ``dag_folders`` copied into its DAGs folder; everything
-    stopped on the way out, whatever happened: Airflow's processes first, then the database."""
+    stopped on the way out, whatever happened: Airflow's processes first, then the database.
+
+    :param sql_connections: connection id → a SQL script: a database of that name in the same
+        PostgreSQL server, loaded with the script, given to Airflow as that connection.
+    """
     log_dir = base / "process-logs"
     log_dir.mkdir()
     database, servers = Processes(log_dir), Processes(log_dir)
     try:
         postgres = Postgres(base, database)
         database_url = postgres.start()
+        extra_env = dict(extra_env)
+        for conn_id, script in (sql_connections or {}).items():
+            name, connection = postgres.create_sql_connection(conn_id, script)
+            extra_env[name] = connection
         airflow = Airflow(base, servers, database_url, extra_env, dag_folders)
         airflow.start()
         yield postgres, airflow

@@ -13,6 +13,7 @@ Run it with ``make test-system``.
 
 from __future__ import annotations
 
+import csv
 import json
 import shutil
 import tempfile
@@ -166,6 +167,9 @@ def check_any_run(run: Run, sandbox: ThuliumSandbox) -> None:
             continue
         where = f"{run.dag_id}.{_name(task_id, map_index)}"
         results = run.xcoms[(task_id, map_index, "return_value")]
+        if "results_path" in summary:
+            assert results == summary["results_path"], where  # the results are in that file
+            continue
         assert summary["succeeded"] + summary["failed"] == summary["phones"], where
         assert set(summary["failed_phones"]) <= set(results), where
         campaign = summary["campaign_id"]
@@ -200,8 +204,17 @@ def check_crm(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
 
 
 def check_crm_sync(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
-    added = run.xcoms[("add_leads", -1, "return_value")]
-    assert added["48600100300"]["status"] == "ADDED" and added["48600100201"]["status"] == "UPDATED"
+    # The leads came from PostgreSQL (SqlSource on the crm_db connection); results went to files.
+    assert run.xcoms[("add_leads", -1, "return_value")] == str(report_dir / "crm_sync_leads.csv")
+    with (report_dir / "crm_sync_leads.csv").open() as file:
+        added = {row["phone_number"]: row["outcome"] for row in csv.DictReader(file)}
+    assert added == {phone: "ADDED" for phone in ("48600100300", "48600100301", "48600100302", "48600100303")} | {
+        "48600100201": "UPDATED"
+    }
+    (called_back,) = sandbox.state.find("00002", "48600100302")
+    assert (called_back["status_id"], called_back["next_call_date"]) == (23, "2030-08-01 09:00")  # a timestamp
+    removed = (report_dir / "crm_sync_opt_outs.jsonl").read_text().splitlines()
+    assert [json.loads(line)["outcome"] for line in removed] == ["REMOVED"]
     (edited,) = sandbox.state.find("00002", "48600100201")
     assert (edited["status_id"], edited["agent_login"]) == (24, "m.nowak")  # "My record" of campaign 00002
     assert sandbox.state.find("00002", "48600100200") == []
@@ -267,7 +280,8 @@ def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
                 "AIRFLOW_CONN_THULIUM_DEFAULT": sandbox.connection_json(),
                 "THULIUM_REPORT_DIR": str(report_dir),
             }
-            with deployment(base, extra_env, [EXAMPLES, SYSTEM_DAGS]) as (postgres, airflow):
+            crm = {"crm_db": EXAMPLES / "data" / "crm_leads.sql"}  # thulium_crm_sync's leads, in PostgreSQL
+            with deployment(base, extra_env, [EXAMPLES, SYSTEM_DAGS], crm) as (postgres, airflow):
                 up = time.monotonic() - started
                 timings.append(f"PostgreSQL, db migrate, 4 Airflow processes healthy: {up:.1f} s")
                 dags_by_file = wait_until_parsed(postgres, airflow, files)

@@ -1,0 +1,462 @@
+"""Records and phone numbers read from a SQL query or a file, instead of a list passed through XCom.
+
+A source is given wherever a records call takes its input (an operator's ``records`` or
+``phone_numbers``, a hook or client call). It is read once, a chunk at a time, each chunk checked
+like a list would be and written to a local :class:`~airflow_provider_thulium.spool.Spool`; the
+run sends from the spool. So the whole input is checked before the first request, a query runs
+once, and memory holds a chunk, a set of the phones seen (duplicates are found across the whole
+source) and the batches in flight.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import date, datetime
+from decimal import Decimal
+from itertools import islice, repeat
+from operator import itemgetter
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
+from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.spool import Spool, SpooledPhones
+from airflow_provider_thulium.validation import RecordSpec, RowNames, item_name, parse_phone_numbers, parse_records
+
+#: Rows read, checked and spooled at a time.
+CHUNK_ROWS = 10_000
+#: ``columns`` values that send a column into ``record_fields``: ``"record_fields.crm_id"``.
+RECORD_FIELDS_PREFIX = "record_fields."
+#: File formats by extension; ``format=`` names one of the values.
+FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "parquet", ".pq": "parquet"}
+
+_PHONE = "phone_number"
+_NEXT_CALL_DATE = "next_call_date"
+_INT_KEYS = frozenset({"status_id", "dictionary_status_id", "order"})
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+# A chunk: the column names, and rows of values in that order (None: no value).
+_Chunk = tuple[Sequence[str], Sequence[Sequence[Any]]]
+
+
+class Source:
+    """Rows to read into records: the part :class:`SqlSource` and :class:`FileSource` share.
+
+    :param columns: source column → record key: ``{"msisdn": "phone_number", "stage": "status",
+        "crm_id": "record_fields.crm_id"}``. ``"record_fields.<name>"`` goes into ``record_fields``;
+        ``None`` drops the column; a column not named keeps its name. A column that ends up as no
+        record key the call takes is an error naming it.
+    """
+
+    template_fields: Sequence[str] = ()
+
+    def __init__(self, columns: Mapping[str, str | None] | None = None) -> None:
+        self.columns = dict(columns or {})
+
+    def describe(self) -> str:
+        """Names the source in messages and logs (no credentials: a connection by its id)."""
+        raise NotImplementedError
+
+    def chunks(self) -> Iterator[_Chunk]:
+        """The rows in the source's order, :data:`CHUNK_ROWS` at a time."""
+        raise NotImplementedError
+
+    # -- reading into a call's input --
+
+    def read_phones(self) -> tuple[SpooledPhones, Spool]:
+        """Read and check the phone numbers (a delete's input): one column, or the one read as ``phone_number``.
+
+        A number given twice is sent once, as a list's would be; given as both ``+48…`` and ``48…``
+        it is an error naming both rows.
+        """
+        spool, seen, first = Spool(), set[str](), 1
+        try:
+            for header, rows in self.chunks():
+                index = self._phone_column(header)
+                values = [row[index] for row in rows]
+                names = self.row_names(first)
+                phones = parse_phone_numbers(values, field=names)
+                self._check_across(phones, values, seen, names, spool, repeats_allowed=True)
+                spool.append([phone for phone in phones if phone not in seen])
+                seen.update(phones)
+                first += len(rows)
+        except BaseException:
+            spool.close()
+            raise
+        return SpooledPhones(spool), spool
+
+    def read_records(self, spec: RecordSpec, account_tz: ZoneInfo) -> tuple[SpooledPhones, Spool]:
+        """Read and check the records (an update's or an add's input) as ``spec`` wants them."""
+        spool, seen, first = Spool(), set[str](), 1
+        try:
+            for header, rows in self.chunks():
+                plan = self._plan(header, spec.accepted)
+                names = self.row_names(first)
+                records = parse_records(_records(plan, rows), account_tz, field=names, spec=spec)
+                phones = [record[_PHONE] for record in records]
+                self._check_across(phones, phones, seen, names, spool, repeats_allowed=False, hint=spec.duplicate_hint)
+                seen.update(phones)
+                for _, key, _ in plan:
+                    spool.keys.add(key)
+                spool.append(records)
+                first += len(rows)
+        except BaseException:
+            spool.close()
+            raise
+        return SpooledPhones(spool), spool
+
+    def row_names(self, first: int) -> RowNames:
+        """How messages name the source's rows from row ``first`` on (1 is the first row of data)."""
+        renamed = {key.split(".", 1)[0]: column for column, key in self.columns.items() if key and key != column}
+        return RowNames(self.describe(), first, renamed)
+
+    def _phone_column(self, header: Sequence[str]) -> int:
+        kept = [(index, self.columns.get(column, column)) for index, column in enumerate(header)]
+        kept = [(index, key) for index, key in kept if key is not None]
+        for index, key in kept:
+            if key == _PHONE:
+                return index
+        if len(kept) == 1:
+            return kept[0][0]
+        raise ThuliumValidationError(
+            f"{self.describe()}: phone numbers are read from one column, or from the one named (or mapped to) "
+            f"'phone_number'; the source has {len(kept)} columns ({', '.join(map(repr, header))}): name the "
+            "phone column in columns={'<column>': 'phone_number'}"
+        )
+
+    def _plan(self, header: Sequence[str], accepted: frozenset[str]) -> list[tuple[int, str, str | None]]:
+        """``(index, record key, record_fields name or None)`` for each column kept."""
+        plan: list[tuple[int, str, str | None]] = []
+        for index, column in enumerate(header):
+            key = self.columns.get(column, column)
+            if key is None:
+                continue
+            if key.startswith(RECORD_FIELDS_PREFIX) and len(key) > len(RECORD_FIELDS_PREFIX):
+                plan.append((index, "record_fields", key[len(RECORD_FIELDS_PREFIX) :]))
+            elif key in accepted:
+                plan.append((index, key, None))
+            else:
+                how = f"is mapped to {key!r}, which" if column in self.columns else "keeps its name, which"
+                raise ThuliumValidationError(
+                    f"{self.describe()}: column {column!r} {how} is no record key. Map it in columns= to one of "
+                    f"{', '.join(sorted(accepted))}, to 'record_fields.<name>', or to None to leave it out"
+                )
+        if not any(key == _PHONE for _, key, _ in plan):
+            raise ThuliumValidationError(
+                f"{self.describe()}: no column is read as 'phone_number' (columns: {', '.join(map(repr, header))}); "
+                "name it in columns={'<column>': 'phone_number'}"
+            )
+        return plan
+
+    def _check_across(
+        self,
+        phones: Sequence[str],
+        values: Sequence[Any],
+        seen: set[str],
+        names: RowNames,
+        spool: Spool,
+        *,
+        repeats_allowed: bool,
+        hint: str = "",
+    ) -> None:
+        """Duplicates of earlier chunks' phones: a repeat (refused unless allowed), or another spelling (refused)."""
+        if not seen:
+            return
+        spellings = [phone[1:] if phone[0] == "+" else "+" + phone for phone in phones]
+        clashes = seen.intersection(spellings)
+        if not repeats_allowed:
+            clashes |= seen.intersection(phones)
+        if not clashes:
+            return
+        for index, value in enumerate(values):
+            phone = str(value).strip()
+            other = phone[1:] if phone.startswith("+") else "+" + phone
+            clash = phone if phone in clashes else other if other in clashes else None
+            if clash is None:
+                continue
+            earlier = self._row_of(spool, clash)
+            where = f"{item_name(names, index)} (phone {mask_phone(phone)})"
+            if clash == phone:
+                raise ThuliumValidationError(f"{where}: the same phone is already in row {earlier}; {hint}")
+            raise ThuliumValidationError(
+                f"{where}: the same number as row {earlier}, written {'with' if clash.startswith('+') else 'without'} "
+                "'+'. Thulium may hold the two spellings as one number or two: give each number once, as the "
+                "campaign spells it"
+            )
+
+    @staticmethod
+    def _row_of(spool: Spool, phone: str) -> str:
+        for index, item in enumerate(SpooledPhones(spool), start=1):
+            if item == phone:
+                # A delete's repeated numbers are spooled once, so its row is the number's place among them.
+                return str(index) if spool.keys else f"{index} (counting each number once)"
+        return "?"
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.describe()}>"
+
+
+def _records(plan: list[tuple[int, str, str | None]], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
+    """Rows as records: empty cells and NULLs left out, values converted (see :func:`_column`).
+
+    Column by column, so that the common chunk (every cell filled, ids as digits) is built by a
+    few calls in C rather than a Python step per cell: a million rows make that worth it.
+    """
+    # One column at a time: zip(*rows) over thousands of rows costs more than the rest of the chunk.
+    keys = [key for _, key, field in plan if field is None]
+    values = [_column(key, list(map(itemgetter(index), rows))) for index, key, field in plan if field is None]
+    names = [field for _, _, field in plan if field is not None]
+    if names:
+        fields = [_column(name, list(map(itemgetter(index), rows))) for index, _, name in plan if name is not None]
+        keys.append("record_fields")
+        values.append(_rows_as_dicts(names, fields, len(rows)))
+    return _rows_as_dicts(keys, values, len(rows))
+
+
+def _rows_as_dicts(keys: list[str], columns: list[Sequence[Any]], count: int) -> list[dict[str, Any]]:
+    """One dict per row of ``columns`` (one list of values per key); a ``None`` value leaves its key out."""
+    if not keys:
+        return [{} for _ in range(count)]
+    dicts = list(map(dict, map(zip, repeat(keys), zip(*columns, strict=True))))
+    if any(None in column for column in columns):
+        for row in dicts:
+            for key in [key for key, value in row.items() if value is None]:
+                del row[key]
+    # An empty record_fields object is no value either.
+    if keys[-1] == "record_fields" and {} in columns[-1]:
+        for row in dicts:
+            if row.get("record_fields") == {}:
+                del row["record_fields"]
+    return dicts
+
+
+def _column(key: str, column: Sequence[Any]) -> Sequence[Any]:
+    """A column's values as the checks take them: an empty cell is ``None``, digits are an int for an
+    id, ``Decimal`` a number, a timestamp with seconds loses them (the API takes minutes)."""
+    if "" in column:
+        column = [None if value == "" else value for value in column]
+    kinds = set(map(type, column))
+    if key in _INT_KEYS and str in kinds:
+        # CSV cells are text: "2" for a status id, turned into the int the API takes.
+        column = [int(v) if type(v) is str and v.isascii() and v.isdigit() and len(v) < 19 else v for v in column]
+    elif key == _NEXT_CALL_DATE and str in kinds:
+        column = [v[:16] if type(v) is str and len(v) == 19 and v[16] == ":" else v for v in column]
+    if not kinds <= _PLAIN:
+        column = [_value(key, value) for value in column]
+    return column
+
+
+def _value(key: str, value: Any) -> Any:
+    """A value of a type a database or Parquet gives, in the form the checks take."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, (datetime, date)) and key != _NEXT_CALL_DATE:
+        return value.isoformat(sep=" ") if isinstance(value, datetime) else value.isoformat()
+    return value
+
+
+class SqlSource(Source):
+    """The rows of a query through an Airflow SQL connection (its ``DbApiHook``), read in chunks.
+
+    Needs ``apache-airflow-providers-common-sql`` and the provider of the connection's database
+    (``pip install 'airflow-provider-thulium[sql]'``). PostgreSQL rows come through a server-side
+    cursor; other databases through ``fetchmany``. The query runs once per task try.
+
+    :param conn_id: the SQL connection (e.g. a ``postgres`` or ``sqlite`` connection). Its hook
+        must be a ``DbApiHook``.
+    :param sql: the query; its rows' order is the input's order (an ``ORDER BY`` keeps it stable). Templated.
+    :param parameters: the query's parameters, as the database's driver takes them. Templated.
+    :param columns: source column → record key (see :class:`Source`).
+    """
+
+    template_fields: Sequence[str] = ("sql", "parameters")
+
+    def __init__(
+        self,
+        conn_id: str,
+        sql: str,
+        parameters: Mapping[str, Any] | Sequence[Any] | None = None,
+        columns: Mapping[str, str | None] | None = None,
+    ) -> None:
+        super().__init__(columns)
+        self.conn_id = conn_id
+        self.sql = sql
+        self.parameters = parameters
+
+    def describe(self) -> str:
+        return f"query on connection {self.conn_id!r}"
+
+    def chunks(self) -> Iterator[_Chunk]:
+        connection = self._hook().get_conn()
+        try:
+            cursor = _cursor(connection)
+            try:
+                if self.parameters is None:
+                    cursor.execute(self.sql)
+                else:
+                    cursor.execute(self.sql, self.parameters)
+                while True:
+                    rows = cursor.fetchmany(CHUNK_ROWS)
+                    if not rows:
+                        return
+                    # A server-side cursor describes its columns only once rows were fetched.
+                    yield [column[0] for column in cursor.description], rows
+            finally:
+                cursor.close()
+        finally:
+            connection.close()
+
+    def _hook(self) -> Any:
+        try:
+            from airflow.providers.common.sql.hooks.sql import DbApiHook
+        except ImportError:
+            raise ThuliumConfigurationError(
+                "SqlSource reads through apache-airflow-providers-common-sql, which is not installed: "
+                "pip install 'airflow-provider-thulium[sql]'"
+            ) from None
+        from airflow_provider_thulium.version_compat import BaseHook
+
+        hook = BaseHook.get_connection(self.conn_id).get_hook()
+        if not isinstance(hook, DbApiHook):
+            raise ThuliumConfigurationError(
+                f"SqlSource: connection {self.conn_id!r} gives a {type(hook).__name__}, not a SQL hook (DbApiHook); "
+                "use a database connection (postgres, mysql, sqlite...)"
+            )
+        return hook
+
+
+def _cursor(connection: Any) -> Any:
+    """A server-side cursor where the driver has one (psycopg2, psycopg 3), else a plain one."""
+    if type(connection).__module__.split(".")[0] in ("psycopg2", "psycopg"):
+        cursor = connection.cursor(name="thulium_source")
+        cursor.itersize = CHUNK_ROWS
+        return cursor
+    return connection.cursor()
+
+
+class FileSource(Source):
+    """A CSV (with a header row), JSON Lines or Parquet file, local or in object storage.
+
+    Read through Airflow's ``ObjectStoragePath``: a local path, ``file://``, ``s3://``, ``gs://``...
+    with the connection for it. Parquet needs ``pyarrow`` (``pip install 'airflow-provider-thulium[parquet]'``).
+    CSV cells are text; an empty cell is no value. Row 1 is the first row of data.
+
+    :param path: where the file is. Templated.
+    :param conn_id: the connection for an object store (e.g. ``aws_default`` for ``s3://``).
+    :param format: ``"csv"``, ``"jsonl"`` or ``"parquet"``; by default from the extension
+        (``.csv``, ``.jsonl`` / ``.ndjson``, ``.parquet`` / ``.pq``).
+    :param columns: source column → record key (see :class:`Source`).
+    """
+
+    template_fields: Sequence[str] = ("path",)
+
+    def __init__(
+        self,
+        path: str,
+        conn_id: str | None = None,
+        format: str | None = None,
+        columns: Mapping[str, str | None] | None = None,
+    ) -> None:
+        super().__init__(columns)
+        self.path = path
+        self.conn_id = conn_id
+        self.format = format
+
+    def describe(self) -> str:
+        return f"file {self.path}"
+
+    def file_format(self) -> str:
+        """The format to read: ``format``, or the one of the path's extension."""
+        if self.format is not None:
+            if self.format not in set(FORMATS.values()):
+                raise ThuliumValidationError(f"FileSource format: expected csv, jsonl or parquet, got {self.format!r}")
+            return self.format
+        extension = os.path.splitext(str(self.path))[1].lower()
+        if extension not in FORMATS:
+            raise ThuliumValidationError(
+                f"{self.describe()}: the extension {extension!r} names no format; give format='csv', 'jsonl' or "
+                "'parquet'"
+            )
+        return FORMATS[extension]
+
+    def chunks(self) -> Iterator[_Chunk]:
+        reader = {"csv": _csv_chunks, "jsonl": _jsonl_chunks, "parquet": _parquet_chunks}[self.file_format()]
+        with open_path(self.path, self.conn_id, "rb") as file:
+            yield from reader(file, self.describe())
+
+
+def open_path(path: str, conn_id: str | None, mode: str) -> Any:
+    """Open a local path or an object-storage URL (``file://``, ``s3://``...) in binary ``mode``."""
+    if "://" not in str(path):
+        return open(path, mode)  # the caller's context manager closes it
+    from airflow_provider_thulium.version_compat import ObjectStoragePath
+
+    return ObjectStoragePath(path, conn_id=conn_id).open(mode)
+
+
+def _text(file: Any) -> io.TextIOWrapper:
+    # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of the first column's name.
+    return io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
+
+
+def _csv_chunks(file: Any, name: str) -> Iterator[_Chunk]:
+    reader = csv.reader(_text(file))
+    header = next(reader, None)
+    if not header:
+        return
+    first = 1
+    while rows := list(islice(reader, CHUNK_ROWS)):
+        if set(map(len, rows)) != {len(header)}:
+            rows = [row for row in rows if row]  # blank lines are no rows
+            for index, row in enumerate(rows):
+                if len(row) != len(header):
+                    raise ThuliumValidationError(
+                        f"{name}, row {first + index}: {len(row)} cells, but the header has {len(header)}"
+                    )
+        first += len(rows)
+        if rows:
+            yield header, rows
+
+
+def _jsonl_chunks(file: Any, name: str) -> Iterator[_Chunk]:
+    objects: list[dict[str, Any]] = []
+    number = 0
+    for line in _text(file):
+        if not line.strip():
+            continue
+        number += 1
+        try:
+            value = json.loads(line)
+        except ValueError as exc:
+            raise ThuliumValidationError(f"{name}, row {number}: not a JSON object ({exc})") from None
+        if not isinstance(value, dict):
+            raise ThuliumValidationError(f"{name}, row {number}: expected a JSON object, got {type(value).__name__}")
+        objects.append(value)
+        if len(objects) == CHUNK_ROWS:
+            yield _columns_of(objects)
+            objects = []
+    if objects:
+        yield _columns_of(objects)
+
+
+def _columns_of(objects: list[dict[str, Any]]) -> _Chunk:
+    """JSON objects as rows: every key any of them has is a column; a key an object lacks is no value."""
+    header = list(dict.fromkeys(key for value in objects for key in value))
+    return header, [[value.get(key) for key in header] for value in objects]
+
+
+def _parquet_chunks(file: Any, name: str) -> Iterator[_Chunk]:
+    try:
+        import pyarrow.parquet as parquet
+    except ImportError:
+        raise ThuliumConfigurationError(
+            f"{name}: reading Parquet needs pyarrow: pip install 'airflow-provider-thulium[parquet]'"
+        ) from None
+    for batch in parquet.ParquetFile(file).iter_batches(batch_size=CHUNK_ROWS):
+        yield batch.schema.names, list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
+
+
+__all__ = ["FileSource", "Source", "SqlSource"]

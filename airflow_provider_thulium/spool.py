@@ -1,0 +1,113 @@
+"""Checked input kept in a local temporary file, read back a chunk at a time.
+
+A source (a SQL query, a file) is read once, checked, and its items written here in input order;
+the run then sends from the spool. Sending never reads the source again, so a query cannot give
+other rows between the check and the send, and memory holds one chunk, not the input.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import marshal
+import os
+import tempfile
+import weakref
+from collections.abc import Callable, Collection, Iterator
+from typing import Any
+
+
+class Spool(Collection[Any]):
+    """Checked items in input order, in a temporary file deleted with this object.
+
+    Chunks are written with ``marshal``: the file is this process's own scratch space, written and
+    read by the same interpreter, and checked items are plain dicts, lists, strings and numbers,
+    which ``marshal`` writes and reads faster than ``pickle``.
+
+    :param keys: record keys seen in any item (filled by the writer), e.g. to tell whether any
+        record names its status.
+    """
+
+    def __init__(self) -> None:
+        handle, self._path = tempfile.mkstemp(prefix="thulium-spool-")
+        self._file = os.fdopen(handle, "wb")
+        self._count = 0
+        self.keys: set[str] = set()
+        self._cleanup = weakref.finalize(self, remove_file, self._file, self._path)
+
+    def append(self, chunk: list[Any]) -> None:
+        """Add a chunk of checked items at the end."""
+        if chunk:
+            data = marshal.dumps(chunk)
+            # Length-prefixed: marshal.load() on a file reads it in many small pieces, loads() of one read does not.
+            self._file.write(len(data).to_bytes(8, "little"))
+            self._file.write(data)
+            self._count += len(chunk)
+
+    def chunks(self) -> Iterator[tuple[int, list[Any]]]:
+        """``(index of the chunk's first item, chunk)`` from the start; each call reads independently."""
+        self._file.flush()
+        first = 0
+        with open(self._path, "rb") as file:
+            while size := file.read(8):
+                chunk = marshal.loads(file.read(int.from_bytes(size, "little")))  # noqa: S302  # our own file
+                yield first, chunk
+                first += len(chunk)
+
+    def map_chunks(self, change: Callable[[list[Any], int], list[Any]]) -> Spool:
+        """A new spool holding ``change(chunk, first index)`` of each chunk; this one is closed."""
+        changed = Spool()
+        for first, chunk in self.chunks():
+            changed.append(change(chunk, first))
+        changed.keys = set(self.keys)
+        self.close()
+        return changed
+
+    def close(self) -> None:
+        """Delete the file now rather than when the object is collected."""
+        self._cleanup()
+
+    def __iter__(self) -> Iterator[Any]:
+        for _, chunk in self.chunks():
+            yield from chunk
+
+    def __len__(self) -> int:
+        return self._count
+
+    def __contains__(self, item: object) -> bool:
+        return any(spooled == item for spooled in self)
+
+    def __bool__(self) -> bool:
+        return self._count > 0
+
+    def __repr__(self) -> str:
+        return f"<Spool of {self._count} item(s)>"
+
+
+class SpooledPhones(Collection[str]):
+    """The phones of a spool of records (or of phones), in input order, read from the spool when iterated.
+
+    :param spool: the checked items.
+    """
+
+    def __init__(self, spool: Spool) -> None:
+        self.spool = spool
+
+    def __iter__(self) -> Iterator[str]:
+        for item in self.spool:
+            yield item if isinstance(item, str) else item["phone_number"]
+
+    def __len__(self) -> int:
+        return len(self.spool)
+
+    def __contains__(self, item: object) -> bool:
+        return any(phone == item for phone in self)
+
+    def __repr__(self) -> str:
+        return f"<{len(self)} spooled phone(s)>"
+
+
+def remove_file(file: Any, path: str) -> None:
+    """Close ``file`` and delete ``path`` (a scratch file), if still there."""
+    file.close()
+    with contextlib.suppress(FileNotFoundError):
+        os.unlink(path)
