@@ -35,7 +35,14 @@ from airflow_provider_thulium.exceptions import (
     ThuliumResponseError,
     ThuliumUnavailableError,
 )
-from airflow_provider_thulium.privacy import hide_phone_queries_in_urllib3_logs, hide_query, safe_server_text
+from airflow_provider_thulium.privacy import (
+    hide_phone_queries_in_urllib3_logs,
+    hide_query,
+    hide_secret,
+    may_hold_secret,
+    safe_server_text,
+    secrets_removed,
+)
 from airflow_provider_thulium.retry import RetryPolicy, retry_after_seconds
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.status_errors import error_from_answer
@@ -66,6 +73,9 @@ class Answer:
     payload: Any
     requests: int
     retries: int
+    #: An earlier attempt failed in a way that may have followed Thulium applying it (a lost,
+    #: late, cut-off or unreadable answer, a 5xx): this answer may describe a repeat.
+    maybe_applied_before: bool = False
 
 
 class Transport:
@@ -96,6 +106,8 @@ class Transport:
         self.retry_policy = RetryPolicy.from_settings(settings)
         self._login = login
         self._password = password
+        # A server may echo the password back (in a per-phone message, an error page).
+        hide_secret(password)
         #: Set when the caller stops (a task killed or timed out): requests in flight stop retrying.
         self.abandoned = threading.Event()
 
@@ -195,6 +207,7 @@ class Transport:
         headers = {"Content-Type": "application/json"} if body is not None else None
         limit = max_answer_bytes if max_answer_bytes is not None else answer_limit(self.settings)
         attempts = self.retry_policy.start(retry=retry, deadline=budget_deadline)
+        maybe_applied = False
         while True:
             if self.abandoned.is_set():
                 raise ThuliumUnavailableError(f"{description}: abandoned, the caller stopped")
@@ -213,10 +226,10 @@ class Transport:
                     retry_after = retry_after_seconds(answer_headers.get("Retry-After"))
                 elif not content:
                     # Applied, but nothing to say per phone: every phone gets NO_ANSWER, not a retry.
-                    return Answer({}, attempt, attempt - 1)
+                    return Answer({}, attempt, attempt - 1, maybe_applied)
                 else:
                     try:
-                        return Answer(_decode_json(content), attempt, attempt - 1)
+                        return Answer(_decode_json(content), attempt, attempt - 1, maybe_applied)
                     except (ValueError, RecursionError) as exc:
                         why = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
                         failure = ThuliumResponseError(
@@ -226,6 +239,8 @@ class Transport:
                             status_code=status,
                             request_id=answer_headers.get("X-Request-Id"),
                         )
+            # A 429 says the request was not served; anything else may have followed Thulium applying it.
+            maybe_applied = maybe_applied or failure.status_code != 429
             wait = attempts.wait_before_next(failure, retry_after)
             if wait is None:
                 if attempts.why_final is not None and retry:
@@ -389,7 +404,9 @@ def _refuse_constant(name: str) -> Any:
 
 def _decode_json(content: bytes | bytearray) -> Any:
     # Strict: NaN and Infinity are not JSON, and Thulium never sends them.
-    return json.loads(content, parse_constant=_refuse_constant)
+    payload = json.loads(content, parse_constant=_refuse_constant)
+    # The password, echoed by a server, never reaches a result, a message or a log line.
+    return secrets_removed(payload) if may_hold_secret(content) else payload
 
 
 def _json_or_none(content: bytes | bytearray | None) -> Any:
