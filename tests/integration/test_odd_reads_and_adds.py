@@ -7,6 +7,7 @@ under real task runs of the add operator.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import unicodedata
@@ -26,26 +27,19 @@ from airflow_provider_thulium.operators.thulium import ThuliumAddRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.statuses import read_statuses, resolve_status_names
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
-from tests.helpers import FAST_RETRIES, RawRequest, RawServer, http_answer, new_dag, set_connection
+from tests.helpers import FAST_RETRIES, RawRequest, RawServer, hook_on_raw_server, http_answer, new_dag
 
 PASSWORD = 's3cret/pass"word'
 MISSING = object()
 
 
 @pytest.fixture
-def odd(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+def odd() -> Iterator[Any]:
     """A hook on a raw server: ``odd(answer)`` starts the server and returns ``(hook, server)``."""
-    servers: list[RawServer] = []
-
-    def start(answer: Any) -> tuple[ThuliumHook, RawServer]:
-        server = RawServer(answer).__enter__()
-        servers.append(server)
-        set_connection(monkeypatch, "thulium_odd", host=server.url, login="api_user", password=PASSWORD)
-        return ThuliumHook("thulium_odd", max_retries=1, timeout=2, **FAST_RETRIES), server
-
-    yield start
-    for server in servers:
-        server.__exit__(None, None, None)
+    with contextlib.ExitStack() as stack:
+        yield lambda answer: stack.enter_context(
+            hook_on_raw_server(answer, PASSWORD, max_retries=1, timeout=2, **FAST_RETRIES)
+        )
 
 
 class Pages:
@@ -278,7 +272,7 @@ def test_5_added_with_a_5xx_code_is_a_contradiction_counted_in_the_summary(odd):
     odd(_add_answers({"48600100300": {"http_status": 500, "status": "ADDED", "record_id": 9}}))
     with new_dag() as dag:
         ThuliumAddRecordsOperator(
-            task_id="add", campaign_id="00001", records=[{"phone_number": "48600100300"}], thulium_conn_id="thulium_odd"
+            task_id="add", campaign_id="00001", records=[{"phone_number": "48600100300"}], thulium_conn_id="thulium_raw"
         )
     run = run_dag(dag)
     assert task_states(run) == {"add": "failed"}
