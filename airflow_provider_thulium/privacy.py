@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import reprlib
-import threading
 from typing import Any
 
 # A number as people write it: digits in groups joined by a space, hyphen, dot or slash, the first
@@ -43,54 +42,45 @@ PHONE_PARAM = "phone_number%5B%5D="
 
 #: What a secret (the connection's password) becomes wherever a server echoes it.
 SECRET_MASK = "***"  # noqa: S105 (the mask, not a password)
-#: Shorter secrets are not hidden: replacing two or three characters everywhere would garble text.
-_MIN_SECRET_CHARS = 4
-_secrets: tuple[str, ...] = ()
-_secret_bytes: tuple[bytes, ...] = ()  # each secret as it may stand in an answer's bytes
-_secrets_lock = threading.Lock()
 
 
-def hide_secret(secret: str | None) -> None:
-    """Remove ``secret`` from every server text from now on: answers, messages and log lines.
+class Secret:
+    """A secret (the connection's password) to remove from whatever a server sends back.
 
     A server may echo what it was sent, the password included (in a per-phone message, an error
-    page); the transport registers its password here before its first request.
+    page, a header): the transport removes it from answers, headers and errors before they reach
+    a result, a message or a log line.
+
+    :param value: the secret; shorter than four characters it is not looked for (replacing two
+        or three characters everywhere would garble ordinary text).
     """
-    global _secrets, _secret_bytes
-    if secret and len(secret) >= _MIN_SECRET_CHARS and secret not in _secrets:
-        with _secrets_lock:
-            _secret_bytes = (*_secret_bytes, *_json_forms(secret))
-            _secrets = (*_secrets, secret)
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value if value and len(value) >= 4 else None
+        self._forms = _json_forms(self.value) if self.value else ()
+
+    def in_bytes(self, content: bytes | bytearray) -> bool:
+        """Whether an answer's bytes may hold the secret, as written or JSON-escaped (cheap to ask)."""
+        return any(form in content for form in self._forms)
+
+    def removed(self, value: Any) -> Any:
+        """A text, or a decoded JSON value (keys included), with the secret replaced by :data:`SECRET_MASK`."""
+        secret = self.value
+        if secret is None:
+            return value
+        if isinstance(value, str):
+            return value.replace(secret, SECRET_MASK) if secret in value else value
+        if isinstance(value, list):
+            return [self.removed(item) for item in value]
+        if isinstance(value, dict):
+            return {self.removed(key): self.removed(item) for key, item in value.items()}
+        return value
 
 
-def without_secrets(text: str) -> str:
-    """``text`` with every registered secret replaced by :data:`SECRET_MASK`."""
-    for secret in _secrets:
-        if secret in text:
-            text = text.replace(secret, SECRET_MASK)
-    return text
-
-
-def may_hold_secret(content: bytes | bytearray) -> bool:
-    """Whether an answer's bytes may hold a registered secret, as written or JSON-escaped (cheap to ask)."""
-    return any(form in content for form in _secret_bytes)
-
-
-def secrets_removed(value: Any) -> Any:
-    """A decoded JSON value with every registered secret removed from its strings, keys included."""
-    if isinstance(value, str):
-        return without_secrets(value)
-    if isinstance(value, list):
-        return [secrets_removed(item) for item in value]
-    if isinstance(value, dict):
-        return {without_secrets(key): secrets_removed(item) for key, item in value.items()}
-    return value
-
-
-def _json_forms(secret: str) -> set[bytes]:
+def _json_forms(secret: str) -> tuple[bytes, ...]:
     # As UTF-8, JSON-escaped (\uXXXX, \") and with "/" escaped as PHP's json_encode does.
     forms = {secret.encode(), json.dumps(secret)[1:-1].encode(), json.dumps(secret, ensure_ascii=False)[1:-1].encode()}
-    return forms | {form.replace(b"/", b"\\/") for form in forms}
+    return tuple(forms | {form.replace(b"/", b"\\/") for form in forms})
 
 
 def mask_phone(phone: object) -> str:
@@ -124,12 +114,12 @@ def safe_server_text(value: object, limit: int = SERVER_TEXT_LIMIT, *, identifie
     string (a server may send any JSON) is shown as a short ``repr``, however deeply it nests.
     With ``identifier``, an id made of hex digits and hyphens (a UUID, Thulium's ``request_id``) is
     kept whole: it is what support asks for, and its digit runs are not phone numbers.
-    A registered secret (see :func:`hide_secret`) becomes :data:`SECRET_MASK`. XCom keeps the
-    server's answer as it came (secrets removed); this is for logs and exception messages only.
+    XCom keeps the server's answer as it came (its password removed, see :class:`Secret`); this is
+    for logs and exception messages only.
     """
     if identifier and isinstance(value, str) and len(value) <= limit and _HEX_ID.fullmatch(value):
         return value
-    text = without_secrets(value if isinstance(value, str) else _SHORT_REPR.repr(value))
+    text = value if isinstance(value, str) else _SHORT_REPR.repr(value)
     # Cut before the work on a text that may be megabytes long; what is cut here is cut below too.
     text = mask_numbers(_UNPRINTABLE.sub(" ", text[: limit * 4]))
     return text if len(text) <= limit else text[: limit - 1] + "…"

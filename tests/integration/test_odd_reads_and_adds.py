@@ -18,6 +18,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from airflow_provider_thulium.exceptions import (
+    ThuliumError,
     ThuliumPhoneFailuresError,
     ThuliumResponseError,
     ThuliumValidationError,
@@ -348,3 +349,12 @@ def test_4_an_upsert_sends_no_edit_after_the_run_stopped(thulium_sandbox, stop):
     assert all(results[phone]["record_id"] for phone in PHONES[:10])  # what the add found is kept
     assert [r.method for r in thulium_sandbox.requests].count("PUT") == 0
     assert all(record["status_id"] != 2 for record in thulium_sandbox.state.records(CAMPAIGN))
+
+
+def test_8_a_password_echoed_in_an_error_answer_and_its_headers_reaches_no_message(odd):
+    body = json.dumps({"errors": [{"message": f"bad credentials {PASSWORD}"}], "request_id": PASSWORD}).encode()
+    hook, _ = odd(lambda request: [http_answer(400, body, {"X-Request-Id": PASSWORD, "Content-Type": PASSWORD})])
+    with pytest.raises(ThuliumError) as refused:
+        hook.get_statuses("00001")
+    assert PASSWORD not in str(refused.value) and "bad credentials ***" in str(refused.value)
+    assert PASSWORD not in repr(refused.value.api_messages) and refused.value.request_id != PASSWORD
