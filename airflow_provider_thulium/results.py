@@ -188,8 +188,9 @@ class RecordResults:
 
     def _mark_lost_answers(self, phones: list[str]) -> None:
         # An earlier attempt of this batch may have been applied before its answer was lost, so an
-        # "already there" may be this run's own add: no client can tell the two apart (Thulium keeps
-        # no request id), so the entry says so and the phone counts as a success whatever the policy.
+        # "already there" may be this run's own add. No client can tell the two apart (the call takes
+        # no key to recognise a repeat, docs/thulium-api.md, "POST"): the entry says so, and the
+        # phone counts as a success whatever the policy.
         for phone in phones:
             entry = self.results[phone]
             if self.outcomes[phone] in self.operation.already_done and isinstance(entry, dict):

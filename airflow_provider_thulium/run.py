@@ -214,9 +214,9 @@ class RecordsRun:
         finally:
             for phone, fields in kept.items():
                 entry = self.results.results[phone]
-                if isinstance(entry, dict):
-                    for key, value in fields.items():
-                        entry.setdefault(key, value)
+                if isinstance(entry, dict) and fields:
+                    # A copy: client-side entries (NOT_SENT, INTERRUPTED) are one object shared by many phones.
+                    self.results.results[phone] = {**fields, **entry}
 
     def conclude(self) -> tuple[dict[str, Any], RunSummary, ThuliumError | None]:
         """Finish the results and decide: every phone's entry, the summary, and the error to raise (or ``None``).
