@@ -154,8 +154,12 @@ ADD_PER_PHONE = st.dictionaries(
 
 @st.composite
 def add_answer(draw: st.DrawFn) -> list[Any]:
-    if draw(st.integers(0, 3)) == 0:
+    """Add answers of any shape; one in five stops the run (credentials, permission, campaign, Thulium down)."""
+    kind = draw(st.integers(0, 4))
+    if kind == 0:
         return draw(answers())
+    if kind == 1:
+        return [http_answer(draw(st.sampled_from([401, 403, 404, 503])), b"{}"), CLOSE]
     body = draw(ADD_PER_PHONE if draw(st.integers(0, 2)) else PER_PHONE)
     return [http_answer(draw(st.sampled_from([200, 201, 207])), json.dumps(body).encode()), CLOSE]
 
