@@ -69,6 +69,8 @@ class BatchResult:
     :param seconds: wall time spent on the batch.
     :param sent: ``False`` for the part of a split batch left unsent when the run stopped (its
         ``error`` says why, or is ``None`` when another batch's error stopped the run).
+    :param maybe_applied_before: the answer came to a retry after an attempt that may have been
+        applied (its answer was lost): an "already there" in it may be this batch's own doing.
     """
 
     phones: list[str]
@@ -78,6 +80,7 @@ class BatchResult:
     retries: int
     seconds: float
     sent: bool = True
+    maybe_applied_before: bool = False
 
 
 def query_batches(

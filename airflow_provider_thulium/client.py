@@ -19,7 +19,7 @@ from airflow_provider_thulium.agents import CampaignAgent, check_agent_logins, r
 from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
 from airflow_provider_thulium.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
-from airflow_provider_thulium.paging import PAGE_SIZE, RecordFilter
+from airflow_provider_thulium.paging import PAGE_SIZE, RecordFilter, read_page, record_key
 from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
@@ -136,8 +136,12 @@ class ThuliumClient:
     def iter_records(self, campaign_id: str | int, **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield the campaign's records page by page (``GET outbounds/:id/records``); see :class:`RecordFilter`.
 
-        Memory is bounded by one page. A ``record_id`` already yielded in this pass is not yielded
-        again; when the total changed while paging, a warning says so (docs/thulium-api.md, "Paged records").
+        Memory is bounded by one page. A record already yielded in this pass (same ``record_id``,
+        or same content without one) is not yielded again; when the total changed while paging, a
+        warning says so (docs/thulium-api.md, "Paged records"). The read always ends: at the
+        ``count``, or at an empty page when the server gives no usable ``count``; a page that brings
+        no new record, or an empty one while its ``count`` says more are left, is a
+        :class:`ThuliumResponseError` naming what the server did.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param filters: the filters of :meth:`ThuliumHook.iter_records`.
@@ -147,21 +151,40 @@ class ThuliumClient:
         return self._pages(campaign, RecordFilter.from_arguments(**filters).query())
 
     def _pages(self, campaign: str, query: str) -> Iterator[dict[str, Any]]:
-        seen: set[Any] = set()
-        offset, first_count, count = 0, None, 0
+        seen: set[object] = set()
+        offset, first_count, count = 0, None, None
         while True:
             count, page = self._records_page(campaign, query, PAGE_SIZE, offset)
-            first_count = count if first_count is None else first_count
-            for record in page:
-                record_id = record.get("record_id") if isinstance(record, dict) else None
-                if record_id is not None and record_id in seen:
-                    continue
-                seen.add(record_id)
-                yield record
-            offset += len(page)
-            if len(page) < PAGE_SIZE or offset >= count:
+            if offset == 0:
+                first_count = count
+                if count is None:
+                    self.log.warning(
+                        "GET outbounds/%s/records answered no usable count: reading until an empty page", campaign
+                    )
+            if not page:
+                if count is not None and count > offset:
+                    raise ThuliumResponseError(
+                        f"GET outbounds/{campaign}/records answered an empty page at offset {offset} while counting "
+                        f"{count} matching records: the answer contradicts itself; read again"
+                    )
                 break
-        if count != first_count:
+            new = 0
+            for record in page:
+                key = record_key(record)
+                if key not in seen:
+                    seen.add(key)
+                    new += 1
+                    yield record
+            if not new:
+                # Progress is new records: a server that ignores offset would be read for ever.
+                raise ThuliumResponseError(
+                    f"GET outbounds/{campaign}/records answered only records already read at offset {offset} "
+                    f"({len(page)} of them): the server seems to ignore offset, so the read stops here"
+                )
+            offset += len(page)
+            if count is not None and offset >= count:
+                break
+        if count != first_count and count is not None and first_count is not None:
             self.log.warning(
                 "campaign %s changed while its records were read (%d matching records at the first page, %d at the "
                 "last): records may have been skipped; read again for a consistent list",
@@ -173,14 +196,23 @@ class ThuliumClient:
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
         """The number of the campaign's records matching the filters (the ``count`` of one small page).
 
+        Raises :class:`ThuliumResponseError` when the answer holds no usable count (a non-negative
+        integer) or contradicts it.
+
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param filters: the filters of :meth:`ThuliumHook.iter_records`.
         """
         campaign = normalize_campaign_id(campaign_id)
-        count, _ = self._records_page(campaign, RecordFilter.from_arguments(**filters).query(), 1, 0)
+        count, page = self._records_page(campaign, RecordFilter.from_arguments(**filters).query(), 1, 0)
+        if count is None or (count == 0 and page):
+            raise ThuliumResponseError(
+                f"GET outbounds/{campaign}/records answered "
+                + ("no usable count (a non-negative integer)" if count is None else "count 0 with a record")
+            )
         return count
 
-    def _records_page(self, campaign: str, query: str, limit: int, offset: int) -> tuple[int, list[Any]]:
+    def _records_page(self, campaign: str, query: str, limit: int, offset: int) -> tuple[int | None, list[Any]]:
+        """Read and check one page: its ``count`` (``None`` when unusable, see :func:`page_count`) and records."""
         description = f"GET outbounds/{campaign}/records (offset {offset})"
         answer = self.transport.request(
             "GET",
@@ -188,11 +220,7 @@ class ThuliumClient:
             query=f"limit={limit}&offset={offset}" + (f"&{query}" if query else ""),
             description=description,
         )
-        payload = answer.payload
-        if not isinstance(payload, dict) or not isinstance(payload.get("result"), list):
-            raise ThuliumResponseError(f"{description} answered something other than {{count, result}}")
-        count = payload.get("count")
-        return (count if type(count) is int else offset + len(payload["result"])), payload["result"]
+        return read_page(answer.payload, description)
 
     def check_connection(self) -> tuple[bool, str]:
         """Check the address, TLS and credentials with one read-only call (``GET outbounds``).

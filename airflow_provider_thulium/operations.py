@@ -21,6 +21,7 @@ from airflow_provider_thulium.shapes import (
     ADDED,
     ALREADY_EXISTS,
     CLIENT_STATUSES,
+    CONTRADICTORY_ANSWER,
     NO_ANSWER,
     NOT_EXIST,
     REMOVED,
@@ -59,6 +60,9 @@ class Operation:
     #: Whether a run where most phones are ``already_done`` deserves a warning (a delete whose numbers
     #: are mostly NOT_EXIST was likely given them in another form; an add re-run is normal).
     warns_when_mostly_already_done: ClassVar[bool] = False
+    #: Whether an ``already_done`` answer to a retry after a lost answer is marked and counts as a
+    #: success whatever the caller chose (an add: the record may be this run's own; see RecordResults).
+    marks_lost_answers: ClassVar[bool] = False
 
     def names_statuses(self, items: Collection[Any]) -> bool:
         """Whether any item names its status, so the campaign's statuses must be read first."""
@@ -269,31 +273,52 @@ class AddRecords(_Records):
     method = "POST"
     succeeded = frozenset({ADDED, UPDATED})
     already_done = frozenset({ALREADY_EXISTS})
+    marks_lost_answers = True
     spec = ADD_RECORDS
     _STATUSES = frozenset({ADDED, ALREADY_EXISTS, ADD_FAILED, UPDATED, UPDATE_FAILED}) | CLIENT_STATUSES
 
     def read(self, value: Any) -> tuple[Any, str]:
         if type(value) is dict:  # the inferred shape, by far the common case
             status = value.get("status")
-            if status in self._STATUSES:
+            if isinstance(status, str) and status in self._STATUSES:
+                code = value.get("http_status")
+                if status == ADDED and code is not None and not (type(code) is int and 200 <= code < 300):
+                    return self._contradiction(value, f"status ADDED with http_status {_scalar(code)}")
                 return value, status
         elif isinstance(value, list) and len(value) > 1 and all(isinstance(item, dict) for item in value):
-            # Several objects for one phone: the first that is not ADDED speaks for the phone.
-            statuses = [item.get("status") for item in value]
+            # Several objects for one phone: the first that is not ADDED speaks for the phone, and
+            # every record id is kept (the edit of an upsert replaces the entry, not these).
+            speaking = next((item for item in value if item.get("status") != ADDED), value[0])
             codes = [item.get("http_status") for item in value if isinstance(item.get("http_status"), int)]
-            status = next((status for status in statuses if status != ADDED), ADDED)
-            entry = {"http_status": max(codes, default=None), "status": status, "results": value}
+            entry = {"http_status": max(codes, default=None), "status": speaking.get("status"), "results": value}
+            record_ids = [item["record_id"] for item in value if item.get("record_id") is not None]
+            if speaking.get("record_id") is not None:
+                entry["record_id"] = speaking["record_id"]
+            if record_ids:
+                entry["record_ids"] = record_ids
             return entry, self.outcome(entry)
         return super().read(value)
 
+    def _contradiction(self, value: dict[str, Any], why: str) -> tuple[Any, str]:
+        code = value.get("http_status")
+        entry = {
+            "http_status": code if type(code) is int else None,
+            "status": CONTRADICTORY_ANSWER,
+            "message": f"Thulium's answer for this phone contradicts itself: {why}",
+            "results": [value],
+        }
+        if value.get("record_id") is not None:
+            entry["record_id"] = value["record_id"]
+        return entry, CONTRADICTORY_ANSWER
+
     def outcome(self, entry: Any) -> str:
         status = entry.get("status")
-        if status in self._STATUSES:
-            return str(status)
+        if isinstance(status, str) and status in self._STATUSES:
+            return status
         code = entry.get("http_status")
         if status is None and type(code) is int and 200 <= code < 300:
             return ADDED
-        return str(status) if isinstance(status, str) and status else f"HTTP_{code}"
+        return status if isinstance(status, str) and status else f"HTTP_{_scalar(code)}"
 
 
 class EditExistingRecords(UpdateRecords):

@@ -5,9 +5,11 @@ Full numbers go only to XCom; logs and exceptions show counts and masked numbers
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import reprlib
+from typing import Any
 
 # A number as people write it: digits in groups joined by a space, hyphen, dot or slash, the first
 # group perhaps in parentheses, perhaps after "+" ("+48 500 100 207", "(48) 500-100-207"), not
@@ -36,6 +38,49 @@ SERVER_TEXT_LIMIT = 200
 _QUERY_STRING = re.compile(r"\?[^\s'\"]*")
 #: The query parameter a DELETE batch carries each phone number in (docs/thulium-api.md, "DELETE").
 PHONE_PARAM = "phone_number%5B%5D="
+
+
+#: What a secret (the connection's password) becomes wherever a server echoes it.
+SECRET_MASK = "***"  # noqa: S105 (the mask, not a password)
+
+
+class Secret:
+    """A secret (the connection's password) to remove from whatever a server sends back.
+
+    A server may echo what it was sent, the password included (in a per-phone message, an error
+    page, a header): the transport removes it from answers, headers and errors before they reach
+    a result, a message or a log line.
+
+    :param value: the secret; shorter than four characters it is not looked for (replacing two
+        or three characters everywhere would garble ordinary text).
+    """
+
+    def __init__(self, value: str | None) -> None:
+        self.value = value if value and len(value) >= 4 else None
+        self._forms = _json_forms(self.value) if self.value else ()
+
+    def in_bytes(self, content: bytes | bytearray) -> bool:
+        """Whether an answer's bytes may hold the secret, as written or JSON-escaped (cheap to ask)."""
+        return any(form in content for form in self._forms)
+
+    def removed(self, value: Any) -> Any:
+        """A text, or a decoded JSON value (keys included), with the secret replaced by :data:`SECRET_MASK`."""
+        secret = self.value
+        if secret is None:
+            return value
+        if isinstance(value, str):
+            return value.replace(secret, SECRET_MASK) if secret in value else value
+        if isinstance(value, list):
+            return [self.removed(item) for item in value]
+        if isinstance(value, dict):
+            return {self.removed(key): self.removed(item) for key, item in value.items()}
+        return value
+
+
+def _json_forms(secret: str) -> tuple[bytes, ...]:
+    # As UTF-8, JSON-escaped (\uXXXX, \") and with "/" escaped as PHP's json_encode does.
+    forms = {secret.encode(), json.dumps(secret)[1:-1].encode(), json.dumps(secret, ensure_ascii=False)[1:-1].encode()}
+    return tuple(forms | {form.replace(b"/", b"\\/") for form in forms})
 
 
 def mask_phone(phone: object) -> str:
@@ -69,7 +114,8 @@ def safe_server_text(value: object, limit: int = SERVER_TEXT_LIMIT, *, identifie
     string (a server may send any JSON) is shown as a short ``repr``, however deeply it nests.
     With ``identifier``, an id made of hex digits and hyphens (a UUID, Thulium's ``request_id``) is
     kept whole: it is what support asks for, and its digit runs are not phone numbers.
-    XCom keeps the server's answer as it came; this is for logs and exception messages only.
+    XCom keeps the server's answer as it came (its password removed, see :class:`Secret`); this is
+    for logs and exception messages only.
     """
     if identifier and isinstance(value, str) and len(value) <= limit and _HEX_ID.fullmatch(value):
         return value

@@ -18,7 +18,14 @@ from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.operations import Operation
 from airflow_provider_thulium.privacy import mask_phone, safe_server_text
 from airflow_provider_thulium.results_file import ResultsFile
-from airflow_provider_thulium.shapes import INTERRUPTED, NO_ANSWER, NOT_SENT, REQUEST_FAILED, RunSummary
+from airflow_provider_thulium.shapes import (
+    CONTRADICTORY_ANSWER,
+    INTERRUPTED,
+    NO_ANSWER,
+    NOT_SENT,
+    REQUEST_FAILED,
+    RunSummary,
+)
 
 _MAX_LOGGED_FAILURES = 3
 #: A run warns when "already as wanted" outcomes (NOT_EXIST of a delete) are more than half of its
@@ -31,6 +38,11 @@ _MAX_LOGGED_OUTCOMES = 10
 _NOT_SENT_MESSAGE = "not sent: the run stopped before this phone"
 _MAX_FAILURE_LINES = 5
 _CHUNK = 10_000
+
+
+def _spelling(key: str) -> str:
+    # A number as an answer keyed it, masked, with its leading "+" kept: the difference that matters.
+    return ("'+" if key.startswith("+") else "'") + mask_phone(key) + "'"
 
 
 def outcome_counts(counts: Mapping[str, int]) -> str:
@@ -87,6 +99,8 @@ class RecordResults:
         self.retries = 0
         self.batches = 0
         self.unmatched_answers = 0
+        #: Phones whose "already done" answered a retry after a lost answer (see :meth:`_mark_lost_answers`).
+        self.after_lost_answer: set[str] = set()
         #: Warnings the run adds (e.g. fields an upsert could not edit), for the summary and the log.
         self.notes: list[str] = []
         #: Compares phones that mostly answered "already done" with how the campaign spells its
@@ -139,6 +153,8 @@ class RecordResults:
                 self._store(phone, self.operation.client_entry(REQUEST_FAILED, message))
         else:
             self._add_answer(batch, (read_as or self.operation).read)
+            if batch.maybe_applied_before and read_as is None and self.operation.marks_lost_answers:
+                self._mark_lost_answers(batch.phones)
         self._in_flight.difference_update(batch.phones)
         self._log_batch(batch, "" if read_as is None else f" ({read_as.name} of existing records)")
         if self.file is not None and self.first_pass:
@@ -149,12 +165,12 @@ class RecordResults:
         assert self.file is not None
         results, outcomes, written, success = self.results, self.outcomes, self._written, self.success_outcomes
         lines = [(phone, results[phone], outcomes[phone] or NOT_SENT) for phone in phones]
-        self.file.add([(phone, entry, outcome, outcome in success) for phone, entry, outcome in lines])
+        self.file.add([(phone, entry, outcome, not self._failed(phone, outcome)) for phone, entry, outcome in lines])
         for phone, entry, outcome in lines:
             if outcome not in self.held:
                 del results[phone], outcomes[phone]
                 if outcome not in success or outcome in written.tracked:
-                    written.count(phone, entry, outcome, self)
+                    written.count(phone, entry, outcome, self, not self._failed(phone, outcome))
                 else:
                     written.outcomes[outcome] += 1
                     written.phones_counted += 1
@@ -186,7 +202,7 @@ class RecordResults:
         # digits before giving up on an entry.
         assert batch.answer is not None
         by_digits = {p.lstrip("+"): p for p in batch.phones}
-        answered: set[str] = set()
+        answered: dict[str, tuple[str, str]] = {}  # phone → the key that answered it, and its outcome
         for key, value in batch.answer.items():
             phone = str(key)
             if phone not in expected:
@@ -196,9 +212,34 @@ class RecordResults:
                     self.unmatched_answers += 1
                     continue
                 phone = found
-            self._store(phone, read(value)[0])
-            answered.add(phone)
-        return answered
+            entry, name = read(value)
+            if phone in answered and answered[phone][1] != name:
+                # Two spellings of one number answered differently: neither can be believed.
+                first_key, first_name = answered[phone]
+                why = (
+                    f"Thulium answered this phone twice, keyed {_spelling(first_key)} "
+                    f"({safe_server_text(first_name, 60)}) and {_spelling(str(key))} ({safe_server_text(name, 60)})"
+                )
+                self.results[phone] = None
+                self._store(phone, self.operation.client_entry(CONTRADICTORY_ANSWER, why))
+                answered[phone] = (str(key), CONTRADICTORY_ANSWER)
+                continue
+            if answered.get(phone, ("", ""))[1] == CONTRADICTORY_ANSWER:
+                continue
+            self._store(phone, entry)
+            answered[phone] = (str(key), name)
+        return set(answered)
+
+    def _mark_lost_answers(self, phones: list[str]) -> None:
+        # An earlier attempt of this batch may have been applied before its answer was lost, so an
+        # "already there" may be this run's own add. No client can tell the two apart (the call takes
+        # no key to recognise a repeat, docs/thulium-api.md, "POST"): the entry says so, and the
+        # phone counts as a success whatever the policy.
+        for phone in phones:
+            entry = self.results[phone]
+            if self.outcomes[phone] in self.operation.already_done and isinstance(entry, dict):
+                entry["after_lost_answer"] = True
+                self.after_lost_answer.add(phone)
 
     def _store(self, phone: str, entry: Any) -> None:
         previous = self.results.get(phone)
@@ -248,13 +289,18 @@ class RecordResults:
         changed = {}
         for phone, entry in self.results.items():
             outcome = self.outcomes[phone] or NOT_SENT
-            changed[phone] = (entry, outcome, outcome in self.success_outcomes)
+            changed[phone] = (entry, outcome, not self._failed(phone, outcome))
         self.file.write(changed)
 
     def failed_phones(self) -> list[str]:
         """Phones whose outcome is not a success, in input order (those kept for a later try last)."""
-        held = [phone for phone, result in self.outcomes.items() if result not in self.success_outcomes]
+        held = [phone for phone, result in self.outcomes.items() if self._failed(phone, result)]
         return self._written.failed + held if self._written.failed else held
+
+    def _failed(self, phone: str, name: str | None) -> bool:
+        if name in self.success_outcomes:
+            return False
+        return not (phone in self.after_lost_answer and name in self.operation.already_done)
 
     def summary(self) -> RunSummary:
         """Counts per outcome, the failed phones, requests, retries and duration."""
@@ -275,12 +321,24 @@ class RecordResults:
             "duration_seconds": round(time.time() - self.started, 3),
             "stopped_by": self.stopped_by,
             "unmatched_answers": self.unmatched_answers,
+            "after_lost_answer": len(self.after_lost_answer),
             "warnings": self.warnings(),
         }
 
     def warnings(self) -> list[str]:
         """Outcomes that look like a mistake rather than a normal day, as masked sentences."""
-        return self._mostly_already_done() + self.notes
+        return self._mostly_already_done() + self._lost_answers() + self.notes
+
+    def _lost_answers(self) -> list[str]:
+        if not self.after_lost_answer:
+            return []
+        names = "/".join(sorted(self.operation.already_done))
+        example = mask_phone(next(iter(self.after_lost_answer)))
+        return [
+            f"{self.operation.name} in campaign {self.campaign_id}: {len(self.after_lost_answer)} phone(s) answered "
+            f"{names} to a retry after an earlier answer was lost (e.g. {example}): the record may be this run's "
+            f"own {self.operation.name}, so they count as a success and their entries are marked after_lost_answer"
+        ]
 
     def _mostly_already_done(self) -> list[str]:
         if not self.operation.warns_when_mostly_already_done:
@@ -334,7 +392,7 @@ class RecordResults:
         if not self.success_outcomes.issuperset(counts):
             for phone in batch.phones:
                 name = self.outcomes[phone] or NOT_SENT
-                if name not in self.success_outcomes:
+                if self._failed(phone, name):
                     failures.append(f"{mask_phone(phone)} {safe_server_text(name, 60)}")
                     if len(failures) == _MAX_LOGGED_FAILURES:
                         break
@@ -373,6 +431,9 @@ class RecordResults:
         self.results = dict(state["results"])
         self.outcomes = {
             phone: None if entry is None else self.operation.outcome(entry) for phone, entry in self.results.items()
+        }
+        self.after_lost_answer = {
+            phone for phone, entry in self.results.items() if isinstance(entry, dict) and entry.get("after_lost_answer")
         }
         self.requests = state["requests"]
         self.retries = state["retries"]

@@ -28,6 +28,9 @@ from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS
 #: success and leave it, edit it with the record's editable fields (an upsert), or count it as a failure.
 ON_EXISTING = ("skip", "update", "fail")
 
+#: Keys of an add's entry that its upsert edit keeps: which records the add found or made.
+_KEPT_FROM_ADD = ("record_id", "record_ids", "after_lost_answer")
+
 #: Sends some of the run's items and yields each batch's result (a client's stream for the call);
 #: calls its second argument with each batch's phones as the batch goes on the wire.
 Sender = Callable[[Collection[Any], Callable[[list[str]], None]], Generator[BatchResult, None, None]]
@@ -183,10 +186,14 @@ class RecordsRun:
         Each record of a phone whose outcome is ``ALREADY_EXISTS`` is sent as an edit with its
         editable fields; its entry becomes the edit's result (``UPDATED`` or ``UPDATE_FAILED``)
         with the existing ``record_id``. A record with nothing to edit stays ``ALREADY_EXISTS``.
-        Add-only fields cannot be edited: a warning says how many records had them.
+        Add-only fields cannot be edited: a warning says how many records had them. After an error
+        that stopped the run (credentials, Thulium unavailable...) no edit is sent: those records
+        are ``NOT_SENT``.
         """
         existing = set(self.results.phones_with_outcome(ALREADY_EXISTS))
-        edits, record_ids, add_only = [], {}, 0
+        edits: list[dict[str, Any]] = []
+        edited: list[str] = []
+        add_only = 0
         for record in records:
             phone = record["phone_number"]
             if phone not in existing:
@@ -195,7 +202,7 @@ class RecordsRun:
             add_only += any(key in ADD_ONLY_FIELDS for key in record)
             if len(edit) > 1:
                 edits.append(edit)
-                record_ids[phone] = self.results.results[phone].get("record_id")
+                edited.append(phone)
         if add_only:
             self.results.notes.append(
                 f"{add_only} record(s) already in campaign {self.results.campaign_id} hold "
@@ -203,15 +210,29 @@ class RecordsRun:
             )
         if not edits:
             return
-        self.log.info("%d record(s) already in campaign %s: editing them", len(edits), self.results.campaign_id)
-        self.results.forget(list(record_ids))
+        campaign = self.results.campaign_id
+        # What the add's answer said about each record, kept on the entry its edit's result replaces.
+        kept = {
+            phone: {key: entry[key] for key in _KEPT_FROM_ADD if key in entry}
+            for phone in edited
+            if isinstance(entry := self.results.results[phone], dict)
+        }
+        self.results.forget(edited)
         try:
+            if self.results.stop_error is not None:
+                # An error later batches would share stopped the add: the edits would meet it too.
+                self.log.info("%d record(s) already in campaign %s: not edited, the run stopped", len(edits), campaign)
+                # Every phone without an entry now was never sent, these edits included: NOT_SENT.
+                self.results.finish()
+                return
+            self.log.info("%d record(s) already in campaign %s: editing them", len(edits), campaign)
             self._record(send_edits, edits, read_as=EDIT_EXISTING)
         finally:
-            for phone, record_id in record_ids.items():
+            for phone, fields in kept.items():
                 entry = self.results.results[phone]
-                if isinstance(entry, dict) and record_id is not None:
-                    entry.setdefault("record_id", record_id)
+                if isinstance(entry, dict) and fields:
+                    # A copy: client-side entries (NOT_SENT, INTERRUPTED) are one object shared by many phones.
+                    self.results.results[phone] = {**fields, **entry}
 
     def conclude(self) -> tuple[dict[str, Any], RunSummary, ThuliumError | None]:
         """Finish the results and decide: every phone's entry, the summary, and the error to raise (or ``None``).

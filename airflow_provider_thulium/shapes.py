@@ -15,7 +15,9 @@ NOT_SENT = "NOT_SENT"  # the run stopped before this phone's request was sent
 REQUEST_FAILED = "REQUEST_FAILED"  # its request failed for good; it may or may not have been applied
 NO_ANSWER = "NO_ANSWER"  # the request succeeded but the answer left this phone out
 INTERRUPTED = "INTERRUPTED"  # the task was stopped before an answer came; it may have been applied
-CLIENT_STATUSES = frozenset({NOT_SENT, REQUEST_FAILED, NO_ANSWER, INTERRUPTED})
+#: Thulium's answer about this phone contradicts itself (``message`` says how): a failure.
+CONTRADICTORY_ANSWER = "CONTRADICTORY_ANSWER"
+CLIENT_STATUSES = frozenset({NOT_SENT, REQUEST_FAILED, NO_ANSWER, INTERRUPTED, CONTRADICTORY_ANSWER})
 
 #: Statuses Thulium answers for a delete (docs/thulium-api.md, "DELETE").
 REMOVED = "REMOVED"
@@ -70,7 +72,13 @@ class AddEntry(_AddEntryKeys, total=False):
 
     record_id: int
     message: str
+    #: When Thulium answered several objects for one phone: all of them.
     results: list[dict[str, object]]
+    #: Every record id the answer gave for this phone, when it gave more than one.
+    record_ids: list[object]
+    #: ``ALREADY_EXISTS`` answered a retry after a lost answer: the record may be this run's own
+    #: add, so it counts as a success whatever ``on_existing`` says.
+    after_lost_answer: bool
 
 
 DeleteResults = dict[str, list[DeleteEntry]]
@@ -92,6 +100,7 @@ class _RunSummaryKeys(TypedDict):
     duration_seconds: float
     stopped_by: str | None  # the error that ended the run early, if one did
     unmatched_answers: int  # answer keys that matched no phone sent
+    after_lost_answer: int  # phones whose ALREADY_EXISTS answered a retry after a lost answer (see AddEntry)
     warnings: list[str]  # outcomes that look like a mistake rather than a normal day (also logged)
 
 

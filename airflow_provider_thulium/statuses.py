@@ -8,11 +8,13 @@ statuses (``"status": "NO_CALL"``); both become ``status_id`` here.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
-from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.paging import whole_number
+from airflow_provider_thulium.privacy import mask_phone, safe_server_text
 from airflow_provider_thulium.validation import STATUS_NAME_FIELD, item_name
 
 #: System statuses whose records need more fields (docs/thulium-api.md, "PUT" and "POST").
@@ -32,47 +34,77 @@ class CampaignStatus(TypedDict):
 
 
 def read_statuses(payload: Any, description: str) -> list[CampaignStatus]:
-    """The statuses from an answer of ``GET outbounds/:id/statuses`` (``status_id`` arrives as a string)."""
+    """The statuses from an answer of ``GET outbounds/:id/statuses`` (``status_id`` arrives as a string).
+
+    ``status_id`` must be an integer or a digit string, ``name`` and ``system_status`` strings;
+    anything else is a :class:`ThuliumResponseError` naming the status and the field.
+    """
     if not isinstance(payload, list):
         raise ThuliumResponseError(f"{description} answered {type(payload).__name__} instead of a list of statuses")
     statuses: list[CampaignStatus] = []
-    for item in payload:
-        try:
-            dictionary_id = item.get("dictionary_status_id")
-            statuses.append(
-                {
-                    "status_id": int(item["status_id"]),
-                    "name": str(item["name"]),
-                    "system_status": str(item["system_status"]),
-                    "dictionary_status_id": None if dictionary_id in (None, "") else int(dictionary_id),
-                }
-            )
-        except (AttributeError, KeyError, TypeError, ValueError):
-            raise ThuliumResponseError(
-                f"{description} answered a status without a usable id, name or system status"
-            ) from None
+    for index, item in enumerate(payload):
+        if not isinstance(item, dict):
+            raise ThuliumResponseError(f"{description} answered status {index} as {type(item).__name__}, not an object")
+        dictionary_id = item.get("dictionary_status_id")
+        statuses.append(
+            {
+                "status_id": _whole(item.get("status_id"), "status_id", index, description),
+                "name": _text(item.get("name"), "name", index, description),
+                "system_status": _text(item.get("system_status"), "system_status", index, description),
+                "dictionary_status_id": None
+                if dictionary_id in (None, "")
+                else _whole(dictionary_id, "dictionary_status_id", index, description),
+            }
+        )
     return statuses
 
 
+def _whole(value: object, field: str, index: int, description: str) -> int:
+    number = whole_number(value)
+    if number is not None:
+        return number
+    raise ThuliumResponseError(
+        f"{description} answered status {index} with {field} {safe_server_text(value, 60)}: not a whole number"
+    )
+
+
+def _text(value: object, field: str, index: int, description: str) -> str:
+    if isinstance(value, str):
+        return value
+    raise ThuliumResponseError(
+        f"{description} answered status {index} with {field} {safe_server_text(value, 60)}: not a string"
+    )
+
+
+def _shown(name: object) -> str:
+    # A status name in a message: a server's text (or a caller's), quoted, short, numbers masked.
+    return "'" + safe_server_text(name, 60) + "'"
+
+
 def _listing(statuses: Sequence[CampaignStatus]) -> str:
-    return "; ".join(f"{s['status_id']} {s['name']!r} ({s['system_status']})" for s in statuses) or "none"
+    return (
+        "; ".join(f"{s['status_id']} {_shown(s['name'])} ({_shown(s['system_status'])[1:-1]})" for s in statuses)
+        or "none"
+    )
 
 
-def status_lookup(statuses: Sequence[CampaignStatus]) -> dict[str, CampaignStatus | None]:
-    """Each usable name → its status; ``None`` marks a name shared by several statuses (ambiguous).
+def name_key(name: str) -> str:
+    """A status name as it is compared: Unicode NFC, surrounding spaces dropped, case-folded."""
+    return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).strip().casefold())
 
-    A status's own name wins over a system status of the same spelling; names are matched without
-    regard to case and surrounding spaces.
+
+def status_lookup(statuses: Sequence[CampaignStatus]) -> dict[str, list[CampaignStatus]]:
+    """Each usable name → the statuses it may mean; more than one makes the name ambiguous.
+
+    A value may be a status's name or the system status of a status; names are compared by
+    :func:`name_key`. A value that is one status's name and another status's system status is
+    ambiguous, as is a name or system status shared by several statuses.
     """
-    by_name: dict[str, CampaignStatus | None] = {}
+    lookup: dict[str, list[CampaignStatus]] = {}
     for status in statuses:
-        key = status["name"].strip().casefold()
-        by_name[key] = None if key in by_name else status
-    by_system: dict[str, CampaignStatus | None] = {}
-    for status in statuses:
-        key = status["system_status"].strip().casefold()
-        by_system[key] = None if key in by_system else status
-    return {**by_system, **by_name}
+        for key in {name_key(status["name"]), name_key(status["system_status"])}:
+            lookup.setdefault(key, []).append(status)
+    return lookup
 
 
 def resolve_status_names(
@@ -80,8 +112,8 @@ def resolve_status_names(
 ) -> list[dict[str, Any]]:
     """Records with each ``status`` name replaced by its ``status_id``, and the status's requirements checked.
 
-    Raises :class:`ThuliumValidationError` listing the campaign's statuses for an unknown or
-    ambiguous name, or a record missing a field its status requires.
+    Raises :class:`ThuliumValidationError` listing the campaign's statuses for an unknown name, the
+    statuses an ambiguous name may mean, or a record missing a field its status requires.
     """
     lookup = status_lookup(statuses)
     by_id = {status["status_id"]: status for status in statuses}
@@ -95,17 +127,17 @@ def resolve_status_names(
             resolved.append(record)
             continue
         where = f"{item_name(field, index)} (phone {mask_phone(record['phone_number'])}).status"
-        key = str(name).strip().casefold()
-        if key not in lookup:
+        candidates = lookup.get(name_key(str(name)), [])
+        if not candidates:
             raise ThuliumValidationError(
-                f"{where}: campaign {campaign_id} has no status {name!r}; its statuses: {_listing(statuses)}"
+                f"{where}: campaign {campaign_id} has no status {_shown(name)}; its statuses: {_listing(statuses)}"
             )
-        status = lookup[key]
-        if status is None:
+        if len(candidates) > 1:
             raise ThuliumValidationError(
-                f"{where}: {name!r} names several statuses of campaign {campaign_id}; give status_id or a status "
-                f"name instead. Its statuses: {_listing(statuses)}"
+                f"{where}: {_shown(name)} names several statuses of campaign {campaign_id} (as a name or a system "
+                f"status): {_listing(candidates)}; give status_id or a status name instead"
             )
+        status = candidates[0]
         clean = {key: value for key, value in record.items() if key != STATUS_NAME_FIELD}
         clean["status_id"] = status["status_id"]
         _check_requirements(clean, status, item_name(field, index), campaign_id)
@@ -117,6 +149,6 @@ def _check_requirements(record: dict[str, Any], status: CampaignStatus, where: s
     missing = [key for key in REQUIRED_BY_SYSTEM_STATUS.get(status["system_status"], ()) if not record.get(key)]
     if missing:
         raise ThuliumValidationError(
-            f"{where} (phone {mask_phone(record['phone_number'])}): status {status['name']!r} of campaign "
+            f"{where} (phone {mask_phone(record['phone_number'])}): status {_shown(status['name'])} of campaign "
             f"{campaign_id} is {status['system_status']}, which needs {' and '.join(missing)}"
         )

@@ -168,7 +168,17 @@ def send_batch(
             f"{description} answered {type(answer.payload).__name__} instead of an object keyed by phone number"
         )
         return [BatchResult(batch.phones, None, error, answer.requests, answer.retries, seconds)]
-    return [BatchResult(batch.phones, answer.payload, None, answer.requests, answer.retries, seconds)]
+    return [
+        BatchResult(
+            batch.phones,
+            answer.payload,
+            None,
+            answer.requests,
+            answer.retries,
+            seconds,
+            maybe_applied_before=answer.maybe_applied_before,
+        )
+    ]
 
 
 def _send_halves(

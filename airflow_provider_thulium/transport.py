@@ -26,6 +26,7 @@ from typing import Any
 import msgspec
 import requests
 from requests.adapters import HTTPAdapter
+from requests.structures import CaseInsensitiveDict
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 from airflow_provider_thulium import __version__
@@ -36,7 +37,7 @@ from airflow_provider_thulium.exceptions import (
     ThuliumResponseError,
     ThuliumUnavailableError,
 )
-from airflow_provider_thulium.privacy import hide_phone_queries_in_urllib3_logs, hide_query, safe_server_text
+from airflow_provider_thulium.privacy import Secret, hide_phone_queries_in_urllib3_logs, hide_query, safe_server_text
 from airflow_provider_thulium.retry import RetryPolicy, retry_after_seconds
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.status_errors import error_from_answer
@@ -67,6 +68,9 @@ class Answer:
     payload: Any
     requests: int
     retries: int
+    #: An earlier attempt failed in a way that may have followed Thulium applying it (a lost,
+    #: late, cut-off or unreadable answer, a 5xx): this answer may describe a repeat.
+    maybe_applied_before: bool = False
 
 
 class Transport:
@@ -97,6 +101,7 @@ class Transport:
         self.retry_policy = RetryPolicy.from_settings(settings)
         self._login = login
         self._password = password
+        self._secret = Secret(password)
         #: Set when the caller stops (a task killed or timed out): requests in flight stop retrying.
         self.abandoned = threading.Event()
 
@@ -196,6 +201,7 @@ class Transport:
         headers = {"Content-Type": "application/json"} if body is not None else None
         limit = max_answer_bytes if max_answer_bytes is not None else answer_limit(self.settings)
         attempts = self.retry_policy.start(retry=retry, deadline=budget_deadline)
+        maybe_applied = False
         while True:
             if self.abandoned.is_set():
                 raise ThuliumUnavailableError(f"{description}: abandoned, the caller stopped")
@@ -203,6 +209,11 @@ class Transport:
             retry_after: float | None = None
             try:
                 status, answer_headers, content = self._attempt(method, path, query, body, headers, limit, description)
+                # Headers reach messages too (the request id, Content-Type): the password is cut from them.
+                if self._secret.value is not None and any(self._secret.value in v for v in answer_headers.values()):
+                    answer_headers = CaseInsensitiveDict(
+                        {k: self._secret.removed(v) for k, v in answer_headers.items()}
+                    )
             except ThuliumError as exc:
                 if not exc.retryable:
                     exc.attempts = attempt
@@ -210,14 +221,16 @@ class Transport:
                 failure = exc
             else:
                 if status >= 300:
-                    failure = error_from_answer(status, answer_headers, _json_or_none(content), description)
+                    failure = error_from_answer(
+                        status, answer_headers, _json_or_none(content, self._secret), description
+                    )
                     retry_after = retry_after_seconds(answer_headers.get("Retry-After"))
                 elif not content:
                     # Applied, but nothing to say per phone: every phone gets NO_ANSWER, not a retry.
-                    return Answer({}, attempt, attempt - 1)
+                    return Answer({}, attempt, attempt - 1, maybe_applied)
                 else:
                     try:
-                        return Answer(_decode_json(content), attempt, attempt - 1)
+                        return Answer(_decode_json(content, self._secret), attempt, attempt - 1, maybe_applied)
                     except (ValueError, RecursionError) as exc:
                         why = "nested too deeply" if isinstance(exc, RecursionError) else "not JSON"
                         failure = ThuliumResponseError(
@@ -227,6 +240,8 @@ class Transport:
                             status_code=status,
                             request_id=answer_headers.get("X-Request-Id"),
                         )
+            # A 429 says the request was not served; anything else may have followed Thulium applying it.
+            maybe_applied = maybe_applied or failure.status_code != 429
             wait = attempts.wait_before_next(failure, retry_after)
             if wait is None:
                 if attempts.why_final is not None and retry:
@@ -316,7 +331,7 @@ class Transport:
                 "Thulium or the network is slow, or a proxy holds the connection"
             )
         if isinstance(exc, requests.exceptions.SSLError):
-            reason = _transport_reason(exc)
+            reason = _transport_reason(exc, self._secret)
             hint = (
                 "The server answered in plain http, not TLS: write http://... in the connection's host."
                 if _PLAIN_HTTP_ANSWER.search(reason)
@@ -327,15 +342,17 @@ class Transport:
             return failure
         if isinstance(exc, _CONFIGURATION_ERRORS):
             # The address or a proxy from the environment is unusable: the same on every attempt.
-            return ThuliumConfigurationError(f"{description}: {_transport_reason(exc)}; check the address and proxies")
+            return ThuliumConfigurationError(
+                f"{description}: {_transport_reason(exc, self._secret)}; check the address and proxies"
+            )
         if isinstance(exc, requests.RequestException):
             # Connection errors, timeouts, a body cut off mid-stream (ChunkedEncodingError), ...
             return ThuliumUnavailableError(
-                f"{description}: no answer from Thulium ({_transport_reason(exc)}); check the account "
+                f"{description}: no answer from Thulium ({_transport_reason(exc, self._secret)}); check the account "
                 "address and that Thulium is reachable from the worker"
             )
         # Anything else (a malformed proxy URL urllib3 refuses, an OSError...): reported, not retried.
-        return ThuliumError(f"{description}: unexpected {_transport_reason(exc)}")
+        return ThuliumError(f"{description}: unexpected {_transport_reason(exc, self._secret)}")
 
 
 # requests' errors that say the request could not even be built: not worth repeating.
@@ -391,33 +408,35 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _decode_json(content: bytes | bytearray) -> Any:
+def _decode_json(content: bytes | bytearray, secret: Secret) -> Any:
     # msgspec reads an answer two to three times faster than the json module, and refuses NaN and
     # Infinity as we do. What it cannot read (a lone surrogate escape, a number out of float range,
     # malformed text) goes to the json module, so an answer means the same whichever read it.
     try:
-        return _MSGSPEC_DECODE(content)
+        payload = _MSGSPEC_DECODE(content)
     except (msgspec.DecodeError, RecursionError):
         # Strict: NaN and Infinity are not JSON, and Thulium never sends them.
-        return json.loads(content, parse_constant=_refuse_constant)
+        payload = json.loads(content, parse_constant=_refuse_constant)
+    # The password, echoed by a server, never reaches a result, a message or a log line.
+    return secret.removed(payload) if secret.in_bytes(content) else payload
 
 
-def _json_or_none(content: bytes | bytearray | None) -> Any:
+def _json_or_none(content: bytes | bytearray | None, secret: Secret) -> Any:
     if not content:
         return None
     try:
-        return _decode_json(content)
+        return _decode_json(content, secret)
     except (ValueError, RecursionError):
         return None
 
 
-def _transport_reason(exc: BaseException) -> str:
+def _transport_reason(exc: BaseException, secret: Secret) -> str:
     # requests puts the full URL, query string and all, in its messages; the query holds phones.
     # The rest may quote the server (a status line, a header): one line, numbers masked.
     reason = exc
     while reason.__context__ is not None and not str(reason):
         reason = reason.__context__
-    text = safe_server_text(hide_query(str(reason)), limit=300)
+    text = safe_server_text(hide_query(secret.removed(str(reason))), limit=300)
     return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
 
 

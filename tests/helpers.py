@@ -10,7 +10,7 @@ import sqlite3
 import threading
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -192,3 +192,21 @@ def http_answer(status: int = 200, body: bytes = b"", headers: dict[str, str] | 
         fields["Content-Length"] = str(len(body))
     head = f"HTTP/1.1 {status} X\r\n" + "".join(f"{name}: {value}\r\n" for name, value in fields.items())
     return head.encode("latin-1") + b"\r\n" + body
+
+
+@contextlib.contextmanager
+def hook_on_raw_server(
+    answer: Callable[[RawRequest], Iterable[Any]],
+    password: str = "api_pass",  # noqa: S107 (a test server's)
+    **settings: Any,
+) -> Iterator[tuple[Any, RawServer]]:
+    """A :class:`ThuliumHook` on a :class:`RawServer` through a connection in the environment, and the server."""
+    from airflow_provider_thulium.hooks.thulium import ThuliumHook
+
+    with RawServer(answer) as server, pytest.MonkeyPatch.context() as patch:
+        set_connection(patch, "thulium_raw", host=server.url, login="api_user", password=password)
+        hook = ThuliumHook("thulium_raw", **settings)
+        try:
+            yield hook, server
+        finally:
+            hook.close()

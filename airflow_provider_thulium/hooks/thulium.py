@@ -283,8 +283,8 @@ class ThuliumHook(BaseHook):
         self,
         campaign_id: str | int,
         *,
-        status_ids: Iterable[int] | None = None,
-        system_statuses: Iterable[str] | None = None,
+        status_ids: Iterable[int | str] | int | str | None = None,
+        system_statuses: Iterable[str] | str | None = None,
         created_from: date | str | None = None,
         created_to: date | str | None = None,
         called_from: date | str | None = None,
@@ -294,11 +294,13 @@ class ThuliumHook(BaseHook):
 
         Memory is bounded by one page. Offset paging over a campaign that changes meanwhile can skip
         or repeat records: a ``record_id`` is never yielded twice in one pass, and a warning says when
-        the number of matching records changed while reading.
+        the number of matching records changed while reading. The read always ends; a server that
+        pages oddly (ignores ``offset``, an empty page short of its ``count``) ends it with a
+        :class:`~airflow_provider_thulium.exceptions.ThuliumResponseError`.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
-        :param status_ids: only records with these status ids.
-        :param system_statuses: only records with these system statuses (``"NO_CALL"``, ...).
+        :param status_ids: only records with these status ids: one (``3``, ``"13"``) or a list.
+        :param system_statuses: only records with these system statuses: one (``"NO_CALL"``) or a list.
         :param created_from: only records created on or after this day (a date or ``"YYYY-MM-DD"``).
         :param created_to: only records created on or before this day.
         :param called_from: only records last called on or after this day.

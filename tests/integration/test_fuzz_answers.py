@@ -31,7 +31,7 @@ from hypothesis.configuration import set_hypothesis_home_dir
 
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from tests.helpers import CLOSE, RawRequest, RawServer
+from tests.helpers import CLOSE, RawRequest, hook_on_raw_server
 
 PHONES = ["48500100201", "48500100202", "+48500100203"]
 RECORDS = [{"phone_number": phone, "status_id": 2} for phone in PHONES]
@@ -61,24 +61,22 @@ class Script:
 SCRIPT = Script()
 
 
+#: Quick: one retry, waits of milliseconds, Retry-After cut to 50 ms, attempts cut at 1 s.
+QUICK = {
+    "timeout": 1,
+    "max_retries": 1,
+    "backoff": 0.001,
+    "max_backoff": 0.002,
+    "max_retry_after": 0.05,
+    "retry_budget": 2,
+    "max_batch_size": 2,
+}
+
+
 @pytest.fixture(scope="module")
 def hook() -> Iterator[ThuliumHook]:
-    with RawServer(SCRIPT) as server, pytest.MonkeyPatch.context() as patch:
-        conn = {"conn_type": "thulium", "host": server.url, "login": "api_user", "password": "api_pass"}
-        patch.setenv("AIRFLOW_CONN_THULIUM_HOSTILE", json.dumps(conn))
-        # Quick: one retry, waits of milliseconds, Retry-After cut to 50 ms, attempts cut at 1 s.
-        hook = ThuliumHook(
-            "thulium_hostile",
-            timeout=1,
-            max_retries=1,
-            backoff=0.001,
-            max_backoff=0.002,
-            max_retry_after=0.05,
-            retry_budget=2,
-            max_batch_size=2,
-        )
+    with hook_on_raw_server(SCRIPT, **QUICK) as (hook, _):
         yield hook
-        hook.close()
 
 
 # ----------------------------------------------------------------------------- strategies

@@ -40,7 +40,7 @@ def test_an_add_needs_only_the_phone_and_takes_identifier_and_order():
 
 def test_statuses_come_back_with_int_ids():
     assert STATUSES[0] == {"status_id": 1, "name": "New", "system_status": "TO_CALL", "dictionary_status_id": None}
-    with pytest.raises(ThuliumResponseError, match="status without a usable id"):
+    with pytest.raises(ThuliumResponseError, match="status 0 with status_id None: not a whole number"):
         read_statuses([{"name": "x"}], "GET outbounds/00001/statuses")
     with pytest.raises(ThuliumResponseError, match="instead of a list"):
         read_statuses({"error": 1}, "GET outbounds/00001/statuses")
