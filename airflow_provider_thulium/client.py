@@ -8,9 +8,12 @@ builds one from an Airflow connection; scripts and tests can build one directly.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -25,10 +28,21 @@ from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
 from airflow_provider_thulium.stream import OnSend, stream_batches
+from airflow_provider_thulium.sync import (
+    DEFAULT_MAX_REMOVALS,
+    DEFAULT_UPDATE_FIELDS,
+    SyncPlan,
+    SyncRun,
+    build_plan,
+    check_guard,
+)
+from airflow_provider_thulium.sync_state import SyncState
 from airflow_provider_thulium.transport import Transport
 from airflow_provider_thulium.validation import (
     normalize_campaign_id,
     parse_flag,
+    parse_max_removals,
+    parse_update_fields,
     resolve_timezone,
 )
 
@@ -139,6 +153,54 @@ class ThuliumClient:
                 count,
             )
 
+    def read_campaign(self, campaign_id: str | int) -> tuple[int, Iterator[dict[str, Any]]]:
+        """Every record of the campaign: its count (from the first page) and the records, in the order added.
+
+        The first page is read at once; the others are read up to ``max_concurrent_requests`` at a
+        time and yielded in offset order, so memory is bounded by a few pages. A ``record_id`` is
+        yielded once; a count that changed while reading is logged as :meth:`iter_records` does.
+        """
+        campaign = normalize_campaign_id(campaign_id)
+        count, first = self._records_page(campaign, "", PAGE_SIZE, 0)
+        return count, self._concurrent_pages(campaign, count, first)
+
+    def _concurrent_pages(self, campaign: str, count: int, first: list[Any]) -> Iterator[dict[str, Any]]:
+        seen: set[Any] = set()
+        workers = max(1, self.settings.max_concurrent_requests)
+        offsets = iter(range(PAGE_SIZE, count, PAGE_SIZE) if len(first) == PAGE_SIZE else ())
+        last_count = count
+        pool = ThreadPoolExecutor(workers, thread_name_prefix="thulium-pages")
+        try:
+            # Twice the workers in flight keeps them busy while pages are consumed in order.
+            pending = deque(
+                pool.submit(self._records_page, campaign, "", PAGE_SIZE, offset)
+                for offset in islice(offsets, 2 * workers)
+            )
+            page = first
+            while True:
+                for record in page:
+                    record_id = record.get("record_id") if isinstance(record, dict) else None
+                    if record_id is not None and record_id in seen:
+                        continue
+                    seen.add(record_id)
+                    yield record
+                if not pending:
+                    break
+                last_count, page = pending.popleft().result()
+                pending.extend(
+                    pool.submit(self._records_page, campaign, "", PAGE_SIZE, offset) for offset in islice(offsets, 1)
+                )
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if last_count != count:
+            self.log.warning(
+                "campaign %s changed while its records were read (%d records at the first page, %d at the last): "
+                "records may have been skipped; read again for a consistent list",
+                campaign,
+                count,
+                last_count,
+            )
+
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
         """The number of the campaign's records matching the filters (the ``count`` of one small page)."""
         campaign = normalize_campaign_id(campaign_id)
@@ -207,6 +269,67 @@ class ThuliumClient:
     ) -> AddResults:
         """Add records; see :meth:`ThuliumHook.add_records`."""
         return self.run(ADD, campaign_id, records, False, policy)
+
+    def plan_sync(
+        self,
+        campaign_id: str | int,
+        records: object,
+        *,
+        update_fields: object = DEFAULT_UPDATE_FIELDS,
+        remove_missing: object = False,
+        state_path: Any = None,
+    ) -> SyncPlan:
+        """Read the campaign once and plan what makes it match ``records``; sends nothing.
+
+        See :meth:`~airflow_provider_thulium.hooks.thulium.ThuliumHook.plan_sync`.
+        """
+        owned = parse_update_fields(update_fields)
+        remove = parse_flag(remove_missing, "remove_missing")
+        call = self.check(ADD, campaign_id, records, False)
+        state = None if state_path is None else SyncState.load(state_path, call.campaign_id)
+        count, current = self.read_campaign(call.campaign_id)
+        plan = build_plan(call.campaign_id, call.items, owned, count, current, remove_missing=remove, state=state)
+        self.log.info("sync plan for campaign %s: %s", call.campaign_id, plan.describe())
+        for note in plan.notes:
+            self.log.warning("%s", note)
+        return plan
+
+    def start_sync(self, plan: SyncPlan, policy: OutcomePolicy | None = None) -> SyncRun:
+        """A run of a plan's changes under ``policy``; nothing is sent until it applies."""
+        policy = policy or OutcomePolicy()
+
+        def start(operation: Operation, phones: list[str], items: list[Any]) -> RecordsRun:
+            return self.start_run(CheckedCall(operation, plan.campaign_id, phones, items, False), policy)
+
+        return SyncRun(plan, start, policy, self.log)
+
+    def sync_campaign(
+        self,
+        campaign_id: str | int,
+        records: object,
+        *,
+        update_fields: object = DEFAULT_UPDATE_FIELDS,
+        remove_missing: object = False,
+        max_removals: object = DEFAULT_MAX_REMOVALS,
+        dry_run: object = False,
+        state_path: Any = None,
+        policy: OutcomePolicy | None = None,
+    ) -> dict[str, Any]:
+        """Plan, check the guard, and apply the changes; see :meth:`ThuliumHook.sync_campaign`."""
+        limit = parse_max_removals(max_removals)
+        dry = parse_flag(dry_run, "dry_run")
+        plan = self.plan_sync(
+            campaign_id, records, update_fields=update_fields, remove_missing=remove_missing, state_path=state_path
+        )
+        check_guard(plan, limit)
+        if dry:
+            return plan.entries()
+        run = self.start_sync(plan, policy)
+        run.apply()
+        entries, _, error = run.conclude()
+        if error is not None:
+            raise error
+        return entries
 
     def run(
         self,
