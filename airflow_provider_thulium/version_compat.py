@@ -8,6 +8,7 @@ from airflow.providers.common.compat.sdk import (
     BaseHook,
     BaseOperator,
     Context,
+    ObjectStoragePath,
 )
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
@@ -24,4 +25,5 @@ __all__ = [
     "BaseOperator",
     "Context",
     "DateTimeTrigger",
+    "ObjectStoragePath",
 ]
