@@ -562,6 +562,9 @@ class SandboxState:
         self.campaigns: dict[str, Campaign] = {}
         self._next_record_id = _FIRST_RECORD_ID
         self._clock: Callable[[], datetime] = datetime.now
+        #: Whether ``GET outbounds/:id/records`` shows ``record_fields``: the vendor's documented answer
+        #: does not (docs/thulium-api.md, "Paged records"); a setting, so both answers can be served.
+        self.show_record_fields = True
         self.reset(seed)
 
     # ----------------------------------------------------------------- set-up helpers
@@ -1139,7 +1142,7 @@ class SandboxState:
         """A record as ``GET outbounds/:id/records`` shows it (missing values as ``""``)."""
         status = statuses.get(str(record.status_id))
         agent = self.agents.get(record.agent_login) if record.agent_login else None
-        return {
+        shown = {
             "record_id": record.record_id,
             "phone_number": record.phone_number,
             "system_status": status["system_status"] if status is not None else "",
@@ -1153,8 +1156,10 @@ class SandboxState:
             "last_note": record.last_note,
             "identifier": record.identifier if record.identifier is not None else "",
             "order": record.order if record.order is not None else "",
-            "record_fields": dict(record.record_fields),
         }
+        if self.show_record_fields:
+            shown["record_fields"] = dict(record.record_fields)
+        return shown
 
     def _agents_json(self, campaign: Campaign) -> list[dict[str, Any]]:
         answer = []
