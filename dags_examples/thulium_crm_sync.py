@@ -1,11 +1,12 @@
-"""CRM sync: new leads into the campaign, changed ones edited, opt-outs removed, the campaign read back.
+"""CRM sync: make the campaign match the CRM in one task, after a dry run shows the plan; then read it back.
 
-Shows: one CRM export (a CSV shipped beside this file) split into leads and opt-outs by a task with
-two outputs; ``ThuliumAddRecordsOperator`` with ``on_existing="update"`` (an upsert: a lead already
-in the campaign is edited instead) and statuses given by their names as shown in Thulium, resolved
-per campaign; ``ThuliumDeleteRecordsOperator`` for the opt-outs; and a report that reads the whole
-campaign back with ``ThuliumHook.iter_records`` into a CSV file. Full numbers go to XCom and the CSV
-only: the tasks' logs show counts and masked numbers.
+Shows: one CRM export (a CSV shipped beside this file) turned into the desired records; a dry run of
+``ThuliumSyncCampaignOperator`` (the plan in XCom, only reads sent); the sync itself, which adds the
+new leads, edits only the field the CRM owns (``record_fields``) on leads already there, so the
+statuses agents set are kept, and removes the records the CRM no longer has (opt-outs included),
+under a guard on how many may go; and a report that reads the whole campaign back with
+``ThuliumHook.iter_records`` into a CSV file. Full numbers go to XCom and the CSV only: the tasks'
+logs show counts and masked numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from typing import Any
 from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operators.thulium import ThuliumAddRecordsOperator, ThuliumDeleteRecordsOperator
+from airflow_provider_thulium.operators.thulium import ThuliumSyncCampaignOperator
 
 CRM_LEADS_CSV = Path(__file__).parent / "data" / "crm_leads.csv"
 CAMPAIGN_ID = "00002"
@@ -44,16 +45,14 @@ with DAG(
     tags=["thulium", "example"],
 ):
 
-    @task(multiple_outputs=True, show_return_value_in_logs=False)
-    def read_crm_export() -> dict[str, list[Any]]:
-        """Split the CRM export into leads to add or edit and numbers that opted out."""
+    @task(show_return_value_in_logs=False)
+    def read_crm_export() -> list[dict[str, Any]]:
+        """The leads the campaign should hold: every CRM row but the opt-outs."""
         leads: list[dict[str, Any]] = []
-        opt_outs: list[str] = []
         with CRM_LEADS_CSV.open(newline="") as file:
             for row in csv.DictReader(file):
                 if row["opted_out"] == "yes":
-                    opt_outs.append(row["phone_number"])
-                    continue
+                    continue  # not desired: the sync removes it from the campaign
                 lead: dict[str, Any] = {
                     "phone_number": row["phone_number"],
                     "status": STATUS_BY_CRM_STAGE[row["stage"]],
@@ -65,23 +64,34 @@ with DAG(
                 if row["next_contact"]:
                     lead["next_call_date"] = row["next_contact"]
                 leads.append(lead)
-        print(f"CRM export: {len(leads)} lead(s), {len(opt_outs)} opt-out(s)")
-        return {"leads": leads, "opt_outs": opt_outs}
+        print(f"CRM export: {len(leads)} lead(s)")
+        return leads
 
-    export = read_crm_export()
+    leads = read_crm_export()
 
-    add_leads = ThuliumAddRecordsOperator(
-        task_id="add_leads",
+    # [START howto_sync_dry_run]
+    preview = ThuliumSyncCampaignOperator(
+        task_id="preview_sync",
         campaign_id=CAMPAIGN_ID,
-        records=export["leads"],
-        on_existing="update",
+        records=leads,
+        remove_missing=True,
+        max_removals=5,
+        dry_run=True,  # the plan in XCom ("summary" → "plan"); only reads are sent
     )
+    # [END howto_sync_dry_run]
 
-    remove_opt_outs = ThuliumDeleteRecordsOperator(
-        task_id="remove_opt_outs",
+    # [START howto_sync_campaign]
+    sync = ThuliumSyncCampaignOperator(
+        task_id="sync_campaign",
         campaign_id=CAMPAIGN_ID,
-        phone_numbers=export["opt_outs"],
+        records=leads,
+        # What the CRM owns on leads already in the campaign; status, agent and next call date are
+        # used only when a lead is added, so what agents set in Thulium is kept.
+        update_fields=["record_fields"],
+        remove_missing=True,  # records the CRM no longer has (opt-outs included) are removed...
+        max_removals=5,  # ...but a plan removing more than 5 fails before any write
     )
+    # [END howto_sync_campaign]
 
     @task(trigger_rule="all_done")
     def report_campaign() -> str:
@@ -100,4 +110,4 @@ with DAG(
         print(f"Campaign {CAMPAIGN_ID}: {sum(by_status.values())} record(s) by status: {dict(by_status)}")
         return str(report)
 
-    [add_leads, remove_opt_outs] >> report_campaign()
+    preview >> sync >> report_campaign()

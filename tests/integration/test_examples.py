@@ -91,32 +91,43 @@ def test_scale_out_maps_over_campaigns_and_chunks(examples, thulium_sandbox):
     assert thulium_sandbox.state.find("00002", "48500100200") == []
 
 
-def test_crm_sync_adds_edits_removes_and_reports(examples, thulium_sandbox, monkeypatch, tmp_path):
+def test_crm_sync_previews_then_adds_edits_what_the_crm_owns_removes_and_reports(
+    examples, thulium_sandbox, monkeypatch, tmp_path
+):
     monkeypatch.setenv("THULIUM_REPORT_DIR", str(tmp_path))
     run = run_dag(examples.get_dag("thulium_crm_sync"))
     assert task_states(run) == {
         "read_crm_export": "success",
-        "add_leads": "success",
-        "remove_opt_outs": "success",
+        "preview_sync": "success",
+        "sync_campaign": "success",
         "report_campaign": "success",
     }
-    added = xcom(run, "add_leads")
-    assert {phone: entry["status"] for phone, entry in added.items()} == {
-        "48600100300": "ADDED",
-        "48600100301": "ADDED",
-        "48600100302": "ADDED",
-        "48600100303": "ADDED",
-        "48600100201": "UPDATED",  # already in the campaign: edited (upsert)
+    preview = xcom(run, "preview_sync", "summary")
+    assert preview["dry_run"] is True and preview["requests"] == 0
+    plan = {"add": 4, "update": 1, "remove": 2, "unchanged": 0}
+    assert {key: preview["plan"][key] for key in plan} == plan
+    synced = xcom(run, "sync_campaign")
+    assert {phone: (entry["action"], entry["result"]) for phone, entry in synced.items()} == {
+        "48600100300": ("ADD", synced["48600100300"]["result"]),
+        "48600100301": ("ADD", synced["48600100301"]["result"]),
+        "48600100302": ("ADD", synced["48600100302"]["result"]),
+        "48600100303": ("ADD", synced["48600100303"]["result"]),
+        "48600100201": ("UPDATE", {"http_status": 204}),  # already in the campaign: its CRM id only
+        "48600100200": ("REMOVE", [{"http_status": 200, "record_id": 1013, "status": "REMOVED"}]),  # opted out
+        "48500100200": ("REMOVE", [{"http_status": 200, "record_id": 1015, "status": "REMOVED"}]),  # not in the CRM
     }
-    assert xcom(run, "add_leads", "summary")["outcomes"] == {"ADDED": 4, "UPDATED": 1}
-    assert xcom(run, "remove_opt_outs")["48600100200"][0]["status"] == "REMOVED"
+    summary = xcom(run, "sync_campaign", "summary")
+    assert summary["outcomes"] == {"ADDED": 4, "REMOVED": 2, "UPDATED": 1} and summary["plan"] == preview["plan"]
     state = thulium_sandbox.state
     (edited,) = state.find("00002", "48600100201")
-    assert (edited["status_id"], edited["agent_login"], edited["next_call_date"]) == (24, "m.nowak", "2030-08-03 11:00")
+    # The agent's status ("Interested") is kept; the CRM's "My record" is used only for new leads.
+    assert (edited["status_id"], edited["agent_login"], edited["record_fields"]) == (22, None, {"crm_id": "C-1014"})
     (called_back,) = state.find("00002", "48600100302")
     assert called_back["status_id"] == 23  # "Call back later" is 23 in this campaign, 5 in the other
-    assert state.find("00002", "48600100200") == []
+    (assigned,) = state.find("00002", "48600100303")
+    assert (assigned["status_id"], assigned["agent_login"]) == (24, "j.doe")
+    assert state.find("00002", "48600100200") == [] and state.find("00002", "48500100200") == []
     with (tmp_path / "thulium_campaign_00002.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert sorted(row["phone_number"] for row in rows) == sorted(r["phone_number"] for r in state.records("00002"))
-    assert len(rows) == 6
+    assert len(rows) == 5

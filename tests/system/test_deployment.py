@@ -169,10 +169,11 @@ def check_crm(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
 
 
 def check_crm_sync(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
-    added = run.xcoms[("add_leads", -1, "return_value")]
-    assert added["48600100300"]["status"] == "ADDED" and added["48600100201"]["status"] == "UPDATED"
+    assert run.xcoms[("preview_sync", -1, "summary")]["dry_run"] is True
+    synced = run.xcoms[("sync_campaign", -1, "return_value")]
+    assert synced["48600100300"]["result"]["status"] == "ADDED" and synced["48600100201"]["action"] == "UPDATE"
     (edited,) = sandbox.state.find("00002", "48600100201")
-    assert (edited["status_id"], edited["agent_login"]) == (24, "m.nowak")  # "My record" of campaign 00002
+    assert (edited["status_id"], edited["record_fields"]) == (22, {"crm_id": "C-1014"})  # the agent's status kept
     assert sandbox.state.find("00002", "48600100200") == []
     assert (report_dir / "thulium_campaign_00002.csv").exists()
 
