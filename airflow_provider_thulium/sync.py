@@ -213,7 +213,7 @@ def build_plan(
     campaign_count: int,
     campaign_records: Iterable[dict[str, Any]],
     *,
-    remove_missing: bool,
+    remove_missing: bool = False,
     state: SyncState | None = None,
 ) -> SyncPlan:
     """Compare the desired records with the campaign's, phone by phone (matched on their digits)."""
