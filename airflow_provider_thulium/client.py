@@ -11,7 +11,7 @@ import logging
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import islice
 from typing import Any
@@ -153,8 +153,8 @@ class ThuliumClient:
                 count,
             )
 
-    def read_campaign(self, campaign_id: str | int) -> tuple[int, Iterator[dict[str, Any]]]:
-        """Every record of the campaign: its count (from the first page) and the records, in the order added.
+    def read_campaign(self, campaign_id: str | int) -> CampaignRead:
+        """Every record of the campaign, in the order added, with its count from the first page.
 
         The first page is read at once; the others are read up to ``max_concurrent_requests`` at a
         time and yielded in offset order, so memory is bounded by a few pages. A ``record_id`` is
@@ -162,13 +162,15 @@ class ThuliumClient:
         """
         campaign = normalize_campaign_id(campaign_id)
         count, first = self._records_page(campaign, "", PAGE_SIZE, 0)
-        return count, self._concurrent_pages(campaign, count, first)
+        read = CampaignRead(count)
+        read.records = self._concurrent_pages(campaign, read, first)
+        return read
 
-    def _concurrent_pages(self, campaign: str, count: int, first: list[Any]) -> Iterator[dict[str, Any]]:
+    def _concurrent_pages(self, campaign: str, read: CampaignRead, first: list[Any]) -> Iterator[dict[str, Any]]:
         seen: set[Any] = set()
         workers = max(1, self.settings.max_concurrent_requests)
+        count = last_count = read.count
         offsets = iter(range(PAGE_SIZE, count, PAGE_SIZE) if len(first) == PAGE_SIZE else ())
-        last_count = count
         pool = ThreadPoolExecutor(workers, thread_name_prefix="thulium-pages")
         try:
             # Twice the workers in flight keeps them busy while pages are consumed in order.
@@ -187,6 +189,7 @@ class ThuliumClient:
                 if not pending:
                     break
                 last_count, page = pending.popleft().result()
+                read.pages += 1
                 pending.extend(
                     pool.submit(self._records_page, campaign, "", PAGE_SIZE, offset) for offset in islice(offsets, 1)
                 )
@@ -287,8 +290,11 @@ class ThuliumClient:
         remove = parse_flag(remove_missing, "remove_missing")
         call = self.check(ADD, campaign_id, records, False)
         state = None if state_path is None else SyncState.load(state_path, call.campaign_id)
-        count, current = self.read_campaign(call.campaign_id)
-        plan = build_plan(call.campaign_id, call.items, owned, count, current, remove_missing=remove, state=state)
+        read = self.read_campaign(call.campaign_id)
+        plan = build_plan(
+            call.campaign_id, call.items, owned, read.count, read.records, remove_missing=remove, state=state
+        )
+        plan.read_requests = read.pages
         self.log.info("sync plan for campaign %s: %s", call.campaign_id, plan.describe())
         for note in plan.notes:
             self.log.warning("%s", note)
@@ -405,6 +411,20 @@ class ThuliumClient:
             base_path=urlsplit(self.base_url).path,
         )
         return stream_batches(self.transport, call.operation.method, path, batches, on_send)
+
+
+@dataclass
+class CampaignRead:
+    """A read of every record of a campaign (:meth:`ThuliumClient.read_campaign`).
+
+    :param count: the campaign's records when the first page was read.
+    """
+
+    count: int
+    #: Pages read so far.
+    pages: int = 1
+    #: The records, read as they are iterated.
+    records: Iterator[dict[str, Any]] = field(default_factory=lambda: iter(()))
 
 
 @dataclass(frozen=True)

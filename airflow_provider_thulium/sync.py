@@ -102,8 +102,9 @@ class SyncPlan:
     edits: dict[int, dict[str, Any]] = field(default_factory=dict)
     #: Phones of records not desired, as the campaign stores them (with ``remove_missing``).
     removes: list[str] = field(default_factory=list)
-    #: Records read from the campaign.
+    #: Records read from the campaign, and the requests that read them.
     records_read: int = 0
+    read_requests: int = 0
     #: Digits of a phone → the fingerprint to record once its owned values are confirmed applied.
     fingerprints: dict[str, int] | None = None
     #: Warnings about the plan, for the summary and the log.
@@ -179,7 +180,7 @@ class SyncPlan:
             "outcomes": dict(sorted(outcomes.items())),
             "failed_phones": failed,
             "batches": sum(part["batches"] for part in parts),
-            "requests": sum(part["requests"] for part in parts),
+            "requests": self.read_requests + sum(part["requests"] for part in parts),
             "retries": sum(part["retries"] for part in parts),
             "duration_seconds": max((part["duration_seconds"] for part in parts), default=0.0),
             "stopped_by": next((part["stopped_by"] for part in parts if part["stopped_by"]), None),

@@ -13,7 +13,6 @@ import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from itertools import islice
 from typing import Any
 
 #: Permission names an API user can hold; ``None`` in a user's entry means all of them.
@@ -934,7 +933,7 @@ class SandboxState:
             campaign = self._api_campaign(campaign_id)
             matched = campaign.view(wanted or RecordFilter())
             statuses = {s["status_id"]: s for s in campaign.statuses}
-            page = islice(matched, offset, offset + limit)
+            page = matched[offset : offset + limit]  # a slice, not islice: a late page costs no walk to it
             return {"count": len(matched), "result": [self._api_record(r, statuses) for r in page]}
 
     def api_delete(

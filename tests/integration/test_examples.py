@@ -103,7 +103,7 @@ def test_crm_sync_previews_then_adds_edits_what_the_crm_owns_removes_and_reports
         "report_campaign": "success",
     }
     preview = xcom(run, "preview_sync", "summary")
-    assert preview["dry_run"] is True and preview["requests"] == 0
+    assert preview["dry_run"] is True and preview["requests"] == 1  # the one page of the campaign
     plan = {"add": 4, "update": 1, "remove": 2, "unchanged": 0}
     assert {key: preview["plan"][key] for key in plan} == plan
     synced = xcom(run, "sync_campaign")
