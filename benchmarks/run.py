@@ -813,6 +813,10 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         latency_runs = [_median_run(runs) for runs in by_concurrency.values()]
         print("  sandbox capacity (raw clients) ...", flush=True)
         capacity = measure_capacity(sandbox, sizes)
+        from sync_bench import run_sync_cases  # here: sync_bench imports this module
+
+        print("  sync (benchmarks/sync_bench.py) ...", flush=True)
+        sync = run_sync_cases(sandbox, env, workdir, args.quick)
     finally:
         sandbox.stop()
         shutil.rmtree(workdir, ignore_errors=True)
@@ -929,6 +933,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             TARGET_RSS_MB,
         ),
     ]
+    targets += sync["targets"]
     all_runs = runner.runs
     return {
         "quick": bool(args.quick),
@@ -953,7 +958,8 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "before": load_before,
             "after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         },
-        "all_checks_ok": all(r["ok"] for r in all_runs) and capacity["ok"],
+        "all_checks_ok": all(r["ok"] for r in all_runs) and capacity["ok"] and sync["all_checks_ok"],
+        "sync": sync,
         "runs": all_runs,
     }
 
@@ -968,10 +974,15 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, help="runs per provider/hand-written and latency case (default 5, 1 with --quick)"
     )
     parser.add_argument("--profile", action="store_true", help="write cProfile output of provider cases to results/")
+    parser.add_argument("--only-sync", action="store_true", help="run only the sync's cases (sync_bench.py)")
     parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(args.worker)
+    if args.only_sync:
+        from sync_bench import main as sync_main
+
+        return sync_main(["--quick"] if args.quick else [])
     started = time.monotonic()
     report = run_benchmarks(args)
     report["total_seconds"] = time.monotonic() - started
