@@ -157,8 +157,10 @@ class ThuliumClient:
         """Every record of the campaign, in the order added, with its count from the first page.
 
         The first page is read at once; the others are read up to ``max_concurrent_requests`` at a
-        time and yielded in offset order, so memory is bounded by a few pages. A ``record_id`` is
-        yielded once; a count that changed while reading is logged as :meth:`iter_records` does.
+        time and yielded in offset order, so memory is bounded by a few pages. A record a change of the
+        campaign moved onto the next page is yielded once (ids are compared with the page before, not
+        kept for the whole read: a million of them would cost more than the plan); a count that
+        changed while reading is logged as :meth:`iter_records` does.
         """
         campaign = normalize_campaign_id(campaign_id)
         count, first = self._records_page(campaign, "", PAGE_SIZE, 0)
@@ -167,7 +169,7 @@ class ThuliumClient:
         return read
 
     def _concurrent_pages(self, campaign: str, read: CampaignRead, first: list[Any]) -> Iterator[dict[str, Any]]:
-        seen: set[Any] = set()
+        previous: set[Any] = set()
         workers = max(1, self.settings.max_concurrent_requests)
         count = last_count = read.count
         offsets = iter(range(PAGE_SIZE, count, PAGE_SIZE) if len(first) == PAGE_SIZE else ())
@@ -180,12 +182,15 @@ class ThuliumClient:
             )
             page = first
             while True:
+                ids: set[Any] = set()
                 for record in page:
                     record_id = record.get("record_id") if isinstance(record, dict) else None
-                    if record_id is not None and record_id in seen:
-                        continue
-                    seen.add(record_id)
+                    if record_id is not None:
+                        if record_id in previous or record_id in ids:
+                            continue
+                        ids.add(record_id)
                     yield record
+                previous = ids
                 if not pending:
                     break
                 last_count, page = pending.popleft().result()

@@ -3,8 +3,8 @@
 The plan reads the campaign once and compares, per phone, the fields the caller owns
 (``update_fields``); the changes are then sent with the add, update and delete calls under one
 :class:`~airflow_provider_thulium.run.OutcomePolicy`, as any other run. Memory: the desired
-records (already in memory as the checked input), a phone → position index, a byte per phone and
-the edits themselves; the campaign's records are read a few pages at a time and not kept.
+records (already in memory as the checked input), one small code per phone (keyed by its digits)
+and the edits themselves; the campaign's records are read a few pages at a time and not kept.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -96,10 +96,11 @@ class SyncPlan:
     records: list[dict[str, Any]]
     owned: frozenset[str]
     campaign_count: int
-    #: One code per desired record (see the module's ``_NEW``... constants).
-    codes: bytearray = field(default_factory=bytearray)
-    #: Desired record's position → the edit to send (``phone_number`` and the owned fields that differ).
-    edits: dict[int, dict[str, Any]] = field(default_factory=dict)
+    #: Digits of each desired phone → what the plan does with it (the module's ``_NEW``... constants:
+    #: small ints, which Python shares, so a million phones cost the dict alone).
+    codes: dict[str, int] = field(default_factory=dict)
+    #: Digits of a phone → the edit to send (``phone_number`` and the owned fields that differ).
+    edits: dict[str, dict[str, Any]] = field(default_factory=dict)
     #: Phones of records not desired, as the campaign stores them (with ``remove_missing``).
     removes: list[str] = field(default_factory=list)
     #: Records read from the campaign, and the requests that read them.
@@ -114,15 +115,17 @@ class SyncPlan:
 
     def adds(self) -> list[dict[str, Any]]:
         """The records to add, in input order."""
-        return [record for record, code in zip(self.records, self.codes, strict=True) if code == _NEW]
+        codes = self.codes
+        return [record for record in self.records if codes[record["phone_number"].lstrip("+")] == _NEW]
 
     def updates(self) -> list[dict[str, Any]]:
         """The edits to send, in input order."""
-        return [self.edits[index] for index in sorted(self.edits)]
+        edits = self.edits
+        return [edits[digits] for record in self.records if (digits := record["phone_number"].lstrip("+")) in edits]
 
     def counts(self) -> SyncPlanCounts:
         """The plan's counts, as the ``summary`` XCom's ``plan`` shows them."""
-        codes = Counter(self.codes)
+        codes = Counter(self.codes.values())
         return {
             "add": codes[_NEW],
             "update": codes[_DIFFERS] + codes[_UNREADABLE],
@@ -149,20 +152,24 @@ class SyncPlan:
         add: dict[str, Any] | None = None,
         update: dict[str, Any] | None = None,
         delete: dict[str, Any] | None = None,
+        only: Collection[str] | None = None,
     ) -> dict[str, Any]:
         """Every phone's ``return_value`` entry, desired phones in input order then the removed ones,
-        with the calls' results (none in a dry run)."""
+        with the calls' results (none in a dry run); with ``only``, just those phones' entries."""
         add, update, delete = add or {}, update or {}, delete or {}
         entries = {}
-        for position, record in enumerate(self.records):
+        for record in self.records:
             phone = record["phone_number"]
-            entries[phone] = self.entry(position, (add if self.codes[position] == _NEW else update).get(phone))
+            if only is None or phone in only:
+                digits = phone.lstrip("+")
+                entries[phone] = self.entry(digits, (add if self.codes[digits] == _NEW else update).get(phone))
         for phone in self.removes:
-            entries[phone] = {"action": ACTION_REMOVE, "result": delete.get(phone)}
+            if only is None or phone in only:
+                entries[phone] = {"action": ACTION_REMOVE, "result": delete.get(phone)}
         return entries
 
-    def summary(self, parts: Sequence[RunSummary] = ()) -> SyncSummary:
-        """The calls' summaries as one, with the plan's counts under ``plan``; without calls, a dry run's."""
+    def summary(self, parts: Sequence[RunSummary] = (), dry_run: bool = False) -> SyncSummary:
+        """The calls' summaries as one (none when nothing was sent), with the plan's counts under ``plan``."""
         counts = self.counts()
         outcomes: Counter[str] = Counter()
         for part in parts:
@@ -187,19 +194,19 @@ class SyncPlan:
             "unmatched_answers": sum(part["unmatched_answers"] for part in parts),
             "warnings": self.notes + [warning for part in parts for warning in part["warnings"]],
             "plan": counts,
-            "dry_run": not parts,
+            "dry_run": dry_run,
         }
 
-    def entry(self, index: int, result: Any = None) -> dict[str, Any]:
-        """A desired phone's ``return_value`` entry: its action, and its call's result (none for UNCHANGED)."""
-        code = self.codes[index]
+    def entry(self, digits: str, result: Any = None) -> dict[str, Any]:
+        """A desired phone's ``return_value`` entry (by its digits): its action, and its call's result."""
+        code = self.codes[digits]
         if code == _UNCHANGED:
             return _UNCHANGED_ENTRY
         if code == _DUPLICATE:
             return {"action": ACTION_UNCHANGED, "reason": DUPLICATE_REASON}
         if code == _NEW:
             return {"action": ACTION_ADD, "result": result}
-        edit = self.edits[index]
+        edit = self.edits[digits]
         entry = {"action": ACTION_UPDATE, "fields": sorted(key for key in edit if key != "phone_number")}
         if code == _UNREADABLE:
             entry["reason"] = UNREADABLE_REASON
@@ -218,10 +225,12 @@ def build_plan(
     state: SyncState | None = None,
 ) -> SyncPlan:
     """Compare the desired records with the campaign's, phone by phone (matched on their digits)."""
-    plan = SyncPlan(campaign_id, records, owned, campaign_count, bytearray(len(records)), state=state)
+    plan = SyncPlan(campaign_id, records, owned, campaign_count, state=state)
     plan.fingerprints = {} if state is not None else None
-    index = {record["phone_number"].lstrip("+"): position for position, record in enumerate(records)}
-    codes, edits = plan.codes, plan.edits
+    # Digits → the desired record until the campaign's record is met, then the code: one dict serves
+    # as the index and as the codes, holding references only.
+    codes: dict[str, Any] = {record["phone_number"].lstrip("+"): record for record in records}
+    edits = plan.edits
     shown: frozenset[str] | None = None
     removing: set[str] = set()
     for current in campaign_records:
@@ -232,25 +241,28 @@ def build_plan(
         if shown is None:
             shown = frozenset(current)
         digits = str(phone).strip().lstrip("+")
-        position = index.get(digits)
-        if position is None:
+        wanted = codes.get(digits)
+        if wanted is None:
             if remove_missing and digits not in removing:
                 removing.add(digits)
                 plan.removes.append(str(phone).strip())
-            continue
-        if codes[position] != _NEW:
-            codes[position] = _DUPLICATE
-            edits.pop(position, None)
-            continue
-        codes[position] = _compare(plan, position, digits, current, state)
+        elif isinstance(wanted, dict):
+            codes[digits] = _compare(plan, wanted, digits, current, state)
+        else:  # a second record with this phone
+            codes[digits] = _DUPLICATE
+            edits.pop(digits, None)
+    for digits, wanted in codes.items():
+        if isinstance(wanted, dict):
+            codes[digits] = _NEW
+    plan.codes = codes
     # A phone never seen is added; what an add would show is judged from the answer's keys.
     shown = shown or DOCUMENTED_ANSWER_KEYS
-    if plan.fingerprints is not None:
-        hidden = [name for name in owned if _SHOWN_AS[name] not in shown]
-        for position, code in enumerate(codes):
-            if code == _NEW and hidden:
-                record = records[position]
-                plan.fingerprints[record["phone_number"].lstrip("+")] = fingerprint(record, hidden)
+    hidden = [name for name in owned if _SHOWN_AS[name] not in shown]
+    if plan.fingerprints is not None and hidden:
+        for record in records:
+            digits = record["phone_number"].lstrip("+")
+            if codes[digits] == _NEW:
+                plan.fingerprints[digits] = fingerprint(record, hidden)
     if plan.records_read != campaign_count:
         plan.notes.append(
             f"campaign {campaign_id} changed while it was read ({campaign_count} record(s) counted, "
@@ -259,7 +271,7 @@ def build_plan(
         )
     duplicates = plan.counts()["duplicates"]
     if duplicates:
-        first = next(records[i]["phone_number"] for i, code in enumerate(codes) if code == _DUPLICATE)
+        first = next(digits for digits, code in codes.items() if code == _DUPLICATE)
         plan.notes.append(
             f"{duplicates} desired phone(s) are held by several records of campaign {campaign_id} (e.g. "
             f"{mask_phone(first)}): an edit by phone cannot tell them apart, so they were left as they are; "
@@ -268,8 +280,9 @@ def build_plan(
     return plan
 
 
-def _compare(plan: SyncPlan, position: int, digits: str, current: dict[str, Any], state: SyncState | None) -> int:
-    record = plan.records[position]
+def _compare(
+    plan: SyncPlan, record: dict[str, Any], digits: str, current: dict[str, Any], state: SyncState | None
+) -> int:
     edit: dict[str, Any] | None = None
     unreadable: list[str] = []
     for name in plan.owned:
@@ -291,7 +304,7 @@ def _compare(plan: SyncPlan, position: int, digits: str, current: dict[str, Any]
             edit.update((name, record[name]) for name in unreadable)
             code = _UNREADABLE
     if edit:
-        plan.edits[position] = edit
+        plan.edits[digits] = edit
     return code
 
 
@@ -316,8 +329,9 @@ def check_guard(plan: SyncPlan, max_removals: int | float) -> None:
     if len(plan.removes) > limit:
         allowed = f"{max_removals}" if isinstance(max_removals, int) else f"{max_removals:g} of the campaign = {limit}"
         raise ThuliumSyncGuardError(
-            f"sync of campaign {plan.campaign_id}: the plan removes {len(plan.removes)} of {plan.campaign_count} "
-            f"record(s), more than max_removals allows ({allowed}); refused before any write ({summary}). Check "
+            f"sync of campaign {plan.campaign_id}: the plan removes {len(plan.removes)} phone(s) of the campaign's "
+            f"{plan.campaign_count} record(s), more than max_removals allows ({allowed}); refused before any write "
+            f"({summary}). Check "
             "the desired records; raise max_removals if this is meant",
             dict(counts),
         )
@@ -350,6 +364,9 @@ class SyncRun:
         ]
         #: Called with this run when a send is interrupted (an operator pushes its XComs there).
         self.on_interrupted: Callable[[SyncRun], None] | None = None
+        #: Conclude with the failed phones' entries only (``xcom_results="failures"``): a million
+        #: unchanged phones then need no entry built.
+        self.failures_only = False
         for run, _ in self.parts:
             run.on_interrupted = self._interrupted
 
@@ -370,10 +387,14 @@ class SyncRun:
         """Every phone's entry (action and result), the summary with the plan, and the error to raise (or ``None``).
 
         The error is the one that stopped a call, else a :class:`ThuliumPhoneFailuresError` when the
-        policy fails on failed phones; either way its ``results`` hold every phone's entry.
+        policy fails on failed phones; either way its ``results`` hold the entries
+        (only the failed phones' with :attr:`failures_only`).
         """
         errors = [run.conclude()[2] for run in self.runs if run.results.results]
-        entries, summary = self.entries(), self.summary()
+        summary = self.summary()
+        add, update, delete = (run.results.results for run in self.runs)
+        only = set(summary["failed_phones"]) if self.failures_only else None
+        entries = self.plan.entries(add, update, delete, only=only)
         self.save_state()
         self.log.info("SYNC of campaign %s done: %s", self.plan.campaign_id, outcome_counts(summary["outcomes"]))
         stopping = [error for error in errors if error is not None and not isinstance(error, ThuliumPhoneFailuresError)]
@@ -403,10 +424,10 @@ class SyncRun:
             return
         add, update = (run.results.outcomes for run in self.runs[:2])
         kept: dict[str, int] = {}
-        for position, record in enumerate(plan.records):
+        for record in plan.records:
             phone = record["phone_number"]
             digits = phone.lstrip("+")
-            code = plan.codes[position]
+            code = plan.codes[digits]
             wanted = plan.fingerprints.get(digits)
             confirmed = (
                 code == _UNCHANGED

@@ -406,17 +406,18 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         )
         try:
             check_guard(plan, limit)
-        except ThuliumSyncGuardError:
+        except ThuliumSyncGuardError as refused:
             if self.do_xcom_push:
-                context["ti"].xcom_push(key="summary", value=plan.summary())
+                context["ti"].xcom_push(key="summary", value={**plan.summary(), "stopped_by": str(refused)})
             raise
         if dry_run:
             self.log.info("dry run: nothing sent but reads")
-            return self._push_xcoms(context, plan.entries(), plan.summary(), returning=True)
+            return self._push_xcoms(context, plan.entries(), plan.summary(dry_run=True), returning=True)
         run = client.start_sync(plan, self.outcome_policy())
         run.on_interrupted = lambda stopped: self._push_xcoms(
             context, stopped.entries(), stopped.summary(), returning=False
         )
+        run.failures_only = self.xcom_results == XCOM_RESULTS_FAILURES
         run.apply()
         return self._conclude(context, run)
 

@@ -34,7 +34,7 @@ def test_the_guides_snippets_plan_then_sync_and_keep_a_state_file(thulium_sandbo
     run = run_dag(dag)
     assert task_states(run) == {"plan_tonight": "success", "sync_leads": "success"}
     counts = xcom(run, "plan_tonight")
-    assert (counts["add"], counts["update"], counts["update_unreadable"], counts["remove"]) == (1, 2, 2, 10)
+    assert (counts["add"], counts["update"], counts["update_unreadable"], counts["remove"]) == (1, 2, 2, 9)
     assert xcom(run, "sync_leads", "summary")["outcomes"] == {"ADDED": 1, "UPDATED": 2}
     assert (tmp_path / "thulium-sync-00001.state").exists()
 

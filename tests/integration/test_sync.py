@@ -129,8 +129,16 @@ def test_remove_missing_removes_exactly_the_others(thulium_sandbox):
 @pytest.mark.parametrize(
     ("records", "max_removals", "says"),
     [
-        (crm_leads(["48500100200"]), 0.1, "removes 10 of 12 record(s), more than max_removals allows (0.1 of"),
-        (crm_leads(["48500100200"]), 9, "removes 10 of 12 record(s), more than max_removals allows (9)"),
+        (
+            crm_leads(["48500100200"]),
+            0.1,
+            "removes 10 phone(s) of the campaign's 12 record(s), more than max_removals allows (0.1",
+        ),
+        (
+            crm_leads(["48500100200"]),
+            9,
+            "removes 10 phone(s) of the campaign's 12 record(s), more than max_removals allows (9)",
+        ),
         ([], 100, "no desired records, while the campaign holds 12"),
     ],
 )
@@ -147,7 +155,8 @@ def test_the_guard_fails_on_try_one_with_no_write(thulium_sandbox, records, max_
     assert writes(thulium_sandbox) == []
     assert len(thulium_sandbox.state.records(CAMPAIGN)) == 12
     summary = xcom(run, "sync", "summary")
-    assert summary["plan"]["remove"] == (10 if records else 11) and summary["dry_run"] is True
+    assert summary["plan"]["remove"] == (10 if records else 11) and summary["requests"] == 1
+    assert says in summary["stopped_by"] and summary["dry_run"] is False
 
 
 def test_a_dry_run_makes_only_get_requests_and_reports_the_plan(thulium_sandbox):
