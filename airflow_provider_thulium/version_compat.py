@@ -8,7 +8,6 @@ from airflow.providers.common.compat.sdk import (
     BaseHook,
     BaseOperator,
     Context,
-    ObjectStoragePath,
 )
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
@@ -25,5 +24,4 @@ __all__ = [
     "BaseOperator",
     "Context",
     "DateTimeTrigger",
-    "ObjectStoragePath",
 ]

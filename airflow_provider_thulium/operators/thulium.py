@@ -19,7 +19,7 @@ from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.sync import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncRun, check_guard
 from airflow_provider_thulium.validation import parse_flag, parse_max_removals, parse_update_fields
-from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger, ObjectStoragePath
+from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger
 
 XCOM_RESULTS_ALL = "all"
 XCOM_RESULTS_FAILURES = "failures"
@@ -395,6 +395,9 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         dry_run = parse_flag(self.plan_only, "dry_run")
         state_path = self.state_path
         if isinstance(state_path, str):
+            # Imported here, where it is used: object storage is a large import the other operators need not pay.
+            from airflow.providers.common.compat.sdk import ObjectStoragePath
+
             state_path = ObjectStoragePath(state_path) if state_path.strip() else None
         client = self.hook.client
         plan = client.plan_sync(
