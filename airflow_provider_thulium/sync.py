@@ -233,24 +233,28 @@ def build_plan(
     edits = plan.edits
     shown: frozenset[str] | None = None
     removing: set[str] = set()
+    read = 0
     for current in campaign_records:
-        plan.records_read += 1
-        phone = current.get("phone_number") if isinstance(current, dict) else None
-        if not isinstance(phone, (str, int)) or isinstance(phone, bool):
-            continue
+        read += 1
+        phone = current.get("phone_number") if type(current) is dict else None
+        if type(phone) is not str:  # the answer's form; a number given as an int is read too
+            if not isinstance(phone, int) or isinstance(phone, bool):
+                continue
+            phone = str(phone)
         if shown is None:
             shown = frozenset(current)
-        digits = str(phone).strip().lstrip("+")
+        digits = phone.strip().lstrip("+")
         wanted = codes.get(digits)
         if wanted is None:
             if remove_missing and digits not in removing:
                 removing.add(digits)
-                plan.removes.append(str(phone).strip())
+                plan.removes.append(phone.strip())
         elif isinstance(wanted, dict):
             codes[digits] = _compare(plan, wanted, digits, current, state)
         else:  # a second record with this phone
             codes[digits] = _DUPLICATE
             edits.pop(digits, None)
+    plan.records_read = read
     for digits, wanted in codes.items():
         if isinstance(wanted, dict):
             codes[digits] = _NEW
