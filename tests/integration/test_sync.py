@@ -325,3 +325,24 @@ def test_a_sync_killed_mid_apply_and_run_again_ends_with_the_desired_campaign(
     assert set(results) == set(records) | removed
     assert all(results[phone]["action"] == "REMOVE" for phone in removed)
     assert xcom(run, "sync", "summary")["failed"] == 0
+
+
+def test_a_record_moved_onto_the_next_page_while_the_plan_reads_is_read_once(thulium_sandbox):
+    phones = [f"4864{n:07d}" for n in range(150)]
+    thulium_sandbox.state.add_campaign("00033", "Changing")
+    thulium_sandbox.state.bulk_add("00033", phones)
+
+    def add_one_in_front(sandbox: Any) -> None:
+        (record_id,) = sandbox.state.add_records("00033", [{"phone_number": "48649999999"}])
+        campaign = sandbox.state.campaigns["00033"]
+        campaign.records = {record_id: campaign.records.pop(record_id), **campaign.records}
+        campaign.version += 1
+
+    # Before the second page is served a record is put first: offset 100 then starts one record
+    # earlier, and the last record of the first page comes again.
+    thulium_sandbox.add_fault(Fault(method="GET", after=1, action=add_one_in_front))
+    plan = ThuliumHook().plan_sync("00033", [{"phone_number": phone} for phone in phones])
+
+    counts = plan.counts()
+    assert (counts["unchanged"], counts["duplicates"], plan.records_read) == (150, 0, 150)
+    assert not any("changed while it was read" in note for note in plan.notes)  # 150 counted, 150 read
