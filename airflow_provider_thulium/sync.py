@@ -66,6 +66,7 @@ DOCUMENTED_ANSWER_KEYS = frozenset(
 UNREADABLE_REASON = "an owned field Thulium's records answer does not show was sent, as it cannot be compared"
 DUPLICATE_REASON = "several records in the campaign hold this phone: it cannot be edited by phone and was left"
 _UNCHANGED_ENTRY: dict[str, Any] = {"action": ACTION_UNCHANGED}
+_MISSING = object()
 
 
 def _same(name: str, wanted: Any, current: Any) -> bool:
@@ -290,14 +291,18 @@ def _compare(
     edit: dict[str, Any] | None = None
     unreadable: list[str] = []
     for name in plan.owned:
-        if name not in record:
+        wanted = record.get(name, _MISSING)
+        if wanted is _MISSING:
             continue  # not given: this record does not say what the field should be
         key = _SHOWN_AS[name]
         if key is None or key not in current:
             unreadable.append(name)
-        elif not _same(name, record[name], current[key]):
+            continue
+        have = current[key]
+        # Equal as they are is by far the common case: decided without a call.
+        if wanted != have and not _same(name, wanted, have):
             edit = edit or {"phone_number": record["phone_number"]}
-            edit[name] = record[name]
+            edit[name] = wanted
     code = _DIFFERS if edit else _UNCHANGED
     if unreadable:
         applied = fingerprint(record, unreadable) if state is not None else None
