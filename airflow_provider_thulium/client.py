@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections import deque
-from collections.abc import Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -173,7 +173,7 @@ class ThuliumClient:
         workers = max(1, self.settings.max_concurrent_requests)
         count = last_count = read.count
         offsets = iter(range(PAGE_SIZE, count, PAGE_SIZE) if len(first) == PAGE_SIZE else ())
-        pool = ThreadPoolExecutor(workers, thread_name_prefix="thulium-pages")
+        pool = _SameThread() if workers == 1 else ThreadPoolExecutor(workers, thread_name_prefix="thulium-pages")
         try:
             # Twice the workers in flight keeps them busy while pages are consumed in order.
             pending = deque(
@@ -414,6 +414,26 @@ class ThuliumClient:
             base_path=urlsplit(self.base_url).path,
         )
         return stream_batches(self.transport, call.operation.method, path, batches, on_send)
+
+
+class _SameThread:
+    """A pool of no threads: with one request in flight, a worker thread only adds hand-offs (each
+    waiting for the GIL while the plan runs), so each page is read when its result is asked for."""
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> _Later:
+        return _Later(function, args)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Nothing runs in the background."""
+
+
+class _Later:
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._call = function, args
+
+    def result(self) -> Any:
+        function, args = self._call
+        return function(*args)
 
 
 def _without_repeats(page: list[Any], previous: set[Any]) -> Iterator[Any]:
