@@ -8,9 +8,12 @@ builds one from an Airflow connection; scripts and tests can build one directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections import deque
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from functools import cached_property
+from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
@@ -29,10 +32,21 @@ from airflow_provider_thulium.sources import Source
 from airflow_provider_thulium.spool import Spool, SpooledPhones
 from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
 from airflow_provider_thulium.stream import OnSend, stream_batches
+from airflow_provider_thulium.sync import (
+    DEFAULT_MAX_REMOVALS,
+    DEFAULT_UPDATE_FIELDS,
+    SyncPlan,
+    SyncRun,
+    build_plan,
+    check_guard,
+)
+from airflow_provider_thulium.sync_state import SyncState
 from airflow_provider_thulium.transport import Transport
 from airflow_provider_thulium.validation import (
     normalize_campaign_id,
     parse_flag,
+    parse_max_removals,
+    parse_update_fields,
     phone_sender,
     resolve_timezone,
     spelling_difference,
@@ -193,6 +207,68 @@ class ThuliumClient:
                 count,
             )
 
+    def read_campaign(self, campaign_id: str | int) -> CampaignRead:
+        """Every record of the campaign, in the order added, with its count from the first page.
+
+        The first page is read at once; the others are read up to ``max_concurrent_requests`` at a
+        time and yielded in offset order, so memory is bounded by a few pages. A record a change of the
+        campaign moved onto the next page is yielded once (ids are compared with the page before, not
+        kept for the whole read: a million of them would cost more than the plan); a count that
+        changed while reading is logged as :meth:`iter_records` does.
+        """
+        campaign = normalize_campaign_id(campaign_id)
+        count, first = self._records_page(campaign, "", PAGE_SIZE, 0)
+        if count is None or (len(first) < PAGE_SIZE and count > len(first)):
+            # No usable count, or short pages: offsets computed ahead would skip records. The
+            # sequential read goes on until the end and says what went wrong (see _pages).
+            read = CampaignRead(None)
+            read.records = self._pages(campaign, "")
+            return read
+        read = CampaignRead(count)
+        read.records = self._concurrent_pages(campaign, read, first)
+        return read
+
+    def _concurrent_pages(self, campaign: str, read: CampaignRead, first: list[Any]) -> Iterator[dict[str, Any]]:
+        previous: set[Any] = set()
+        workers = max(1, self.settings.max_concurrent_requests)
+        assert read.count is not None  # read_campaign reads without a count sequentially
+        count = last_count = read.count
+        offsets = iter(range(PAGE_SIZE, count, PAGE_SIZE) if len(first) == PAGE_SIZE else ())
+        pool = _SameThread() if workers == 1 else ThreadPoolExecutor(workers, thread_name_prefix="thulium-pages")
+        try:
+            # Twice the workers in flight keeps them busy while pages are consumed in order.
+            pending = deque(
+                pool.submit(self._records_page, campaign, "", PAGE_SIZE, offset)
+                for offset in islice(offsets, 2 * workers)
+            )
+            page = first
+            while True:
+                ids = {record.get("record_id") for record in page if type(record) is dict}
+                ids.discard(None)
+                if len(ids) == len(page) and ids.isdisjoint(previous):
+                    yield from page  # the common case, answered by set operations in C
+                else:
+                    yield from _without_repeats(page, previous)
+                previous = ids
+                if not pending:
+                    break
+                page_count, page = pending.popleft().result()
+                last_count = last_count if page_count is None else page_count
+                read.pages += 1
+                pending.extend(
+                    pool.submit(self._records_page, campaign, "", PAGE_SIZE, offset) for offset in islice(offsets, 1)
+                )
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if last_count != count:
+            self.log.warning(
+                "campaign %s changed while its records were read (%d records at the first page, %d at the last): "
+                "records may have been skipped; read again for a consistent list",
+                campaign,
+                count,
+                last_count,
+            )
+
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
         """The number of the campaign's records matching the filters (the ``count`` of one small page).
 
@@ -287,6 +363,70 @@ class ThuliumClient:
         :param policy: what counts as success, and what to do with records already there (default: skip them).
         """
         return self.run(ADD, campaign_id, records, False, policy)
+
+    def plan_sync(
+        self,
+        campaign_id: str | int,
+        records: object,
+        *,
+        update_fields: object = DEFAULT_UPDATE_FIELDS,
+        remove_missing: object = False,
+        state_path: Any = None,
+    ) -> SyncPlan:
+        """Read the campaign once and plan what makes it match ``records``; sends nothing.
+
+        See :meth:`~airflow_provider_thulium.hooks.thulium.ThuliumHook.plan_sync`.
+        """
+        owned = parse_update_fields(update_fields)
+        remove = parse_flag(remove_missing, "remove_missing")
+        call = self.check(ADD, campaign_id, records, False)
+        state = None if state_path is None else SyncState.load(state_path, call.campaign_id)
+        read = self.read_campaign(call.campaign_id)
+        plan = build_plan(
+            call.campaign_id, call.items, owned, read.count, read.records, remove_missing=remove, state=state
+        )
+        plan.read_requests = read.pages
+        self.log.info("sync plan for campaign %s: %s", call.campaign_id, plan.describe())
+        for note in plan.notes:
+            self.log.warning("%s", note)
+        return plan
+
+    def start_sync(self, plan: SyncPlan, policy: OutcomePolicy | None = None) -> SyncRun:
+        """A run of a plan's changes under ``policy``; nothing is sent until it applies."""
+        policy = policy or OutcomePolicy()
+
+        def start(operation: Operation, phones: list[str], items: list[Any]) -> RecordsRun:
+            return self.start_run(CheckedCall(operation, plan.campaign_id, phones, items, False), policy)
+
+        return SyncRun(plan, start, policy, self.log)
+
+    def sync_campaign(
+        self,
+        campaign_id: str | int,
+        records: object,
+        *,
+        update_fields: object = DEFAULT_UPDATE_FIELDS,
+        remove_missing: object = False,
+        max_removals: object = DEFAULT_MAX_REMOVALS,
+        dry_run: object = False,
+        state_path: Any = None,
+        policy: OutcomePolicy | None = None,
+    ) -> dict[str, Any]:
+        """Plan, check the guard, and apply the changes; see :meth:`ThuliumHook.sync_campaign`."""
+        limit = parse_max_removals(max_removals)
+        dry = parse_flag(dry_run, "dry_run")
+        plan = self.plan_sync(
+            campaign_id, records, update_fields=update_fields, remove_missing=remove_missing, state_path=state_path
+        )
+        check_guard(plan, limit)
+        if dry:
+            return plan.entries()
+        run = self.start_sync(plan, policy)
+        run.apply()
+        entries, _, error = run.conclude()
+        if error is not None:
+            raise error
+        return entries
 
     def run(
         self,
@@ -436,6 +576,53 @@ class ThuliumClient:
             base_path=urlsplit(self.base_url).path,
         )
         return stream_batches(self.transport, call.operation.method, path, batches, on_send)
+
+
+class _SameThread:
+    """A pool of no threads: with one request in flight, a worker thread only adds hand-offs (each
+    waiting for the GIL while the plan runs), so each page is read when its result is asked for."""
+
+    def submit(self, function: Callable[..., Any], *args: Any) -> _Later:
+        return _Later(function, args)
+
+    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
+        """Nothing runs in the background."""
+
+
+class _Later:
+    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
+        self._call = function, args
+
+    def result(self) -> Any:
+        function, args = self._call
+        return function(*args)
+
+
+def _without_repeats(page: list[Any], previous: set[Any]) -> Iterator[Any]:
+    """The page's records but those whose ``record_id`` was on the page before or earlier on this one."""
+    seen = set(previous)
+    for record in page:
+        record_id = record.get("record_id") if isinstance(record, dict) else None
+        if record_id is not None:
+            if record_id in seen:
+                continue
+            seen.add(record_id)
+        yield record
+
+
+@dataclass
+class CampaignRead:
+    """A read of every record of a campaign (:meth:`ThuliumClient.read_campaign`).
+
+    :param count: the campaign's records when the first page was read; ``None`` when the server gave
+        no usable count (the plan then counts the records it read).
+    """
+
+    count: int | None
+    #: Pages read so far.
+    pages: int = 1
+    #: The records, read as they are iterated.
+    records: Iterator[dict[str, Any]] = field(default_factory=lambda: iter(()))
 
 
 @dataclass(frozen=True)

@@ -95,6 +95,18 @@ class ThuliumNotFoundError(ThuliumError, AirflowFailException):
     """The resource does not exist, e.g. an unknown campaign id (HTTP 404 or 410). Fails a task without retries."""
 
 
+class ThuliumSyncGuardError(ThuliumError, AirflowFailException):
+    """A sync's plan was refused before any write: it would remove more records than ``max_removals``
+    allows, or the desired set is empty while the campaign is not. Fails a task without retries.
+
+    :ivar plan: the plan's counts (``add``, ``update``, ``remove``, ``unchanged``...).
+    """
+
+    def __init__(self, message: str, plan: dict[str, Any]) -> None:
+        super().__init__(message)
+        self.plan = plan
+
+
 class ThuliumRequestRejectedError(ThuliumError):
     """Thulium or a proxy in front of it rejected the request itself (HTTP 400, 413, 414, other 4xx)."""
 

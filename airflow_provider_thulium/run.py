@@ -22,7 +22,7 @@ from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.results import RecordResults, outcome_counts
 from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.shapes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
-from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS
+from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS, parse_update_fields
 
 #: What an add does with a record already in the campaign (``ALREADY_EXISTS``): count it as a
 #: success and leave it, edit it with the record's editable fields (an upsert), or count it as a failure.
@@ -50,6 +50,7 @@ class OutcomePolicy:
     :param call_in_progress_retries: how many more times to send phones whose record was in a call.
     :param call_in_progress_retry_delay: the wait before each of those tries.
     :param edit_existing: after an add, edit the records that were already there (an upsert).
+    :param edit_fields: the fields such an edit may change (``None``: every editable field given).
     """
 
     fail_on_failed_phones: bool = False
@@ -57,13 +58,18 @@ class OutcomePolicy:
     call_in_progress_retries: int = 0
     call_in_progress_retry_delay: timedelta = timedelta(minutes=1)
     edit_existing: bool = False
+    edit_fields: frozenset[str] | None = None
 
     @classmethod
-    def for_add(cls, on_existing: str, fail_on_failed_phones: bool = False) -> OutcomePolicy:
+    def for_add(
+        cls, on_existing: str, fail_on_failed_phones: bool = False, update_fields: object = None
+    ) -> OutcomePolicy:
         """The policy of an add for ``on_existing``, one of :data:`ON_EXISTING`.
 
         :param on_existing: ``"skip"``, ``"update"`` or ``"fail"``, as the add operator takes it.
         :param fail_on_failed_phones: raise when any phone's outcome is a failure.
+        :param update_fields: with ``"update"``, the fields the edit may change (``"status"`` names
+            ``status_id``); ``None`` for every editable field given.
         """
         if on_existing not in ON_EXISTING:
             raise ThuliumValidationError(
@@ -73,6 +79,7 @@ class OutcomePolicy:
             fail_on_failed_phones=fail_on_failed_phones,
             already_done_is_success=on_existing != "fail",
             edit_existing=on_existing == "update",
+            edit_fields=None if update_fields is None else parse_update_fields(update_fields),
         )
 
     def __post_init__(self) -> None:
@@ -184,13 +191,15 @@ class RecordsRun:
         """The second half of an upsert: edit the records an add found already there.
 
         Each record of a phone whose outcome is ``ALREADY_EXISTS`` is sent as an edit with its
-        editable fields; its entry becomes the edit's result (``UPDATED`` or ``UPDATE_FAILED``)
+        editable fields (only the policy's ``edit_fields``, when it names some); its entry becomes
+        the edit's result (``UPDATED`` or ``UPDATE_FAILED``)
         with the existing ``record_id``. A record with nothing to edit stays ``ALREADY_EXISTS``.
         Add-only fields cannot be edited: a warning says how many records had them. After an error
         that stopped the run (credentials, Thulium unavailable...) no edit is sent: those records
         are ``NOT_SENT``.
         """
         existing = set(self.results.phones_with_outcome(ALREADY_EXISTS))
+        editable = EDITABLE_FIELDS if self.policy.edit_fields is None else self.policy.edit_fields | {"phone_number"}
         edits: list[dict[str, Any]] = []
         edited: list[str] = []
         add_only = 0
@@ -198,7 +207,7 @@ class RecordsRun:
             phone = record["phone_number"]
             if phone not in existing:
                 continue
-            edit = {key: value for key, value in record.items() if key in EDITABLE_FIELDS}
+            edit = {key: value for key, value in record.items() if key in editable}
             add_only += any(key in ADD_ONLY_FIELDS for key in record)
             if len(edit) > 1:
                 edits.append(edit)

@@ -108,3 +108,23 @@ class RunSummary(_RunSummaryKeys, total=False):
     """The ``summary`` XCom: what a run of a records call came to."""
 
     results_path: str  # where every phone's result was written, when the operator was given results_path
+
+
+class SyncPlanCounts(TypedDict):
+    """A sync's plan in counts (the ``summary`` XCom's ``plan``)."""
+
+    add: int  # desired phones not in the campaign
+    update: int  # in it, with an owned field that differs or cannot be read
+    update_unreadable: int  # of those, the ones sent because an owned field cannot be read back
+    remove: int  # phones of records not desired (remove_missing)
+    unchanged: int  # in it and as desired, duplicates included
+    duplicates: int  # desired phones held by several records: left, as an edit by phone cannot pick one
+    desired: int  # desired records
+    campaign_records: int  # the campaign's records when it was read
+
+
+class SyncSummary(RunSummary):
+    """The ``summary`` XCom of a sync: the three calls' summaries as one (``operation`` is ``"sync"``), and the plan."""
+
+    plan: SyncPlanCounts
+    dry_run: bool  # the plan only: nothing was sent but reads

@@ -37,6 +37,7 @@ def _lines_of(item: re.Pattern[str]) -> re.Pattern[str]:
 
 
 _PHONE_LINES = _lines_of(_PHONE)
+_LINES_PER_MATCH = 10_000
 _NEXT_CALL_DATE_LINES = _lines_of(_NEXT_CALL_DATE)
 NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
 #: Integers sent as JSON numbers must fit 64 bits: larger ones lose precision or fail on the server
@@ -317,7 +318,14 @@ def _joined_if_all_match(values: Sequence[object], lines: re.Pattern[str]) -> st
         return None
     text = "\n".join(values)  # type: ignore[arg-type]  # all str, checked above
     # A newline inside a value would split it into two lines that may each match: count them.
-    return text if text.count("\n") == len(values) - 1 and lines.fullmatch(text) is not None else None
+    if text.count("\n") != len(values) - 1:
+        return None
+    # Matched a slice of lines at a time: the regex engine keeps about 200 bytes of state per line
+    # it repeats over, 200 MB for a million phones in one match.
+    for start in range(0, len(values), _LINES_PER_MATCH):
+        if lines.fullmatch("\n".join(values[start : start + _LINES_PER_MATCH])) is None:  # type: ignore[arg-type]
+            return None
+    return text
 
 
 def _spelled_twice(phones: Iterable[str], joined: str, count: int) -> bool:
@@ -661,3 +669,48 @@ def _check_records_one_by_one(
             )
         normalised.append(clean)
     return normalised
+
+
+def parse_update_fields(value: object, field: str = "update_fields") -> frozenset[str]:
+    """The fields a caller owns on records already in a campaign: editable fields, ``status`` naming ``status_id``.
+
+    Accepts a list or tuple of names, or one name, or names separated by commas (a rendered template).
+    """
+    if isinstance(value, str):
+        value = [name.strip() for name in value.split(",") if name.strip()]
+    value = as_sequence(value)
+    if not isinstance(value, (list, tuple, frozenset, set)):
+        raise ThuliumValidationError(f"{field}: expected a list of field names, got {type(value).__name__}")
+    editable = sorted(EDITABLE_FIELDS - {"phone_number"})
+    owned = set()
+    for name in value:
+        if name == STATUS_NAME_FIELD:
+            name = "status_id"
+        if not isinstance(name, str) or name not in editable:
+            raise ThuliumValidationError(
+                f"{field}: {name!r} is not a field an edit can change; use some of {', '.join(editable)} "
+                f"(or {STATUS_NAME_FIELD!r} for status_id)"
+            )
+        owned.add(name)
+    return frozenset(owned)
+
+
+def parse_max_removals(value: object, field: str = "max_removals") -> int | float:
+    """A removal limit: a whole number of records, or a fraction (0 to below 1) of the campaign's records."""
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = int(text) if text.isdigit() else float(text)
+        except ValueError:
+            raise ThuliumValidationError(f"{field}: expected a number, got {value!r}") from None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise ThuliumValidationError(
+            f"{field}: expected a whole number of records or a fraction below 1 (0.1 = 10 %), got {value!r}"
+        )
+    if isinstance(value, float) and value >= 1:
+        if not value.is_integer():
+            raise ThuliumValidationError(
+                f"{field}: {value!r} is neither a fraction below 1 nor a whole number of records"
+            )
+        return int(value)
+    return value

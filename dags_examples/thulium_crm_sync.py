@@ -1,12 +1,15 @@
-"""CRM sync: leads from a SQL table into the campaign, opt-outs from a CSV file removed, results to files.
+"""CRM sync: opt-outs from a CSV file removed, then the campaign made to match the CRM's leads table.
 
-Shows: ``SqlSource`` reading the leads straight from the CRM's database (the Airflow SQL connection
-``crm_db``) with a ``columns`` mapping into ``record_fields`` and statuses given by their names as
-shown in Thulium; ``ThuliumAddRecordsOperator`` with ``on_existing="update"`` (an upsert: a lead
-already in the campaign is edited instead); ``FileSource`` for the opt-outs; ``results_path`` on
-both, so the leads and the per-phone results never travel through XCom (``return_value`` is the
-file's path); and a report that reads the whole campaign back with ``ThuliumHook.iter_records``.
-Full numbers go to the files only: the tasks' logs show counts and masked numbers.
+Shows: ``FileSource`` for the opt-outs and ``ThuliumDeleteRecordsOperator``; ``SqlSource`` reading
+the leads straight from the CRM's database (the Airflow SQL connection ``crm_db``) with a
+``columns`` mapping into ``record_fields`` and statuses given by their names as shown in Thulium;
+a dry run of ``ThuliumSyncCampaignOperator`` (the plan in XCom, only reads sent), then the sync,
+which adds the new leads, edits only the field the CRM owns (``record_fields``) on leads already
+there, so the statuses agents set are kept, and removes the records the CRM no longer has, under a
+guard on how many may go; ``results_path``, so the leads and the per-phone results never travel
+through XCom (``return_value`` is the file's path); and a report that reads the whole campaign back
+with ``ThuliumHook.iter_records``. Full numbers go to the files only: the logs show counts and
+masked numbers.
 """
 
 from __future__ import annotations
@@ -21,7 +24,7 @@ from pathlib import Path
 from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operators.thulium import ThuliumAddRecordsOperator, ThuliumDeleteRecordsOperator
+from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumSyncCampaignOperator
 from airflow_provider_thulium.sources import FileSource, SqlSource
 
 OPT_OUTS_CSV = Path(__file__).parent / "data" / "crm_opt_outs.csv"
@@ -66,19 +69,11 @@ with DAG(
     def results_files() -> dict[str, str]:
         """Where this run's per-phone results go (a local folder here; an ``s3://`` URL works the same)."""
         folder = Path(os.environ.get("THULIUM_REPORT_DIR", tempfile.gettempdir()))
-        return {"leads": str(folder / "crm_sync_leads.csv"), "opt_outs": str(folder / "crm_sync_opt_outs.jsonl")}
+        return {"sync": str(folder / "crm_sync_leads.csv"), "opt_outs": str(folder / "crm_sync_opt_outs.jsonl")}
 
     files = results_files()
 
     # [START crm_sync_operators]
-    add_leads = ThuliumAddRecordsOperator(
-        task_id="add_leads",
-        campaign_id=CAMPAIGN_ID,
-        records=leads,
-        on_existing="update",
-        results_path=files["leads"],  # CSV: phone_number, outcome, succeeded, http_status, record_id, message
-    )
-
     remove_opt_outs = ThuliumDeleteRecordsOperator(
         task_id="remove_opt_outs",
         campaign_id=CAMPAIGN_ID,
@@ -86,6 +81,31 @@ with DAG(
         results_path=files["opt_outs"],  # JSON Lines: one object per phone, the API's entry in "result"
     )
     # [END crm_sync_operators]
+
+    # [START howto_sync_dry_run]
+    preview = ThuliumSyncCampaignOperator(
+        task_id="preview_sync",
+        campaign_id=CAMPAIGN_ID,
+        records=leads,
+        remove_missing=True,
+        max_removals=5,
+        dry_run=True,  # the plan in XCom ("summary" → "plan"); only reads are sent
+    )
+    # [END howto_sync_dry_run]
+
+    # [START howto_sync_campaign]
+    sync = ThuliumSyncCampaignOperator(
+        task_id="sync_campaign",
+        campaign_id=CAMPAIGN_ID,
+        records=leads,
+        # What the CRM owns on leads already in the campaign; status, agent and next call date are
+        # used only when a lead is added, so what agents set in Thulium is kept.
+        update_fields=["record_fields"],
+        remove_missing=True,  # records the CRM no longer has are removed...
+        max_removals=5,  # ...but a plan removing more than 5 fails before any write
+        results_path=files["sync"],  # CSV: phone_number, outcome, succeeded, http_status, record_id, message
+    )
+    # [END howto_sync_campaign]
 
     @task(trigger_rule="all_done")
     def report_campaign() -> str:
@@ -104,4 +124,4 @@ with DAG(
         print(f"Campaign {CAMPAIGN_ID}: {sum(by_status.values())} record(s) by status: {dict(by_status)}")
         return str(report)
 
-    [add_leads, remove_opt_outs] >> report_campaign()
+    remove_opt_outs >> preview >> sync >> report_campaign()

@@ -31,6 +31,7 @@ from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.sources import Source
 from airflow_provider_thulium.statuses import CampaignStatus
+from airflow_provider_thulium.sync import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncPlan
 from airflow_provider_thulium.version_compat import BaseHook
 
 
@@ -248,6 +249,7 @@ class ThuliumHook(BaseHook):
         *,
         on_existing: str = "skip",
         fail_on_failed_phones: bool = False,
+        update_fields: Sequence[str] | None = None,
     ) -> AddResults:
         """Add records to a campaign (``POST batch/outbounds/:id/records``).
 
@@ -261,15 +263,104 @@ class ThuliumHook(BaseHook):
             then says ``UPDATED``), ``"fail"`` counts it as a failure.
         :param fail_on_failed_phones: raise :class:`~airflow_provider_thulium.exceptions.ThuliumPhoneFailuresError`
             when any phone's outcome is a failure (default: return them in the results).
+        :param update_fields: with ``on_existing="update"``, the only fields edited on records already
+            there (``"status"`` names ``status_id``); default every editable field given, which
+            overwrites what agents set (a status such as *Not interested* included).
         :return: phone → one result: ``{"http_status": 201, "record_id": …, "status": "ADDED"}``,
             ``ALREADY_EXISTS`` with the existing ``record_id``, ``FAILED`` with a ``message``.
         :raises ThuliumValidationError: before any request, when the input is invalid (a status name
             the campaign does not have included).
         :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's result.
         """
-        policy = OutcomePolicy.for_add(on_existing, fail_on_failed_phones)
+        policy = OutcomePolicy.for_add(on_existing, fail_on_failed_phones, update_fields)
         with self._writing(campaign_id):
             return self.client.add_records(campaign_id, records, policy)
+
+    def plan_sync(
+        self,
+        campaign_id: str | int,
+        records: Sequence[dict[str, Any]] | str,
+        *,
+        update_fields: Sequence[str] = DEFAULT_UPDATE_FIELDS,
+        remove_missing: bool = False,
+        state_path: Any = None,
+    ) -> SyncPlan:
+        """Plan what makes the campaign match ``records``, reading it once; sends nothing that writes.
+
+        Per phone (matched on its digits): ``ADD`` when the campaign lacks it, ``UPDATE`` when an owned
+        field differs or cannot be read back, ``UNCHANGED`` otherwise, ``REMOVE`` for the campaign's
+        other phones with ``remove_missing``. A desired phone held by several records is left as it is
+        and counted under ``duplicates``.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param records: the desired records, with the keys :meth:`add_records` takes, keyed by ``phone_number``.
+        :param update_fields: the fields the caller owns on records already in the campaign (``"status"``
+            names ``status_id``); the records' other fields are used only when a record is added.
+        :param remove_missing: plan the removal of the campaign's records whose phone is not in ``records``.
+        :param state_path: a file (a path or an ``ObjectStoragePath``) with what earlier syncs applied, to
+            compare owned fields the records answer does not show (see :meth:`sync_campaign`).
+        :return: the :class:`~airflow_provider_thulium.sync.SyncPlan`; ``plan.counts()`` gives its counts.
+        :raises ThuliumValidationError: before any request, when the input is invalid.
+        """
+        plan = self.client.plan_sync(
+            campaign_id, records, update_fields=update_fields, remove_missing=remove_missing, state_path=state_path
+        )
+        self._report_lineage(campaign_id, output=False)
+        return plan
+
+    def sync_campaign(
+        self,
+        campaign_id: str | int,
+        records: Sequence[dict[str, Any]] | str,
+        *,
+        update_fields: Sequence[str] = DEFAULT_UPDATE_FIELDS,
+        remove_missing: bool = False,
+        max_removals: int | float = DEFAULT_MAX_REMOVALS,
+        dry_run: bool = False,
+        state_path: Any = None,
+        fail_on_failed_phones: bool = False,
+        call_in_progress_retries: int = 0,
+        call_in_progress_retry_delay: timedelta | float = timedelta(minutes=1),
+    ) -> dict[str, Any]:
+        """Make the campaign match ``records``: plan (see :meth:`plan_sync`), then send only the changes.
+
+        Adds, edits and removals go through the same calls, batching and outcome policy as
+        :meth:`add_records`, :meth:`update_records` and :meth:`delete_records`.
+
+        :param max_removals: the most records the plan may remove: an int, or a float below 1 as a
+            fraction of the campaign's records. A plan removing more, or an empty ``records`` for a
+            campaign that is not empty, raises
+            :class:`~airflow_provider_thulium.exceptions.ThuliumSyncGuardError` before any write.
+        :param dry_run: plan and return the plan's entries; only reads are sent.
+        :param state_path: the fingerprints file: owned fields the records answer does not show are
+            sent only when they changed since the last confirmed sync. A change made by hand in
+            Thulium to such a field is not seen. Written when the run ends, failed or not.
+        :param fail_on_failed_phones: raise :class:`~airflow_provider_thulium.exceptions.ThuliumPhoneFailuresError`
+            when any phone's outcome is a failure (default: return them in the results).
+        :param call_in_progress_retries: how many more times to try removals whose record was in a call.
+        :param call_in_progress_retry_delay: the wait before each of those tries (seconds or a timedelta).
+        :return: phone → ``{"action": "ADD" | "UPDATE" | "REMOVE" | "UNCHANGED", "result": …}``, the result in
+            the shape of the call made (none for ``UNCHANGED``); an update also names the ``fields`` sent.
+        :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's entry.
+
+        Other parameters as :meth:`plan_sync`.
+        """
+        policy = OutcomePolicy(
+            fail_on_failed_phones=fail_on_failed_phones,
+            call_in_progress_retries=call_in_progress_retries,
+            call_in_progress_retry_delay=call_in_progress_retry_delay,  # type: ignore[arg-type]
+        )
+        with self._writing(campaign_id):
+            return self.client.sync_campaign(
+                campaign_id,
+                records,
+                update_fields=update_fields,
+                remove_missing=remove_missing,
+                max_removals=max_removals,
+                dry_run=dry_run,
+                state_path=state_path,
+                policy=policy,
+            )
 
     def get_statuses(self, campaign_id: str | int) -> list[CampaignStatus]:
         """Return the campaign's statuses (``GET outbounds/:id/statuses``).

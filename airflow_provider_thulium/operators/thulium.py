@@ -13,13 +13,15 @@ from typing import Any, ClassVar
 
 from airflow_provider_thulium import lineage
 from airflow_provider_thulium.client import CheckedCall
-from airflow_provider_thulium.exceptions import ThuliumError
+from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.sources import Source
+from airflow_provider_thulium.sync import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncRun, check_guard
+from airflow_provider_thulium.validation import parse_flag, parse_max_removals, parse_update_fields
 from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger
 
 XCOM_RESULTS_ALL = "all"
@@ -222,7 +224,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
 
         return defer
 
-    def _conclude(self, context: Context, run: RecordsRun) -> Any:
+    def _conclude(self, context: Context, run: RecordsRun | SyncRun) -> Any:
         entries, summary, error = run.conclude()
         value = self._push_xcoms(context, entries, summary, returning=error is None)
         if error is not None:
@@ -378,6 +380,11 @@ class ThuliumAddRecordsOperator(ThuliumRecordsBaseOperator):
         ``ALREADY_EXISTS`` as a success, so a re-run or a retried task is safe; ``"update"`` edits it
         with the record's editable fields (an upsert; ``identifier`` and ``order`` cannot be edited);
         ``"fail"`` counts it as a failure.
+    :param update_fields: with ``on_existing="update"``, the only fields edited on records already
+        there, e.g. ``["record_fields"]`` (``"status"`` names ``status_id``). The default, every
+        editable field given, overwrites what agents set: a ``status`` sent for every lead every
+        night puts leads an agent marked *Not interested* back into the dialler. To keep agents'
+        work, name the fields your CRM owns, or use :class:`ThuliumSyncCampaignOperator`.
     :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` (except
         ``search_in_additional_numbers``, which the add call does not take) and Airflow's ``BaseOperator``.
     """
@@ -386,17 +393,173 @@ class ThuliumAddRecordsOperator(ThuliumRecordsBaseOperator):
     operation = ADD
     input_field = "records"
 
-    def __init__(self, *, records: Any, on_existing: str = "skip", **kwargs: Any) -> None:
+    def __init__(
+        self, *, records: Any, on_existing: str = "skip", update_fields: Sequence[str] | None = None, **kwargs: Any
+    ) -> None:
         if kwargs.get("search_in_additional_numbers"):
             # The add call takes no such flag (docs/thulium-api.md, "POST"): refused, not sent unasked.
             raise ValueError("search_in_additional_numbers does not apply to adding records")
         super().__init__(**kwargs)
-        OutcomePolicy.for_add(on_existing)  # an unknown mode fails when the DAG is parsed
+        OutcomePolicy.for_add(on_existing, update_fields=update_fields)  # bad values fail when the DAG is parsed
         self.records = records
         self.on_existing = on_existing
+        self.update_fields = update_fields
 
     def outcome_policy(self) -> OutcomePolicy:
-        return OutcomePolicy.for_add(self.on_existing, self.fail_on_failed_phones)
+        return OutcomePolicy.for_add(self.on_existing, self.fail_on_failed_phones, self.update_fields)
+
+
+class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
+    """Make a campaign match a desired set of records in one task: a plan, then only the changes.
+
+    The campaign is read once (pages read concurrently up to ``max_concurrent_requests``); per phone
+    the plan is ``ADD`` (not in the campaign), ``UPDATE`` (an owned field differs, or cannot be read
+    back: only those fields are sent), ``UNCHANGED``, or ``REMOVE`` (with ``remove_missing``). A
+    desired phone held by several records cannot be edited by phone: it is left, and counted under
+    ``duplicates``. The changes go through the add, update and delete calls (batching, retries,
+    outcome policy). The ``summary`` XCom gains ``plan`` (counts); each phone's ``return_value``
+    entry is ``{"action": ..., "result": ...}``.
+
+    :param records: the desired records, keyed by ``phone_number``, with the keys
+        :class:`ThuliumAddRecordsOperator` takes: a list, a JSON string of one, an ``XComArg``, or a source
+        (:class:`~airflow_provider_thulium.sources.SqlSource`, :class:`~airflow_provider_thulium.sources.FileSource`).
+        Templated.
+    :param update_fields: the fields the CRM owns on records already in the campaign (default
+        ``("record_fields",)``; ``"status"`` names ``status_id``). The records' other fields
+        (``status``, ``agent_login``, ``next_call_date``...) are used only when a record is added,
+        so what agents do in Thulium is kept unless you say the CRM owns it.
+    :param remove_missing: remove the campaign's records whose phone is not in ``records``.
+    :param max_removals: the most records a plan may remove: an int, or a float below 1 as a fraction
+        of the campaign's records (default ``0.1``). A plan removing more fails the task before any
+        write with :class:`~airflow_provider_thulium.exceptions.ThuliumSyncGuardError` (no retries;
+        the plan's counts in the message and the ``summary`` XCom). So does an empty ``records`` for
+        a campaign that is not empty: a CRM query that returned nothing never empties a campaign.
+    :param dry_run: compute and report the plan (XComs as a run's, ``summary["dry_run"]`` true) and
+        write nothing: only reads are sent. Templated (as the attribute ``plan_only``).
+    :param state_path: a file (an ``ObjectStoragePath`` or a path) keeping a fingerprint of what the
+        sync last applied per phone: owned fields Thulium's records answer does not show
+        (``record_fields`` in the vendor's documented answer, ``dictionary_status_id``) are then sent
+        only when they changed since. Written after the run, failed or not, with only what Thulium
+        confirmed. A change made by hand in Thulium to such a field is not seen. Templated.
+    :param call_in_progress_retries: how many more times to try removals whose record was in a call.
+    :param call_in_progress_retry_delay: how long to wait before each of those tries.
+    """
+
+    # dry_run is kept as plan_only: BaseOperator has a dry_run() method of its own.
+    template_fields: Sequence[str] = ("campaign_id", "records", "plan_only", "state_path", "results_path")
+    operation = ADD
+    input_field = "records"
+
+    def __init__(
+        self,
+        *,
+        records: Any,
+        update_fields: Sequence[str] = DEFAULT_UPDATE_FIELDS,
+        remove_missing: bool = False,
+        max_removals: int | float = DEFAULT_MAX_REMOVALS,
+        dry_run: bool = False,
+        state_path: Any = None,
+        call_in_progress_retries: int = 0,
+        call_in_progress_retry_delay: timedelta | float = timedelta(minutes=1),
+        **kwargs: Any,
+    ) -> None:
+        if kwargs.get("search_in_additional_numbers"):
+            raise ValueError("search_in_additional_numbers does not apply to a sync: records are matched by phone")
+        super().__init__(**kwargs)
+        # Checked when the DAG is parsed: a typo in a field name must not wait for the night's run.
+        parse_update_fields(update_fields)
+        parse_max_removals(max_removals)
+        self.records = records
+        self.update_fields = update_fields
+        self.remove_missing = remove_missing
+        self.max_removals = max_removals
+        self.plan_only = dry_run
+        self.state_path = state_path
+        self.call_in_progress_retries = call_in_progress_retries
+        self.call_in_progress_retry_delay = call_in_progress_retry_delay
+
+    def outcome_policy(self) -> OutcomePolicy:
+        return OutcomePolicy(
+            fail_on_failed_phones=self.fail_on_failed_phones,
+            call_in_progress_retries=self.call_in_progress_retries,
+            call_in_progress_retry_delay=self.call_in_progress_retry_delay,  # type: ignore[arg-type]
+        )
+
+    def execute(self, context: Context) -> Any:
+        limit = parse_max_removals(self.max_removals)
+        dry_run = parse_flag(self.plan_only, "dry_run")
+        state_path = self.state_path
+        if isinstance(state_path, str):
+            # Imported here, where it is used: object storage is a large import the other operators need not pay.
+            from airflow.providers.common.compat.sdk import ObjectStoragePath
+
+            state_path = ObjectStoragePath(state_path) if state_path.strip() else None
+        client = self.hook.client
+        plan = client.plan_sync(
+            self.campaign_id,
+            self._input(),
+            update_fields=self.update_fields,
+            remove_missing=self.remove_missing,
+            state_path=state_path,
+        )
+        try:
+            check_guard(plan, limit)
+        except ThuliumSyncGuardError as refused:
+            if self.do_xcom_push:
+                context["ti"].xcom_push(key="summary", value={**plan.summary(), "stopped_by": str(refused)})
+            raise
+        if dry_run:
+            self.log.info("dry run: nothing sent but reads")
+            entries, summary = plan.entries(), plan.summary(dry_run=True)
+            self._write_results(entries, summary, {})
+            return self._push_xcoms(context, entries, summary, returning=True)
+        run = client.start_sync(plan, self.outcome_policy())
+
+        def interrupted(stopped: SyncRun) -> None:
+            entries, summary = stopped.entries(), stopped.summary()
+            self._write_results(entries, summary, _outcomes(stopped))
+            self._push_xcoms(context, entries, summary, returning=False)
+
+        run.on_interrupted = interrupted
+        # A results file holds every phone; only XCom is cut down to the failures.
+        run.failures_only = self.xcom_results == XCOM_RESULTS_FAILURES and not self.results_path
+        run.apply()
+        entries, summary, error = run.conclude()
+        self._write_results(entries, summary, _outcomes(run))
+        value = self._push_xcoms(context, entries, summary, returning=error is None)
+        if error is not None:
+            raise error
+        return value
+
+    def _write_results(self, entries: dict[str, Any], summary: RunSummary, outcomes: dict[str, Any]) -> None:
+        """Write every phone's entry (action and result) to ``results_path``, when one is given."""
+        if not self.results_path:
+            return
+        failed = set(summary["failed_phones"])
+        file = ResultsFile(self.results_path, self.results_conn_id)
+        # A CSV row has the columns of one call's result; a JSON line keeps the action beside it.
+        as_csv = file.format == "csv"
+        try:
+            file.add(
+                (
+                    phone,
+                    entry.get("result") if as_csv else entry,
+                    outcomes.get(phone) or entry.get("action", ""),
+                    phone not in failed,
+                )
+                for phone, entry in entries.items()
+            )
+            file.write({})
+        finally:
+            file.close()
+
+
+def _outcomes(run: SyncRun) -> dict[str, Any]:
+    """Each sent phone's outcome, from the add, update and delete runs of a sync."""
+    outcomes: dict[str, Any] = {}
+    for part in run.runs:
+        outcomes.update(part.results.outcomes)
+    return outcomes
 
 
 __all__ = [
@@ -404,5 +567,6 @@ __all__ = [
     "ThuliumAddRecordsOperator",
     "ThuliumDeleteRecordsOperator",
     "ThuliumRecordsBaseOperator",
+    "ThuliumSyncCampaignOperator",
     "ThuliumUpdateRecordsOperator",
 ]

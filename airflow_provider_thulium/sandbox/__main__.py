@@ -39,6 +39,11 @@ def _parser() -> argparse.ArgumentParser:
         "--batch-status", type=int, choices=[200, 207], default=207, help="overall status of batch answers"
     )
     parser.add_argument(
+        "--hide-record-fields",
+        action="store_true",
+        help="leave record_fields out of the paged records answer, as the vendor's documented answer does",
+    )
+    parser.add_argument(
         "--no-record-requests",
         action="store_true",
         help="do not keep a log of requests (for long runs)",
@@ -95,6 +100,7 @@ def main(argv: list[str] | None = None) -> int:
         batch_status=args.batch_status,
         latency=args.latency,
         record_requests=not args.no_record_requests,
+        show_record_fields=not args.hide_record_fields,
         seed=args.seed,
     )
     try:

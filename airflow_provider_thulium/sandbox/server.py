@@ -60,6 +60,8 @@ class ThuliumSandbox:
     :param latency: seconds to sleep before every ``/api/`` answer (after applying the change).
     :param record_requests: keep a :class:`RequestLog` per request (see :attr:`requests`).
     :param seed: ``"demo"`` for the demo data set or ``"empty"``.
+    :param show_record_fields: show ``record_fields`` in ``GET outbounds/:id/records`` (``False``: the
+        vendor's documented answer, which has none); :attr:`SandboxState.show_record_fields` changes it later.
 
     Use it as a context manager, or call :meth:`start` and :meth:`stop`.
     """
@@ -74,6 +76,7 @@ class ThuliumSandbox:
         latency: float = 0.0,
         record_requests: bool = True,
         seed: str = "demo",
+        show_record_fields: bool = True,
     ) -> None:
         if batch_status not in (200, 207):
             raise ValueError(f"batch_status must be 200 or 207, got {batch_status}")
@@ -84,6 +87,7 @@ class ThuliumSandbox:
         self.latency = latency
         self.record_requests = record_requests
         self._state = SandboxState(seed)
+        self._state.show_record_fields = show_record_fields
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._requests: list[RequestLog] = []

@@ -122,6 +122,9 @@ class SandboxState(ApiSemantics):
         self.campaigns: dict[str, Campaign] = {}
         self._next_record_id = _FIRST_RECORD_ID
         self._clock: Callable[[], datetime] = datetime.now
+        #: Whether ``GET outbounds/:id/records`` shows ``record_fields``: the vendor's documented answer
+        #: does not (docs/thulium-api.md, "Paged records"); a setting, so both answers can be served.
+        self.show_record_fields = True
         self.reset(seed)
 
     # ----------------------------------------------------------------- set-up helpers

@@ -269,3 +269,27 @@ def test_the_add_operator_refuses_a_flag_the_call_does_not_take():
         ThuliumAddRecordsOperator(task_id="add", campaign_id=1, records=[], search_in_additional_numbers=True)
     with pytest.raises(ThuliumValidationError, match="on_existing"):
         ThuliumAddRecordsOperator(task_id="add", campaign_id=1, records=[], on_existing="merge")
+    with pytest.raises(ThuliumValidationError, match="update_fields: 'stauts' is not a field an edit can change"):
+        ThuliumAddRecordsOperator(
+            task_id="add", campaign_id=1, records=[], on_existing="update", update_fields=["stauts"]
+        )
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_an_upsert_with_update_fields_edits_only_those_and_keeps_the_agents_status(thulium_sandbox):
+    records = [
+        {"phone_number": NEW[0], "status": "New", "record_fields": {"crm_id": "C-1"}},
+        {"phone_number": "48500100208", "status": "New", "record_fields": {"crm_id": "C-208"}},  # "Not interested"
+    ]
+    with new_dag() as dag:
+        ThuliumAddRecordsOperator(
+            task_id="add", campaign_id=1, records=records, on_existing="update", update_fields=["record_fields"]
+        )
+    run = run_dag(dag)
+
+    assert task_states(run) == {"add": "success"}
+    assert xcom(run, "add", "summary")["outcomes"] == {"ADDED": 1, "UPDATED": 1}
+    (put,) = [request for request in thulium_sandbox.requests if request.method == "PUT"]
+    assert put.body["records"] == [{"phone_number": "48500100208", "record_fields": {"crm_id": "C-208"}}]
+    (kept,) = records_of(thulium_sandbox, "48500100208")
+    assert (kept["status_id"], kept["record_fields"]) == (9, {"crm_id": "C-208"})

@@ -101,38 +101,51 @@ def crm_db(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", crm_database(tmp_path))
 
 
-def test_crm_sync_adds_edits_removes_and_reports(examples, thulium_sandbox, crm_db, monkeypatch, tmp_path):
+def test_crm_sync_removes_opt_outs_previews_then_syncs_what_the_crm_owns_and_reports(
+    examples, thulium_sandbox, crm_db, monkeypatch, tmp_path
+):
     monkeypatch.setenv("THULIUM_REPORT_DIR", str(tmp_path))
     run = run_dag(examples.get_dag("thulium_crm_sync"))
     assert task_states(run) == {
         "results_files": "success",
-        "add_leads": "success",
         "remove_opt_outs": "success",
+        "preview_sync": "success",
+        "sync_campaign": "success",
         "report_campaign": "success",
     }
-    assert xcom(run, "add_leads") == str(tmp_path / "crm_sync_leads.csv")
-    with (tmp_path / "crm_sync_leads.csv").open() as file:
-        added = {row["phone_number"]: row["outcome"] for row in csv.DictReader(file)}
-    assert added == {
-        "48600100300": "ADDED",
-        "48600100301": "ADDED",
-        "48600100302": "ADDED",
-        "48600100303": "ADDED",
-        "48600100201": "UPDATED",  # already in the campaign: edited (upsert)
-    }
-    assert xcom(run, "add_leads", "summary")["outcomes"] == {"ADDED": 4, "UPDATED": 1}
     removed = [json.loads(line) for line in (tmp_path / "crm_sync_opt_outs.jsonl").read_text().splitlines()]
     assert [(line["phone_number"], line["outcome"]) for line in removed] == [("48600100200", "REMOVED")]
+    preview = xcom(run, "preview_sync", "summary")
+    assert preview["dry_run"] is True and preview["requests"] == 1  # the one page of the campaign
+    plan = {"add": 4, "update": 1, "remove": 1, "unchanged": 0}
+    assert {key: preview["plan"][key] for key in plan} == plan
+    # The leads came from the SQL table and the results went to a file: XCom holds its path.
+    assert xcom(run, "sync_campaign") == str(tmp_path / "crm_sync_leads.csv")
+    with (tmp_path / "crm_sync_leads.csv").open() as file:
+        synced = {row["phone_number"]: (row["outcome"], row["succeeded"]) for row in csv.DictReader(file)}
+    assert synced == {
+        "48600100300": ("ADDED", "true"),
+        "48600100301": ("ADDED", "true"),
+        "48600100302": ("ADDED", "true"),
+        "48600100303": ("ADDED", "true"),
+        "48600100201": ("UPDATED", "true"),  # already in the campaign: its CRM id only
+        "48500100200": ("REMOVED", "true"),  # not in the CRM
+    }
+    summary = xcom(run, "sync_campaign", "summary")
+    assert summary["outcomes"] == {"ADDED": 4, "REMOVED": 1, "UPDATED": 1} and summary["plan"] == preview["plan"]
     state = thulium_sandbox.state
     (edited,) = state.find("00002", "48600100201")
-    assert (edited["status_id"], edited["agent_login"], edited["next_call_date"]) == (24, "m.nowak", "2030-08-03 11:00")
+    # The agent's status ("Interested") is kept; the CRM's "My record" is used only for new leads.
+    assert (edited["status_id"], edited["agent_login"], edited["record_fields"]) == (22, None, {"crm_id": "C-1014"})
     (called_back,) = state.find("00002", "48600100302")
     assert called_back["status_id"] == 23  # "Call back later" is 23 in this campaign, 5 in the other
-    assert state.find("00002", "48600100200") == []
+    (assigned,) = state.find("00002", "48600100303")
+    assert (assigned["status_id"], assigned["agent_login"]) == (24, "j.doe")
+    assert state.find("00002", "48600100200") == [] and state.find("00002", "48500100200") == []
     with (tmp_path / "thulium_campaign_00002.csv").open() as file:
         rows = list(csv.DictReader(file))
     assert sorted(row["phone_number"] for row in rows) == sorted(r["phone_number"] for r in state.records("00002"))
-    assert len(rows) == 6
+    assert len(rows) == 5
 
 
 def test_campaign_asset_pair(examples, thulium_sandbox):

@@ -1,0 +1,459 @@
+"""Making a campaign match a desired set of records: a plan (ADD / UPDATE / UNCHANGED / REMOVE), then only the changes.
+
+The plan reads the campaign once and compares, per phone, the fields the caller owns
+(``update_fields``); the changes are then sent with the add, update and delete calls under one
+:class:`~airflow_provider_thulium.run.OutcomePolicy`, as any other run. Memory: the desired
+records (already in memory as the checked input), one small code per phone (keyed by its digits)
+and the edits themselves; the campaign's records are read a few pages at a time and not kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections import Counter
+from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumSyncGuardError
+from airflow_provider_thulium.operations import ADD, DELETE, UPDATE, Operation
+from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.results import outcome_counts
+from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
+from airflow_provider_thulium.shapes import ADDED, UPDATED, RunSummary, SyncPlanCounts, SyncSummary
+from airflow_provider_thulium.sync_state import SyncState, fingerprint
+
+#: The plan's actions, as each phone's ``return_value`` entry names them.
+ACTION_ADD = "ADD"
+ACTION_UPDATE = "UPDATE"
+ACTION_UNCHANGED = "UNCHANGED"
+ACTION_REMOVE = "REMOVE"
+#: What a sync owns on records already in the campaign unless told otherwise.
+DEFAULT_UPDATE_FIELDS = ("record_fields",)
+#: At most this fraction of the campaign's records may be removed unless told otherwise.
+DEFAULT_MAX_REMOVALS = 0.1
+
+# One byte per desired phone: what the plan does with it.
+_NEW, _DIFFERS, _UNREADABLE, _UNCHANGED, _DUPLICATE = range(5)
+#: Each editable field → the key of the records answer that shows it (``None``: never shown).
+_SHOWN_AS: dict[str, str | None] = {
+    "status_id": "status_id",
+    "agent_login": "agent_login",
+    "next_call_date": "next_call_date",
+    "record_fields": "record_fields",
+    "dictionary_status_id": None,
+}
+#: The keys of the vendor's documented records answer (docs/thulium-api.md, "Paged records"): what
+#: a plan assumes is shown when the campaign is empty and no record shows the real answer.
+DOCUMENTED_ANSWER_KEYS = frozenset(
+    {
+        "record_id",
+        "phone_number",
+        "system_status",
+        "status",
+        "status_id",
+        "call_date",
+        "create_date",
+        "next_call_date",
+        "agent_name",
+        "agent_login",
+        "last_note",
+        "identifier",
+        "order",
+    }
+)
+UNREADABLE_REASON = "an owned field Thulium's records answer does not show was sent, as it cannot be compared"
+DUPLICATE_REASON = "several records in the campaign hold this phone: it cannot be edited by phone and was left"
+_UNCHANGED_ENTRY: dict[str, Any] = {"action": ACTION_UNCHANGED}
+_MISSING = object()
+
+
+def _same(name: str, wanted: Any, current: Any) -> bool:
+    if name == "record_fields":
+        # An edit merges record_fields (docs/thulium-api.md, "PUT"): only the given keys count.
+        return isinstance(current, dict) and all(
+            key in current and _same_value(value, current[key]) for key, value in wanted.items()
+        )
+    return _same_value(wanted, current)
+
+
+def _same_value(wanted: Any, current: Any) -> bool:
+    # The answer may show numbers as text ("status_id": "3"): compared as the text they print as.
+    return bool(wanted == current or str(wanted) == str(current))
+
+
+@dataclass
+class SyncPlan:
+    """What a sync will do, per phone; computed from one read of the campaign, before any write.
+
+    :param campaign_id: the campaign.
+    :param records: the desired records, checked (status names resolved), in input order.
+    :param owned: the fields the caller owns on records already in the campaign.
+    :param campaign_count: the campaign's records when its first page was read.
+    """
+
+    campaign_id: str
+    records: Collection[dict[str, Any]]
+    owned: frozenset[str]
+    campaign_count: int
+    #: Digits of each desired phone → what the plan does with it (the module's ``_NEW``... constants:
+    #: small ints, which Python shares, so a million phones cost the dict alone).
+    codes: dict[str, int] = field(default_factory=dict)
+    #: Digits of a phone → the edit to send (``phone_number`` and the owned fields that differ).
+    edits: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: Phones of records not desired, as the campaign stores them (with ``remove_missing``).
+    removes: list[str] = field(default_factory=list)
+    #: Records read from the campaign, and the requests that read them.
+    records_read: int = 0
+    read_requests: int = 0
+    #: Digits of a phone → the fingerprint to record once its owned values are confirmed applied.
+    fingerprints: dict[str, int] | None = None
+    #: Warnings about the plan, for the summary and the log.
+    notes: list[str] = field(default_factory=list)
+    #: The fingerprints file the plan read (``state_path``), written when the run ends.
+    state: SyncState | None = None
+
+    def adds(self) -> list[dict[str, Any]]:
+        """The records to add, in input order."""
+        codes = self.codes
+        return [record for record in self.records if codes[record["phone_number"].lstrip("+")] == _NEW]
+
+    def updates(self) -> list[dict[str, Any]]:
+        """The edits to send, in input order."""
+        edits = self.edits
+        return [edits[digits] for record in self.records if (digits := record["phone_number"].lstrip("+")) in edits]
+
+    def counts(self) -> SyncPlanCounts:
+        """The plan's counts, as the ``summary`` XCom's ``plan`` shows them."""
+        codes = Counter(self.codes.values())
+        return {
+            "add": codes[_NEW],
+            "update": codes[_DIFFERS] + codes[_UNREADABLE],
+            "update_unreadable": codes[_UNREADABLE],
+            "remove": len(self.removes),
+            "unchanged": codes[_UNCHANGED] + codes[_DUPLICATE],
+            "duplicates": codes[_DUPLICATE],
+            "desired": len(self.records),
+            "campaign_records": self.campaign_count,
+        }
+
+    def describe(self) -> str:
+        """The counts as one log-safe line."""
+        counts = self.counts()
+        return (
+            f"add {counts['add']}, update {counts['update']} ({counts['update_unreadable']} for fields the records "
+            f"answer does not show), remove {counts['remove']}, unchanged {counts['unchanged']} "
+            f"({counts['duplicates']} held by several records); campaign {self.campaign_id} holds "
+            f"{counts['campaign_records']} record(s), {counts['desired']} desired"
+        )
+
+    def entries(
+        self,
+        add: dict[str, Any] | None = None,
+        update: dict[str, Any] | None = None,
+        delete: dict[str, Any] | None = None,
+        only: Collection[str] | None = None,
+    ) -> dict[str, Any]:
+        """Every phone's ``return_value`` entry, desired phones in input order then the removed ones,
+        with the calls' results (none in a dry run); with ``only``, just those phones' entries."""
+        add, update, delete = add or {}, update or {}, delete or {}
+        entries = {}
+        for record in self.records:
+            phone = record["phone_number"]
+            if only is None or phone in only:
+                digits = phone.lstrip("+")
+                entries[phone] = self.entry(digits, (add if self.codes[digits] == _NEW else update).get(phone))
+        for phone in self.removes:
+            if only is None or phone in only:
+                entries[phone] = {"action": ACTION_REMOVE, "result": delete.get(phone)}
+        return entries
+
+    def summary(self, parts: Sequence[RunSummary] = (), dry_run: bool = False) -> SyncSummary:
+        """The calls' summaries as one (none when nothing was sent), with the plan's counts under ``plan``."""
+        counts = self.counts()
+        outcomes: Counter[str] = Counter()
+        for part in parts:
+            outcomes.update(part["outcomes"])
+        if parts and counts["unchanged"]:
+            outcomes[ACTION_UNCHANGED] = counts["unchanged"]
+        failed = [phone for part in parts for phone in part["failed_phones"]]
+        phones = len(self.records) + len(self.removes)
+        return {
+            "operation": "sync",
+            "campaign_id": self.campaign_id,
+            "phones": phones,
+            "succeeded": phones - len(failed),
+            "failed": len(failed),
+            "outcomes": dict(sorted(outcomes.items())),
+            "failed_phones": failed,
+            "batches": sum(part["batches"] for part in parts),
+            "requests": self.read_requests + sum(part["requests"] for part in parts),
+            "retries": sum(part["retries"] for part in parts),
+            "duration_seconds": max((part["duration_seconds"] for part in parts), default=0.0),
+            "stopped_by": next((part["stopped_by"] for part in parts if part["stopped_by"]), None),
+            "unmatched_answers": sum(part["unmatched_answers"] for part in parts),
+            "after_lost_answer": sum(part["after_lost_answer"] for part in parts),
+            "warnings": self.notes + [warning for part in parts for warning in part["warnings"]],
+            "plan": counts,
+            "dry_run": dry_run,
+        }
+
+    def entry(self, digits: str, result: Any = None) -> dict[str, Any]:
+        """A desired phone's ``return_value`` entry (by its digits): its action, and its call's result."""
+        code = self.codes[digits]
+        if code == _UNCHANGED:
+            return _UNCHANGED_ENTRY
+        if code == _DUPLICATE:
+            return {"action": ACTION_UNCHANGED, "reason": DUPLICATE_REASON}
+        if code == _NEW:
+            return {"action": ACTION_ADD, "result": result}
+        edit = self.edits[digits]
+        entry = {"action": ACTION_UPDATE, "fields": sorted(key for key in edit if key != "phone_number")}
+        if code == _UNREADABLE:
+            entry["reason"] = UNREADABLE_REASON
+        entry["result"] = result
+        return entry
+
+
+def build_plan(
+    campaign_id: str,
+    records: Collection[dict[str, Any]],
+    owned: frozenset[str],
+    campaign_count: int | None,
+    campaign_records: Iterable[dict[str, Any]],
+    *,
+    remove_missing: bool = False,
+    state: SyncState | None = None,
+) -> SyncPlan:
+    """Compare the desired records with the campaign's, phone by phone (matched on their digits)."""
+    plan = SyncPlan(campaign_id, records, owned, campaign_count or 0, state=state)
+    plan.fingerprints = {} if state is not None else None
+    # Digits → the desired record until the campaign's record is met, then the code: one dict serves
+    # as the index and as the codes, holding references only.
+    codes: dict[str, Any] = {record["phone_number"].lstrip("+"): record for record in records}
+    edits = plan.edits
+    shown: frozenset[str] | None = None
+    removing: set[str] = set()
+    read = 0
+    for current in campaign_records:
+        read += 1
+        phone = current.get("phone_number") if type(current) is dict else None
+        if type(phone) is not str:  # the answer's form; a number given as an int is read too
+            if not isinstance(phone, int) or isinstance(phone, bool):
+                continue
+            phone = str(phone)
+        if shown is None:
+            shown = frozenset(current)
+        digits = phone.strip().lstrip("+")
+        wanted = codes.get(digits)
+        if wanted is None:
+            if remove_missing and digits not in removing:
+                removing.add(digits)
+                plan.removes.append(phone.strip())
+        elif isinstance(wanted, dict):
+            codes[digits] = _compare(plan, wanted, digits, current, state)
+        else:  # a second record with this phone
+            codes[digits] = _DUPLICATE
+            edits.pop(digits, None)
+    plan.records_read = read
+    for digits, wanted in codes.items():
+        if isinstance(wanted, dict):
+            codes[digits] = _NEW
+    plan.codes = codes
+    # A phone never seen is added; what an add would show is judged from the answer's keys.
+    shown = shown or DOCUMENTED_ANSWER_KEYS
+    hidden = [name for name in owned if _SHOWN_AS[name] not in shown]
+    if plan.fingerprints is not None and hidden:
+        for record in records:
+            digits = record["phone_number"].lstrip("+")
+            if codes[digits] == _NEW:
+                plan.fingerprints[digits] = fingerprint(record, hidden)
+    if campaign_count is None:
+        plan.campaign_count = read  # the server gave no usable count: what was read is the campaign
+    elif plan.records_read != campaign_count:
+        plan.notes.append(
+            f"campaign {campaign_id} changed while it was read ({campaign_count} record(s) counted, "
+            f"{plan.records_read} read): the plan may add a record already there (answered ALREADY_EXISTS, "
+            "left as it is) or miss one to remove; the next run catches up"
+        )
+    duplicates = plan.counts()["duplicates"]
+    if duplicates:
+        first = next(digits for digits, code in codes.items() if code == _DUPLICATE)
+        plan.notes.append(
+            f"{duplicates} desired phone(s) are held by several records of campaign {campaign_id} (e.g. "
+            f"{mask_phone(first)}): an edit by phone cannot tell them apart, so they were left as they are; "
+            "remove the extra records in Thulium"
+        )
+    return plan
+
+
+def _compare(
+    plan: SyncPlan, record: dict[str, Any], digits: str, current: dict[str, Any], state: SyncState | None
+) -> int:
+    edit: dict[str, Any] | None = None
+    unreadable: list[str] = []
+    for name in plan.owned:
+        wanted = record.get(name, _MISSING)
+        if wanted is _MISSING:
+            continue  # not given: this record does not say what the field should be
+        key = _SHOWN_AS[name]
+        if key is None or key not in current:
+            unreadable.append(name)
+            continue
+        have = current[key]
+        # Equal as they are is by far the common case: decided without a call.
+        if wanted != have and not _same(name, wanted, have):
+            edit = edit or {"phone_number": record["phone_number"]}
+            edit[name] = wanted
+    code = _DIFFERS if edit else _UNCHANGED
+    if unreadable:
+        applied = fingerprint(record, unreadable) if state is not None else None
+        if applied is not None and plan.fingerprints is not None:
+            plan.fingerprints[digits] = applied
+        if applied is None or state is None or state.get(digits) != applied:
+            edit = edit or {"phone_number": record["phone_number"]}
+            edit.update((name, record[name]) for name in unreadable)
+            code = _UNREADABLE
+    if edit:
+        plan.edits[digits] = edit
+    return code
+
+
+def check_guard(plan: SyncPlan, max_removals: int | float) -> None:
+    """Refuse a plan before any write: an empty desired set for a campaign that is not empty, or too many removals.
+
+    :param max_removals: an int, or a float below 1 as a fraction of the campaign's records.
+    """
+    counts = plan.counts()
+    summary = (
+        f"plan: add {counts['add']}, update {counts['update']}, remove {counts['remove']}, "
+        f"unchanged {counts['unchanged']}"
+    )
+    if not plan.records and plan.campaign_count:
+        raise ThuliumSyncGuardError(
+            f"sync of campaign {plan.campaign_id}: no desired records, while the campaign holds "
+            f"{plan.campaign_count}; refused before any write (a query that returned nothing must not empty a "
+            f"campaign). To empty it, remove its records with ThuliumDeleteRecordsOperator ({summary})",
+            dict(counts),
+        )
+    limit = max_removals if isinstance(max_removals, int) else math.floor(max_removals * plan.campaign_count)
+    if len(plan.removes) > limit:
+        allowed = f"{max_removals}" if isinstance(max_removals, int) else f"{max_removals:g} of the campaign = {limit}"
+        raise ThuliumSyncGuardError(
+            f"sync of campaign {plan.campaign_id}: the plan removes {len(plan.removes)} phone(s) of the campaign's "
+            f"{plan.campaign_count} record(s), more than max_removals allows ({allowed}); refused before any write "
+            f"({summary}). Check "
+            "the desired records; raise max_removals if this is meant",
+            dict(counts),
+        )
+
+
+#: Builds a run of one of the plan's calls: (operation, phones, items) → a run that has sent nothing.
+RunFactory = Callable[[Operation, list[str], list[Any]], RecordsRun]
+
+
+class SyncRun:
+    """Sends a plan's changes, adds then edits then removals, and puts every phone's result together.
+
+    :param plan: the plan.
+    :param start: builds the run of one call (the client's, under the caller's policy).
+    :param policy: the outcome policy the three calls share.
+    :param log: where progress is logged.
+
+    The plan's fingerprints file (``state_path``) is written when the run ends, failed or not.
+    """
+
+    def __init__(self, plan: SyncPlan, start: RunFactory, policy: OutcomePolicy, log: logging.Logger | Any) -> None:
+        self.plan = plan
+        self.policy = policy
+        self.log = log
+        adds, updates = plan.adds(), plan.updates()
+        self.parts: list[tuple[RecordsRun, Sequence[Any]]] = [
+            (start(ADD, [r["phone_number"] for r in adds], adds), adds),
+            (start(UPDATE, [r["phone_number"] for r in updates], updates), updates),
+            (start(DELETE, plan.removes, plan.removes), plan.removes),
+        ]
+        #: Called with this run when a send is interrupted (an operator pushes its XComs there).
+        self.on_interrupted: Callable[[SyncRun], None] | None = None
+        #: Conclude with the failed phones' entries only (``xcom_results="failures"``): a million
+        #: unchanged phones then need no entry built.
+        self.failures_only = False
+        for run, _ in self.parts:
+            run.on_interrupted = self._interrupted
+
+    @property
+    def runs(self) -> list[RecordsRun]:
+        """The add, update and delete runs."""
+        return [run for run, _ in self.parts]
+
+    def apply(self, wait: Waiter | None = None) -> None:
+        """Send each call's items; a call stopped by an error leaves the later ones unsent (``NOT_SENT``)."""
+        for run, items in self.parts:
+            if any(earlier.results.stop_error is not None for earlier in self.runs):
+                return
+            run.send(items)
+            run.retry_calls_in_progress(wait)
+
+    def conclude(self) -> tuple[dict[str, Any], SyncSummary, ThuliumError | None]:
+        """Every phone's entry (action and result), the summary with the plan, and the error to raise (or ``None``).
+
+        The error is the one that stopped a call, else a :class:`ThuliumPhoneFailuresError` when the
+        policy fails on failed phones; either way its ``results`` hold the entries
+        (only the failed phones' with :attr:`failures_only`).
+        """
+        errors = [run.conclude()[2] for run in self.runs if run.results.results]
+        summary = self.summary()
+        add, update, delete = (run.results.results for run in self.runs)
+        only = set(summary["failed_phones"]) if self.failures_only else None
+        entries = self.plan.entries(add, update, delete, only=only)
+        self.save_state()
+        self.log.info("SYNC of campaign %s done: %s", self.plan.campaign_id, outcome_counts(summary["outcomes"]))
+        stopping = [error for error in errors if error is not None and not isinstance(error, ThuliumPhoneFailuresError)]
+        error: ThuliumError | None = stopping[0] if stopping else None
+        if error is None and self.policy.fail_on_failed_phones and summary["failed"]:
+            lines = [line for run in self.runs for line in run.results.failure_lines()][:5]
+            error = ThuliumPhoneFailuresError(
+                f"sync of campaign {self.plan.campaign_id}: {summary['failed']} of {summary['phones']} phone(s) "
+                f"failed ({outcome_counts(summary['outcomes'])}). First failures: {'; '.join(lines)}"
+            )
+        if error is not None:
+            error.results = entries
+        return entries, summary, error
+
+    def entries(self) -> dict[str, Any]:
+        """Every phone's entry: desired phones in input order, then the removed ones."""
+        return self.plan.entries(*(run.results.results for run in self.runs))
+
+    def summary(self) -> SyncSummary:
+        """The three calls' summaries as one, with the plan's counts under ``plan``."""
+        return self.plan.summary([run.results.summary() for run in self.runs])
+
+    def save_state(self) -> None:
+        """Record the fingerprints of what Thulium confirmed; phones not confirmed keep their earlier one."""
+        plan, state = self.plan, self.plan.state
+        if state is None or plan.fingerprints is None:
+            return
+        add, update = (run.results.outcomes for run in self.runs[:2])
+        kept: dict[str, int] = {}
+        for record in plan.records:
+            phone = record["phone_number"]
+            digits = phone.lstrip("+")
+            code = plan.codes[digits]
+            wanted = plan.fingerprints.get(digits)
+            confirmed = (
+                code == _UNCHANGED
+                or (code == _NEW and add.get(phone) == ADDED)
+                or (code in (_DIFFERS, _UNREADABLE) and update.get(phone) == UPDATED)
+            )
+            value = wanted if confirmed else state.get(digits)
+            if value is not None and code != _DUPLICATE:
+                kept[digits] = value
+        state.save(kept, self.log)
+
+    def _interrupted(self, _run: RecordsRun) -> None:
+        for run in self.runs:
+            run.results.finish(interrupted=True)
+        self.save_state()
+        if self.on_interrupted is not None:
+            self.on_interrupted(self)

@@ -1,0 +1,93 @@
+"""What a sync last applied, per phone: fingerprints of owned values Thulium's records answer does not show.
+
+The three-way idea of ``kubectl apply``: a field the campaign's records answer does not carry
+(``dictionary_status_id`` always, ``record_fields`` in the vendor's documented answer,
+docs/thulium-api.md "Paged records") cannot be compared with the campaign, so it is compared with
+what this sync applied last time instead. Only values Thulium confirmed are recorded; a change
+made by hand in Thulium to such a field is not seen.
+
+The file is text: a JSON header line, then one ``<digits>\\t<fingerprint>`` line per phone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from airflow_provider_thulium.exceptions import ThuliumValidationError
+
+FORMAT = "thulium-sync-state/1"
+
+
+def fingerprint(record: Mapping[str, Any], fields: Iterable[str]) -> int:
+    """A 64-bit fingerprint of ``record``'s values of ``fields`` (names included, so another set differs)."""
+    values = [[name, record[name]] for name in sorted(fields) if name in record]
+    text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
+    return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
+
+
+def as_path(path: Any) -> Any:
+    """The state file as a path: an ``ObjectStoragePath`` (anything with ``open``) as it is, text as a local path."""
+    if isinstance(path, (str, os.PathLike)):
+        return Path(path)
+    if not callable(getattr(path, "open", None)):
+        raise ThuliumValidationError(f"state_path: expected a path, got {type(path).__name__}")
+    return path
+
+
+class SyncState:
+    """The fingerprints of one campaign's sync, read from and written to ``path``.
+
+    :param path: the state file (a local path or an ``ObjectStoragePath``).
+    :param campaign_id: the campaign; a file written for another campaign is refused.
+    :param fingerprints: digits of a phone → the fingerprint last confirmed applied.
+    """
+
+    def __init__(self, path: Any, campaign_id: str, fingerprints: dict[str, int] | None = None) -> None:
+        self.path = as_path(path)
+        self.campaign_id = campaign_id
+        self.fingerprints = fingerprints or {}
+
+    @classmethod
+    def load(cls, path: Any, campaign_id: str) -> SyncState:
+        """Read the state file; a missing file is an empty state (the first run)."""
+        path = as_path(path)
+        if not path.exists():
+            return cls(path, campaign_id)
+        fingerprints: dict[str, int] = {}
+        with path.open("r") as file:
+            try:
+                header = json.loads(file.readline() or "{}")
+            except ValueError:
+                header = {}
+            if not isinstance(header, dict) or header.get("format") != FORMAT:
+                raise ThuliumValidationError(f"state_path: {path} is not a sync state file ({FORMAT})")
+            if header.get("campaign_id") != campaign_id:
+                raise ThuliumValidationError(
+                    f"state_path: {path} holds the state of campaign {header.get('campaign_id')}, not {campaign_id}; "
+                    "give each campaign its own file"
+                )
+            for line in file:
+                digits, _, value = line.rstrip("\n").partition("\t")
+                if digits and value:
+                    fingerprints[digits] = int(value, 16)
+        return cls(path, campaign_id, fingerprints)
+
+    def get(self, digits: str) -> int | None:
+        """The fingerprint last confirmed applied for a phone (by its digits), or ``None``."""
+        return self.fingerprints.get(digits)
+
+    def save(self, fingerprints: Mapping[str, int], log: logging.Logger | Any) -> None:
+        """Replace the file with ``fingerprints``: written beside it first, then moved over it."""
+        temporary = self.path.with_name(self.path.name + ".partial")
+        with temporary.open("w") as file:
+            file.write(json.dumps({"format": FORMAT, "campaign_id": self.campaign_id}) + "\n")
+            file.writelines(f"{digits}\t{value:016x}\n" for digits, value in fingerprints.items())
+        temporary.replace(self.path) if isinstance(temporary, Path) else temporary.rename(self.path)
+        self.fingerprints = dict(fingerprints)
+        log.info("sync state: %d phone(s) recorded in %s", len(fingerprints), self.path)
