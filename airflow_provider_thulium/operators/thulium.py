@@ -138,6 +138,10 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         """The Thulium hook for this task."""
         return ThuliumHook(self.thulium_conn_id, **self.hook_params)
 
+    def applied_outcomes(self) -> frozenset[str]:
+        """The outcomes of phones Thulium applied (the lineage's ``rowCount``): the call's successes."""
+        return self.operation.succeeded
+
     def outcome_policy(self) -> OutcomePolicy:
         """What this task counts as success; the delete operator adds its calls-in-progress tries."""
         return OutcomePolicy(fail_on_failed_phones=self.fail_on_failed_phones)
@@ -236,7 +240,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
 
         Also keeps the number of phones applied for :meth:`get_openlineage_facets_on_complete`.
         """
-        self._phones_applied = sum(summary["outcomes"].get(outcome, 0) for outcome in self.operation.succeeded)
+        self._phones_applied = sum(summary["outcomes"].get(outcome, 0) for outcome in self.applied_outcomes())
         value: Any
         if self.results_path:
             value = str(self.results_path)
@@ -477,6 +481,10 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         self.state_path = state_path
         self.call_in_progress_retries = call_in_progress_retries
         self.call_in_progress_retry_delay = call_in_progress_retry_delay
+
+    def applied_outcomes(self) -> frozenset[str]:
+        """Added, edited and removed records: the sync's three calls."""
+        return ADD.succeeded | UPDATE.succeeded | DELETE.succeeded
 
     def outcome_policy(self) -> OutcomePolicy:
         return OutcomePolicy(

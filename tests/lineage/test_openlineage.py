@@ -24,8 +24,10 @@ from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import (
     ThuliumAddRecordsOperator,
     ThuliumDeleteRecordsOperator,
+    ThuliumSyncCampaignOperator,
     ThuliumUpdateRecordsOperator,
 )
+from airflow_provider_thulium.sources import FileSource
 from airflow_provider_thulium.testing import run_dag, task_states
 from tests.helpers import new_dag, set_connection
 
@@ -124,7 +126,43 @@ def test_a_call_refused_before_sending_reports_no_output(thulium_sandbox, openli
         assert openlineage_event(dag.dag_id, task_id, "FAIL")["outputs"] == [], task_id
 
 
-# -- sources and results files (issue "Big campaigns without XCom"): the operators read these attributes
+# -- sources and results files
+
+
+def test_a_real_file_source_and_results_file_in_a_task_run(thulium_sandbox, openlineage_event, tmp_path):
+    opt_outs = tmp_path / "opt_outs.csv"
+    opt_outs.write_text("phone_number\n48500100206\n48999000111\n")
+    results = tmp_path / "removed.jsonl"
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="delete",
+            campaign_id="00001",
+            phone_numbers=FileSource(f"file://{opt_outs}"),
+            results_path=str(results),
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"delete": "success"}
+    event = openlineage_event(dag.dag_id, "delete", "COMPLETE")
+    assert _datasets(event["inputs"]) == [("file", str(opt_outs), None)]
+    assert _datasets(event["outputs"]) == [
+        (f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00001", 1),
+        ("file", str(results), None),
+    ]
+    assert "48500100206" not in json.dumps(event)
+
+
+def test_the_sync_reports_every_record_it_applied(thulium_sandbox, openlineage_event):
+    leads = [{"phone_number": "48600100390"}, {"phone_number": "48600100201", "record_fields": {"crm_id": "C-9"}}]
+    with new_dag() as dag:
+        ThuliumSyncCampaignOperator(task_id="sync", campaign_id="00002", records=leads)
+    run = run_dag(dag)
+    assert task_states(run) == {"sync": "success"}
+    event = openlineage_event(dag.dag_id, "sync", "COMPLETE")
+    # One record added and one edited; the campaign's other records are left (no remove_missing).
+    assert _datasets(event["outputs"]) == [(f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00002", 2)]
+
+
+# -- stand-ins: any object with the sources' public attributes
 
 
 class FileSourceStandIn:
