@@ -215,6 +215,8 @@ class ThuliumClient:
         campaign moved onto the next page is yielded once (ids are compared with the page before, not
         kept for the whole read: a million of them would cost more than the plan); a count that
         changed while reading is logged as :meth:`iter_records` does.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
         """
         campaign = normalize_campaign_id(campaign_id)
         count, first = self._records_page(campaign, "", PAGE_SIZE, 0)
@@ -376,6 +378,12 @@ class ThuliumClient:
         """Read the campaign once and plan what makes it match ``records``; sends nothing.
 
         See :meth:`~airflow_provider_thulium.hooks.thulium.ThuliumHook.plan_sync`.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param records: the desired records, as :meth:`add_records` takes them (a source included).
+        :param update_fields: the fields the caller owns on records already in the campaign.
+        :param remove_missing: plan the removal of the campaign's records whose phone is not in ``records``.
+        :param state_path: the fingerprints file of earlier syncs, or ``None``.
         """
         owned = parse_update_fields(update_fields)
         remove = parse_flag(remove_missing, "remove_missing")
@@ -392,7 +400,11 @@ class ThuliumClient:
         return plan
 
     def start_sync(self, plan: SyncPlan, policy: OutcomePolicy | None = None) -> SyncRun:
-        """A run of a plan's changes under ``policy``; nothing is sent until it applies."""
+        """A run of a plan's changes under ``policy``; nothing is sent until it applies.
+
+        :param plan: the plan, from :meth:`plan_sync`.
+        :param policy: what counts as success (default: the defaults).
+        """
         policy = policy or OutcomePolicy()
 
         def start(operation: Operation, phones: list[str], items: list[Any]) -> RecordsRun:
@@ -412,7 +424,17 @@ class ThuliumClient:
         state_path: Any = None,
         policy: OutcomePolicy | None = None,
     ) -> dict[str, Any]:
-        """Plan, check the guard, and apply the changes; see :meth:`ThuliumHook.sync_campaign`."""
+        """Plan, check the guard, and apply the changes; see :meth:`ThuliumHook.sync_campaign`.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param records: the desired records, as :meth:`add_records` takes them (a source included).
+        :param update_fields: the fields the caller owns on records already in the campaign.
+        :param remove_missing: remove the campaign's records whose phone is not in ``records``.
+        :param max_removals: the most records the plan may remove: an int, or a float below 1 as a fraction.
+        :param dry_run: return the plan's entries and send nothing that writes.
+        :param state_path: the fingerprints file of earlier syncs, or ``None``.
+        :param policy: what counts as success (default: the defaults).
+        """
         limit = parse_max_removals(max_removals)
         dry = parse_flag(dry_run, "dry_run")
         plan = self.plan_sync(
@@ -616,12 +638,12 @@ class CampaignRead:
 
     :param count: the campaign's records when the first page was read; ``None`` when the server gave
         no usable count (the plan then counts the records it read).
+    :param pages: the pages read so far.
+    :param records: the records, read as they are iterated.
     """
 
     count: int | None
-    #: Pages read so far.
     pages: int = 1
-    #: The records, read as they are iterated.
     records: Iterator[dict[str, Any]] = field(default_factory=lambda: iter(()))
 
 

@@ -60,7 +60,15 @@ def _day(value: object, field: str) -> str | None:
 
 @dataclass(frozen=True)
 class RecordFilter:
-    """The filters of a records read; dates are inclusive days (``YYYY-MM-DD``)."""
+    """The filters of a records read; dates are inclusive days (``YYYY-MM-DD``).
+
+    :param status_ids: only records with these status ids.
+    :param system_statuses: only records with these system statuses.
+    :param created_from: only records created on or after this day.
+    :param created_to: only records created on or before this day.
+    :param called_from: only records last called on or after this day.
+    :param called_to: only records last called on or before this day.
+    """
 
     status_ids: tuple[int, ...] = ()
     system_statuses: tuple[str, ...] = ()
@@ -84,6 +92,13 @@ class RecordFilter:
 
         ``status_ids`` and ``system_statuses`` take one value or a list of values (``3``, ``"13"``,
         ``[3, 13]``; ``"NO_CALL"``, ``["NO_CALL", "CALL"]``).
+
+        :param status_ids: only records with these status ids: one or a list.
+        :param system_statuses: only records with these system statuses: one or a list.
+        :param created_from: only records created on or after this day (a date or ``"YYYY-MM-DD"``).
+        :param created_to: only records created on or before this day.
+        :param called_from: only records last called on or after this day.
+        :param called_to: only records last called on or before this day.
         """
         ids = []
         for status_id in _one_or_many(status_ids, "status_ids", "a status id"):
@@ -129,7 +144,10 @@ def _shown(value: object) -> str:
 
 
 def whole_number(value: object) -> int | None:
-    """A non-negative whole number given as an int or as ASCII digits (at most 18), or ``None``."""
+    """A non-negative whole number given as an int or as ASCII digits (at most 18), or ``None``.
+
+    :param value: the value to read.
+    """
     if isinstance(value, int) and not isinstance(value, bool):
         return value if value >= 0 else None
     if isinstance(value, str) and value.isascii() and value.isdigit() and len(value) <= 18:
@@ -138,7 +156,10 @@ def whole_number(value: object) -> int | None:
 
 
 def page_count(value: object) -> int | None:
-    """A page's ``count`` as a non-negative int (an integral number or a digit string is read as one), or ``None``."""
+    """A page's ``count`` as a non-negative int (an integral number or a digit string is read as one), or ``None``.
+
+    :param value: the page's ``count`` as answered.
+    """
     if isinstance(value, float):
         return int(value) if value.is_integer() and 0 <= value < 2**63 else None
     return whole_number(value)
@@ -149,6 +170,9 @@ def read_page(payload: Any, description: str) -> tuple[int | None, list[dict[str
 
     Raises :class:`ThuliumResponseError` for an answer that is not ``{count, result}`` or whose
     ``result`` holds an item that is not a record (an object).
+
+    :param payload: the page's decoded answer.
+    :param description: the request, as error messages name it.
     """
     if not isinstance(payload, dict) or not isinstance(payload.get("result"), list):
         raise ThuliumResponseError(f"{description} answered something other than {{count, result}}")
@@ -163,7 +187,10 @@ def read_page(payload: Any, description: str) -> tuple[int | None, list[dict[str
 
 
 def record_key(record: dict[str, Any]) -> object:
-    """What tells one record from another while paging: its ``record_id``, or (without a usable one) its content."""
+    """What tells one record from another while paging: its ``record_id``, or (without a usable one) its content.
+
+    :param record: a record as the page held it.
+    """
     record_id = record.get("record_id")
     if isinstance(record_id, (int, str)) and not isinstance(record_id, bool):
         return record_id

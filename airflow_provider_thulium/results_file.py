@@ -55,7 +55,10 @@ class ResultsFile:
         self._cleanup = weakref.finalize(self, remove_file, self._file, self._scratch)
 
     def add(self, results: Iterable[tuple[str, Any, str, bool]]) -> None:
-        """Write phones' results ``(phone, entry, outcome, succeeded)``, after those written before."""
+        """Write phones' results, after those written before.
+
+        :param results: ``(phone, entry, outcome, succeeded)`` per phone, in input order.
+        """
         self._lines.add(results)
 
     def write(self, changed: Mapping[str, tuple[Any, str, bool]]) -> None:

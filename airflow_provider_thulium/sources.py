@@ -89,7 +89,11 @@ class Source:
         return SpooledPhones(spool), spool
 
     def read_records(self, spec: RecordSpec, account_tz: ZoneInfo) -> tuple[SpooledPhones, Spool]:
-        """Read and check the records (an update's or an add's input) as ``spec`` wants them."""
+        """Read and check the records (an update's or an add's input) as ``spec`` wants them.
+
+        :param spec: what the call's records may hold.
+        :param account_tz: the account's time zone, for ``next_call_date`` given as a datetime.
+        """
         spool, seen, first = Spool(), set[str](), 1
         try:
             for header, rows in self.chunks():
@@ -109,7 +113,10 @@ class Source:
         return SpooledPhones(spool), spool
 
     def row_names(self, first: int) -> RowNames:
-        """How messages name the source's rows from row ``first`` on (1 is the first row of data)."""
+        """How messages name the source's rows from row ``first`` on (1 is the first row of data).
+
+        :param first: the row number of the first row named.
+        """
         renamed = {key.split(".", 1)[0]: column for column, key in self.columns.items() if key and key != column}
         return RowNames(self.describe(), first, renamed)
 

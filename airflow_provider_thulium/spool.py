@@ -35,7 +35,10 @@ class Spool(Collection[Any]):
         self._cleanup = weakref.finalize(self, remove_file, self._file, self._path)
 
     def append(self, chunk: list[Any]) -> None:
-        """Add a chunk of checked items at the end."""
+        """Add a chunk of checked items at the end.
+
+        :param chunk: the items, in input order.
+        """
         if chunk:
             data = marshal.dumps(chunk)
             # Length-prefixed: marshal.load() on a file reads it in many small pieces, loads() of one read does not.
@@ -54,7 +57,10 @@ class Spool(Collection[Any]):
                 first += len(chunk)
 
     def map_chunks(self, change: Callable[[list[Any], int], list[Any]]) -> Spool:
-        """A new spool holding ``change(chunk, first index)`` of each chunk; this one is closed."""
+        """A new spool holding ``change(chunk, first index)`` of each chunk; this one is closed.
+
+        :param change: makes a chunk's new items from the chunk and the index of its first item.
+        """
         changed = Spool()
         for first, chunk in self.chunks():
             changed.append(change(chunk, first))
@@ -107,7 +113,11 @@ class SpooledPhones(Collection[str]):
 
 
 def remove_file(file: Any, path: str) -> None:
-    """Close ``file`` and delete ``path`` (a scratch file), if still there."""
+    """Close ``file`` and delete ``path`` (a scratch file), if still there.
+
+    :param file: the open file.
+    :param path: its path.
+    """
     file.close()
     with contextlib.suppress(FileNotFoundError):
         os.unlink(path)

@@ -38,6 +38,9 @@ def read_statuses(payload: Any, description: str) -> list[CampaignStatus]:
 
     ``status_id`` must be an integer or a digit string, ``name`` and ``system_status`` strings;
     anything else is a :class:`ThuliumResponseError` naming the status and the field.
+
+    :param payload: the decoded answer.
+    :param description: the request, as error messages name it.
     """
     if not isinstance(payload, list):
         raise ThuliumResponseError(f"{description} answered {type(payload).__name__} instead of a list of statuses")
@@ -89,7 +92,10 @@ def _listing(statuses: Sequence[CampaignStatus]) -> str:
 
 
 def name_key(name: str) -> str:
-    """A status name as it is compared: Unicode NFC, surrounding spaces dropped, case-folded."""
+    """A status name as it is compared: Unicode NFC, surrounding spaces dropped, case-folded.
+
+    :param name: a status's name, or a name a record gives.
+    """
     return unicodedata.normalize("NFC", unicodedata.normalize("NFC", name).strip().casefold())
 
 
@@ -99,6 +105,8 @@ def status_lookup(statuses: Sequence[CampaignStatus]) -> dict[str, list[Campaign
     A value may be a status's name or the system status of a status; names are compared by
     :func:`name_key`. A value that is one status's name and another status's system status is
     ambiguous, as is a name or system status shared by several statuses.
+
+    :param statuses: the campaign's statuses.
     """
     lookup: dict[str, list[CampaignStatus]] = {}
     for status in statuses:
@@ -114,6 +122,11 @@ def resolve_status_names(
 
     Raises :class:`ThuliumValidationError` listing the campaign's statuses for an unknown name, the
     statuses an ambiguous name may mean, or a record missing a field its status requires.
+
+    :param records: the checked records; those naming a ``status`` are copied, not changed.
+    :param statuses: the campaign's statuses.
+    :param campaign_id: the campaign, as messages name it.
+    :param field: the input's name in messages (``records``, or a source's description).
     """
     lookup = status_lookup(statuses)
     by_id = {status["status_id"]: status for status in statuses}

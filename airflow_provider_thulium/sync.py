@@ -91,27 +91,30 @@ class SyncPlan:
     :param records: the desired records, checked (status names resolved), in input order.
     :param owned: the fields the caller owns on records already in the campaign.
     :param campaign_count: the campaign's records when its first page was read.
+    :param codes: digits of each desired phone → what the plan does with it.
+    :param edits: digits of a phone → the edit to send (``phone_number`` and the owned fields that differ).
+    :param removes: phones of records not desired, as the campaign stores them (with ``remove_missing``).
+    :param records_read: the records read from the campaign.
+    :param read_requests: the requests that read them.
+    :param fingerprints: digits of a phone → the fingerprint to record once its owned values are
+        confirmed applied (with ``state_path``).
+    :param notes: warnings about the plan, for the summary and the log.
+    :param state: the fingerprints file the plan read (``state_path``), written when the run ends.
     """
 
     campaign_id: str
     records: Collection[dict[str, Any]]
     owned: frozenset[str]
     campaign_count: int
-    #: Digits of each desired phone → what the plan does with it (the module's ``_NEW``... constants:
-    #: small ints, which Python shares, so a million phones cost the dict alone).
+    # The codes are the module's _NEW... constants: small ints, which Python shares, so a million
+    # phones cost the dict alone.
     codes: dict[str, int] = field(default_factory=dict)
-    #: Digits of a phone → the edit to send (``phone_number`` and the owned fields that differ).
     edits: dict[str, dict[str, Any]] = field(default_factory=dict)
-    #: Phones of records not desired, as the campaign stores them (with ``remove_missing``).
     removes: list[str] = field(default_factory=list)
-    #: Records read from the campaign, and the requests that read them.
     records_read: int = 0
     read_requests: int = 0
-    #: Digits of a phone → the fingerprint to record once its owned values are confirmed applied.
     fingerprints: dict[str, int] | None = None
-    #: Warnings about the plan, for the summary and the log.
     notes: list[str] = field(default_factory=list)
-    #: The fingerprints file the plan read (``state_path``), written when the run ends.
     state: SyncState | None = None
 
     def adds(self) -> list[dict[str, Any]]:
@@ -156,7 +159,13 @@ class SyncPlan:
         only: Collection[str] | None = None,
     ) -> dict[str, Any]:
         """Every phone's ``return_value`` entry, desired phones in input order then the removed ones,
-        with the calls' results (none in a dry run); with ``only``, just those phones' entries."""
+        with the calls' results (none in a dry run); with ``only``, just those phones' entries.
+
+        :param add: phone → the add call's result.
+        :param update: phone → the update call's result.
+        :param delete: phone → the delete call's result.
+        :param only: the phones whose entries are wanted (default: every phone).
+        """
         add, update, delete = add or {}, update or {}, delete or {}
         entries = {}
         for record in self.records:
@@ -170,7 +179,11 @@ class SyncPlan:
         return entries
 
     def summary(self, parts: Sequence[RunSummary] = (), dry_run: bool = False) -> SyncSummary:
-        """The calls' summaries as one (none when nothing was sent), with the plan's counts under ``plan``."""
+        """The calls' summaries as one (none when nothing was sent), with the plan's counts under ``plan``.
+
+        :param parts: the summaries of the calls made.
+        :param dry_run: whether the run was a dry run (``summary["dry_run"]``).
+        """
         counts = self.counts()
         outcomes: Counter[str] = Counter()
         for part in parts:
@@ -200,7 +213,11 @@ class SyncPlan:
         }
 
     def entry(self, digits: str, result: Any = None) -> dict[str, Any]:
-        """A desired phone's ``return_value`` entry (by its digits): its action, and its call's result."""
+        """A desired phone's ``return_value`` entry (by its digits): its action, and its call's result.
+
+        :param digits: the phone's digits (without ``+``).
+        :param result: its call's result, if a call was made.
+        """
         code = self.codes[digits]
         if code == _UNCHANGED:
             return _UNCHANGED_ENTRY
@@ -226,7 +243,17 @@ def build_plan(
     remove_missing: bool = False,
     state: SyncState | None = None,
 ) -> SyncPlan:
-    """Compare the desired records with the campaign's, phone by phone (matched on their digits)."""
+    """Compare the desired records with the campaign's, phone by phone (matched on their digits).
+
+    :param campaign_id: the campaign.
+    :param records: the desired records, checked, in input order.
+    :param owned: the fields the caller owns on records already in the campaign.
+    :param campaign_count: the campaign's records at the first page read, or ``None`` when the server
+        gave no usable count (the records read are counted instead).
+    :param campaign_records: the campaign's records, read as they are iterated.
+    :param remove_missing: plan the removal of the campaign's records whose phone is not desired.
+    :param state: the fingerprints of earlier syncs, or ``None``.
+    """
     plan = SyncPlan(campaign_id, records, owned, campaign_count or 0, state=state)
     plan.fingerprints = {} if state is not None else None
     # Digits → the desired record until the campaign's record is met, then the code: one dict serves
@@ -323,6 +350,7 @@ def _compare(
 def check_guard(plan: SyncPlan, max_removals: int | float) -> None:
     """Refuse a plan before any write: an empty desired set for a campaign that is not empty, or too many removals.
 
+    :param plan: the plan to check.
     :param max_removals: an int, or a float below 1 as a fraction of the campaign's records.
     """
     counts = plan.counts()
@@ -388,7 +416,10 @@ class SyncRun:
         return [run for run, _ in self.parts]
 
     def apply(self, wait: Waiter | None = None) -> None:
-        """Send each call's items; a call stopped by an error leaves the later ones unsent (``NOT_SENT``)."""
+        """Send each call's items; a call stopped by an error leaves the later ones unsent (``NOT_SENT``).
+
+        :param wait: how to wait before trying removals whose record was in a call again (default: sleep).
+        """
         for run, items in self.parts:
             if any(earlier.results.stop_error is not None for earlier in self.runs):
                 return

@@ -25,14 +25,21 @@ FORMAT = "thulium-sync-state/1"
 
 
 def fingerprint(record: Mapping[str, Any], fields: Iterable[str]) -> int:
-    """A 64-bit fingerprint of ``record``'s values of ``fields`` (names included, so another set differs)."""
+    """A 64-bit fingerprint of ``record``'s values of ``fields`` (names included, so another set differs).
+
+    :param record: the record, as sent.
+    :param fields: the owned fields the fingerprint covers.
+    """
     values = [[name, record[name]] for name in sorted(fields) if name in record]
     text = json.dumps(values, sort_keys=True, separators=(",", ":"), default=str)
     return int.from_bytes(hashlib.blake2b(text.encode(), digest_size=8).digest(), "big")
 
 
 def as_path(path: Any) -> Any:
-    """The state file as a path: an ``ObjectStoragePath`` (anything with ``open``) as it is, text as a local path."""
+    """The state file as a path: an ``ObjectStoragePath`` (anything with ``open``) as it is, text as a local path.
+
+    :param path: the ``state_path`` given.
+    """
     if isinstance(path, (str, os.PathLike)):
         return Path(path)
     if not callable(getattr(path, "open", None)):
@@ -55,7 +62,11 @@ class SyncState:
 
     @classmethod
     def load(cls, path: Any, campaign_id: str) -> SyncState:
-        """Read the state file; a missing file is an empty state (the first run)."""
+        """Read the state file; a missing file is an empty state (the first run).
+
+        :param path: the state file (a local path or an ``ObjectStoragePath``).
+        :param campaign_id: the campaign; a file written for another campaign is refused.
+        """
         path = as_path(path)
         if not path.exists():
             return cls(path, campaign_id)
@@ -79,11 +90,18 @@ class SyncState:
         return cls(path, campaign_id, fingerprints)
 
     def get(self, digits: str) -> int | None:
-        """The fingerprint last confirmed applied for a phone (by its digits), or ``None``."""
+        """The fingerprint last confirmed applied for a phone (by its digits), or ``None``.
+
+        :param digits: the phone's digits (without ``+``).
+        """
         return self.fingerprints.get(digits)
 
     def save(self, fingerprints: Mapping[str, int], log: logging.Logger | Any) -> None:
-        """Replace the file with ``fingerprints``: written beside it first, then moved over it."""
+        """Replace the file with ``fingerprints``: written beside it first, then moved over it.
+
+        :param fingerprints: digits of a phone → the fingerprint confirmed applied.
+        :param log: where the count of phones recorded is logged.
+        """
         temporary = self.path.with_name(self.path.name + ".partial")
         with temporary.open("w") as file:
             file.write(json.dumps({"format": FORMAT, "campaign_id": self.campaign_id}) + "\n")

@@ -327,6 +327,10 @@ class ThuliumHook(BaseHook):
         Adds, edits and removals go through the same calls, batching and outcome policy as
         :meth:`add_records`, :meth:`update_records` and :meth:`delete_records`.
 
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param records: the desired records, as :meth:`plan_sync` takes them.
+        :param update_fields: the fields the caller owns on records already in the campaign (see :meth:`plan_sync`).
+        :param remove_missing: remove the campaign's records whose phone is not in ``records``.
         :param max_removals: the most records the plan may remove: an int, or a float below 1 as a
             fraction of the campaign's records. A plan removing more, or an empty ``records`` for a
             campaign that is not empty, raises
@@ -342,8 +346,6 @@ class ThuliumHook(BaseHook):
         :return: phone → ``{"action": "ADD" | "UPDATE" | "REMOVE" | "UNCHANGED", "result": …}``, the result in
             the shape of the call made (none for ``UNCHANGED``); an update also names the ``fields`` sent.
         :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's entry.
-
-        Other parameters as :meth:`plan_sync`.
         """
         policy = OutcomePolicy(
             fail_on_failed_phones=fail_on_failed_phones,

@@ -447,6 +447,8 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         confirmed. A change made by hand in Thulium to such a field is not seen. Templated.
     :param call_in_progress_retries: how many more times to try removals whose record was in a call.
     :param call_in_progress_retry_delay: how long to wait before each of those tries.
+    :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` (except
+        ``search_in_additional_numbers``: records are matched by phone) and Airflow's ``BaseOperator``.
     """
 
     # dry_run is kept as plan_only: BaseOperator has a dry_run() method of its own.

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import importlib
 import inspect
-import logging as logging_module
 import re
 import sys
 from pathlib import Path
@@ -116,19 +115,8 @@ def generate_pages(app: Sphinx) -> None:
     write_generated(Path(app.srcdir))
 
 
-class _GuidesGlobMayBeEmpty(logging_module.Filter):
-    """Let the guides section's ``guides/*`` glob match nothing beyond the guides the index names.
-
-    Sphinx warns about an empty glob without a warning type, so ``suppress_warnings`` cannot reach it.
-    """
-
-    def filter(self, record: logging_module.LogRecord) -> bool:
-        return not (str(record.msg).startswith("toctree glob pattern") and record.args == ("guides/*",))
-
-
 def setup(app: Sphinx) -> dict[str, Any]:
     """Register the checks and the generated parts."""
-    logging.getLogger("sphinx.directives.other").logger.addFilter(_GuidesGlobMayBeEmpty())
     app.connect("builder-inited", generate_pages)
     app.connect("autodoc-process-docstring", check_parameters)
     app.connect("missing-reference", resolve_short_names)
