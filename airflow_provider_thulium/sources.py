@@ -20,6 +20,8 @@ from decimal import Decimal
 from itertools import islice, repeat
 from operator import itemgetter
 from typing import Any
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
@@ -395,10 +397,29 @@ class FileSource(Source):
             yield from reader(file, self.describe())
 
 
+def local_path(path: Any, conn_id: str | None = None) -> str | None:
+    """The local file a path or ``file://`` URL names, or ``None`` for object storage.
+
+    Local files are opened directly: ``ObjectStoragePath`` of older Airflow versions refuses some
+    ``file://`` URLs, and a local file needs no connection.
+
+    :param path: a path or URL.
+    :param conn_id: the connection given for it; with one, the URL goes through object storage.
+    """
+    text = str(path)
+    if "://" not in text:
+        return text
+    parts = urlsplit(text)
+    if parts.scheme == "file" and not conn_id and parts.netloc in ("", "localhost"):
+        return url2pathname(parts.path)
+    return None
+
+
 def open_path(path: str, conn_id: str | None, mode: str) -> Any:
     """Open a local path or an object-storage URL (``file://``, ``s3://``...) in binary ``mode``."""
-    if "://" not in str(path):
-        return open(path, mode)  # the caller's context manager closes it
+    local = local_path(path, conn_id)
+    if local is not None:
+        return open(local, mode)  # the caller's context manager closes it
     from airflow_provider_thulium.version_compat import ObjectStoragePath
 
     return ObjectStoragePath(path, conn_id=conn_id).open(mode)
