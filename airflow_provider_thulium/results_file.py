@@ -32,6 +32,20 @@ _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _JSON_PREFIX = '{"phone_number":"'
 
 
+def results_format(path: str) -> str:
+    """The format a results file at ``path`` is written in, from its extension.
+
+    :param path: the ``results_path`` as given (a local path or an object-storage URL).
+    :raises ThuliumValidationError: the extension names no format this provider writes.
+    """
+    extension = os.path.splitext(str(path))[1].lower()
+    if extension not in RESULTS_FORMATS:
+        raise ThuliumValidationError(
+            f"results_path: {str(path)!r} should end in .jsonl (JSON Lines) or .csv, the format it is written in"
+        )
+    return RESULTS_FORMATS[extension]
+
+
 class ResultsFile:
     """Where a run writes every phone's result.
 
@@ -43,12 +57,7 @@ class ResultsFile:
     def __init__(self, path: str, conn_id: str | None = None) -> None:
         self.path = str(path)
         self.conn_id = conn_id
-        extension = os.path.splitext(self.path)[1].lower()
-        if extension not in RESULTS_FORMATS:
-            raise ThuliumValidationError(
-                f"results_path: {self.path!r} should end in .jsonl (JSON Lines) or .csv, the format it is written in"
-            )
-        self.format = RESULTS_FORMATS[extension]
+        self.format = results_format(self.path)
         handle, self._scratch = tempfile.mkstemp(prefix="thulium-results-")
         self._file = open(handle, "w", encoding="utf-8", newline="")  # noqa: SIM115  # closed by close()
         self._lines = _Lines(self.format, self._file)

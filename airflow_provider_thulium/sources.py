@@ -252,7 +252,9 @@ def _column(key: str, column: Sequence[Any]) -> Sequence[Any]:
         # CSV cells are text: "2" for a status id, turned into the int the API takes.
         column = [int(v) if type(v) is str and v.isascii() and v.isdigit() and len(v) < 19 else v for v in column]
     elif key == _NEXT_CALL_DATE and str in kinds:
-        column = [v[:16] if type(v) is str and len(v) == 19 and v[16] == ":" else v for v in column]
+        # Only "YYYY-MM-DD hh:mm:ss" loses its seconds here: anything else reaches the checks as written,
+        # so that a message quotes the value the source holds.
+        column = [v[:16] if type(v) is str and len(v) == 19 and v[10] == " " and v[16] == ":" else v for v in column]
     if not kinds <= _PLAIN:
         column = [_value(key, value) for value in column]
     return column

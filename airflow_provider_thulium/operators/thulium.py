@@ -16,7 +16,7 @@ from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operations import ADD, DELETE, UPDATE, Operation
-from airflow_provider_thulium.results_file import ResultsFile
+from airflow_provider_thulium.results_file import ResultsFile, results_format
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.sources import Source, local_path
@@ -129,6 +129,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         self.hook_params = hook_params or {}
         self.results_path = results_path
         self.results_conn_id = results_conn_id
+        if isinstance(results_path, str) and "{{" not in results_path:
+            results_format(results_path)  # a wrong extension fails when the DAG is parsed, not after the run
         self.deferrable = False
         # How many phones Thulium applied, for the lineage report; a count only, never the phones.
         self._phones_applied: int | None = None
@@ -152,6 +154,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         :param context: the task's Airflow context.
         :return: the per-phone results (the ``return_value`` XCom).
         """
+        self._check_results_path()
         call = self._check()
         self.log.info(
             "%s %d phone(s) in campaign %s through connection %s",
@@ -192,6 +195,12 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
         if parent is self and not isinstance(getattr(self, self.input_field), RenderedInput):
             setattr(self, self.input_field, RenderedInput(getattr(self, self.input_field), self.input_noun))
+
+    def _check_results_path(self) -> None:
+        """Refuse a rendered ``results_path`` of no known format before the input is read or anything sent:
+        the results of a run already applied would otherwise have nowhere to go."""
+        if self.results_path:
+            results_format(self.results_path)
 
     def _input(self, resuming: list[str] | None = None) -> Any:
         """The call's input as the task uses it (what a :class:`RenderedInput` stands in for).
@@ -496,6 +505,7 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         )
 
     def execute(self, context: Context) -> Any:
+        self._check_results_path()
         limit = parse_max_removals(self.max_removals)
         dry_run = parse_flag(self.plan_only, "dry_run")
         state_path = self.state_path

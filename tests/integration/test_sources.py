@@ -284,6 +284,20 @@ def test_a_column_that_is_no_record_key_is_named(thulium_sandbox, tmp_path):
         ThuliumHook().add_records("00001", FileSource(str(source), columns={"stage": "state"}))
 
 
+def test_a_date_not_in_the_api_form_is_quoted_as_the_source_holds_it(thulium_sandbox, tmp_path):
+    # An ISO timestamp ("T" between date and time) is refused; the message must show it unaltered.
+    source = write_csv(
+        tmp_path / "leads.csv", ["phone_number", "next_call_date"], [["48600100001", "2030-03-01T09:00:00"]]
+    )
+    with pytest.raises(ThuliumValidationError) as refused:
+        ThuliumHook().add_records("00001", FileSource(str(source)))
+    assert str(refused.value) == (
+        f"file {source}, row 1 (phone …001).next_call_date: '2030-03-01T09:00:00' is not a date in the form "
+        "'YYYY-MM-DD hh:mm' (or hh:mm:ss)"
+    )
+    assert thulium_sandbox.requests == []
+
+
 def test_missing_extras_are_named(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "airflow.providers.common.sql.hooks.sql", None)
     with pytest.raises(ThuliumConfigurationError, match=r"airflow-provider-thulium\[sql\]"):

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import task
 
+from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operators.thulium import ThuliumSyncCampaignOperator
+from airflow_provider_thulium.operators.thulium import ThuliumAddRecordsOperator, ThuliumSyncCampaignOperator
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
 from tests.helpers import FAST_RETRIES, new_dag, tries
@@ -157,6 +158,31 @@ def test_the_guard_fails_on_try_one_with_no_write(thulium_sandbox, records, max_
     summary = xcom(run, "sync", "summary")
     assert summary["plan"]["remove"] == (10 if records else 11) and summary["requests"] == 1
     assert says in summary["stopped_by"] and summary["dry_run"] is False
+
+
+def test_a_results_path_of_no_known_format_fails_before_any_request(thulium_sandbox, tmp_path):
+    # Rendered at run time, so only the task can see it: it must refuse before the changes are sent,
+    # or the results of a sync already applied would have nowhere to go.
+    thulium_sandbox.clear_requests()
+    with new_dag(params={"results": str(tmp_path / "sync.json")}) as dag:
+        ThuliumSyncCampaignOperator(
+            task_id="sync",
+            campaign_id=CAMPAIGN,
+            records=crm_leads(NEW_LEADS),
+            results_path="{{ params.results }}",
+        )
+    run = run_dag(dag)
+
+    assert task_states(run) == {"sync": "failed"}
+    assert thulium_sandbox.requests == []
+    assert len(thulium_sandbox.state.records(CAMPAIGN)) == 12
+    assert not (tmp_path / "sync.json").exists()
+
+
+@pytest.mark.parametrize("operator", [ThuliumSyncCampaignOperator, ThuliumAddRecordsOperator])
+def test_a_plain_results_path_of_no_known_format_fails_when_the_dag_is_parsed(operator):
+    with pytest.raises(ThuliumValidationError, match=r"results_path: 'out/sync\.json' should end in \.jsonl"):
+        operator(task_id="sync", campaign_id=CAMPAIGN, records=[], results_path="out/sync.json")
 
 
 def test_a_dry_run_makes_only_get_requests_and_reports_the_plan(thulium_sandbox):
