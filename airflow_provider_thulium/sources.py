@@ -79,7 +79,8 @@ class Source:
             for header, rows in self.chunks():
                 index = self._phone_column(header)
                 values = [row[index] for row in rows]
-                names = self.row_names(first)
+                # The column read may be the only one, under any name: messages name it.
+                names = RowNames(self.describe(), first, {} if header[index] == _PHONE else {_PHONE: header[index]})
                 phones = parse_phone_numbers(values, field=names)
                 self._check_across(phones, values, seen, names, spool, repeats_allowed=True)
                 spool.append([phone for phone in phones if phone not in seen])

@@ -443,8 +443,9 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         if not _spelled_twice(unique, joined, len(items)):
             return list(unique)
     first_index: dict[str, tuple[int, str]] = {}  # digits → (index, spelling) of the first item with them
+    key = "phone_number" if isinstance(field, RowNames) else None  # a source's row: name its column too
     for index, value in enumerate(items):
-        where = _Where(field, index)
+        where = _Where(field, index, key=key)
         phone = _phone(value, where)
         earlier = first_index.setdefault(phone.lstrip("+"), (index, phone))
         if earlier[1] != phone:

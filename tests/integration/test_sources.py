@@ -196,6 +196,21 @@ def test_a_bad_row_deep_in_a_file_fails_the_first_try_with_nothing_sent(thulium_
     assert "holds a dash" in logs and "48-70-123" not in logs
 
 
+def test_a_bad_number_in_a_deletes_file_names_the_row_and_the_column_read(thulium_sandbox, tmp_path):
+    source = write_csv(
+        tmp_path / "opt_outs.csv",
+        ["msisdn", "opted_out_at"],
+        [["48500100206", "2025-03-01"], ["48500-100207", "2025-03-02"]],
+    )
+    with pytest.raises(ThuliumValidationError) as refused:
+        ThuliumHook().delete_records("00001", FileSource(str(source), columns={"opted_out_at": None}))
+    assert str(refused.value) == (
+        f"file {source}, row 2.phone_number (column 'msisdn'): phone …207 is not a phone number "
+        "(1-20 digits, optionally after a leading +): it holds a dash"
+    )
+    assert thulium_sandbox.requests == []
+
+
 def test_a_duplicate_across_chunks_is_named_by_both_rows_before_anything_is_sent(thulium_sandbox, tmp_path):
     rows = [[f"4870{n:07d}"] for n in range(12_000)]
     rows[11_500] = ["+" + rows[3][0]]
