@@ -430,7 +430,8 @@ class ThuliumClient:
         :param records: the desired records, as :meth:`add_records` takes them (a source included).
         :param update_fields: the fields the caller owns on records already in the campaign.
         :param remove_missing: remove the campaign's records whose phone is not in ``records``.
-        :param max_removals: the most records the plan may remove: an int, or a float below 1 as a fraction.
+        :param max_removals: the most phones the plan may remove (each with all its records): an int, or a
+            float below 1 as a fraction of the campaign's records.
         :param dry_run: return the plan's entries and send nothing that writes.
         :param state_path: the fingerprints file of earlier syncs, or ``None``.
         :param policy: what counts as success (default: the defaults).

@@ -331,9 +331,9 @@ class ThuliumHook(BaseHook):
         :param records: the desired records, as :meth:`plan_sync` takes them.
         :param update_fields: the fields the caller owns on records already in the campaign (see :meth:`plan_sync`).
         :param remove_missing: remove the campaign's records whose phone is not in ``records``.
-        :param max_removals: the most records the plan may remove: an int, or a float below 1 as a
-            fraction of the campaign's records. A plan removing more, or an empty ``records`` for a
-            campaign that is not empty, raises
+        :param max_removals: the most phones the plan may remove (each with all its records): an int,
+            or a float below 1 as a fraction of the campaign's records. A plan removing more, or an empty
+            ``records`` for a campaign that is not empty, raises
             :class:`~airflow_provider_thulium.exceptions.ThuliumSyncGuardError` before any write.
         :param dry_run: plan and return the plan's entries; only reads are sent.
         :param state_path: the fingerprints file: owned fields the records answer does not show are

@@ -442,11 +442,12 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         (``status``, ``agent_login``, ``next_call_date``...) are used only when a record is added,
         so what agents do in Thulium is kept unless you say the CRM owns it.
     :param remove_missing: remove the campaign's records whose phone is not in ``records``.
-    :param max_removals: the most records a plan may remove: an int, or a float below 1 as a fraction
-        of the campaign's records (default ``0.1``). A plan removing more fails the task before any
-        write with :class:`~airflow_provider_thulium.exceptions.ThuliumSyncGuardError` (no retries;
-        the plan's counts in the message and the ``summary`` XCom). So does an empty ``records`` for
-        a campaign that is not empty: a CRM query that returned nothing never empties a campaign.
+    :param max_removals: the most phones a plan may remove (each with all its records): an int, or a
+        float below 1 as a fraction of the campaign's records (default ``0.1``). A plan removing more
+        fails the task before any write with
+        :class:`~airflow_provider_thulium.exceptions.ThuliumSyncGuardError` (no retries; the plan's
+        counts in the message and the ``summary`` XCom). So does an empty ``records`` for a campaign
+        that is not empty: a CRM query that returned nothing never empties a campaign.
     :param dry_run: compute and report the plan (XComs as a run's, ``summary["dry_run"]`` true) and
         write nothing: only reads are sent. Templated (as the attribute ``plan_only``).
     :param state_path: a file (an ``ObjectStoragePath`` or a path) keeping a fingerprint of what the

@@ -160,6 +160,17 @@ def test_the_guard_fails_on_try_one_with_no_write(thulium_sandbox, records, max_
     assert says in summary["stopped_by"] and summary["dry_run"] is False
 
 
+def test_max_removals_counts_phones_and_a_removed_phone_takes_all_its_records(thulium_sandbox):
+    # 48500100201 is held by two records: one phone, as the guard counts, and both records go.
+    keep = sorted({record["phone_number"] for record in thulium_sandbox.state.records(CAMPAIGN)} - {"48500100201"})
+    run = run_dag(sync_task(records=crm_leads(keep), remove_missing=True, max_removals=1))
+
+    assert task_states(run) == {"sync": "success"}
+    assert xcom(run, "sync", "summary")["plan"]["remove"] == 1
+    assert [entry["status"] for entry in xcom(run, "sync")["48500100201"]["result"]] == ["REMOVED", "REMOVED"]
+    assert thulium_sandbox.state.find(CAMPAIGN, "48500100201") == []
+
+
 def test_a_results_path_of_no_known_format_fails_before_any_request(thulium_sandbox, tmp_path):
     # Rendered at run time, so only the task can see it: it must refuse before the changes are sent,
     # or the results of a sync already applied would have nowhere to go.
