@@ -129,7 +129,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         self.hook_params = hook_params or {}
         self.results_path = results_path
         self.results_conn_id = results_conn_id
-        if isinstance(results_path, str) and "{{" not in results_path:
+        if isinstance(results_path, str) and results_path and "{{" not in results_path:
             results_format(results_path)  # a wrong extension fails when the DAG is parsed, not after the run
         self.deferrable = False
         # How many phones Thulium applied, for the lineage report; a count only, never the phones.

@@ -194,6 +194,7 @@ def test_a_results_path_of_no_known_format_fails_before_any_request(thulium_sand
 def test_a_plain_results_path_of_no_known_format_fails_when_the_dag_is_parsed(operator):
     with pytest.raises(ThuliumValidationError, match=r"results_path: 'out/sync\.json' should end in \.jsonl"):
         operator(task_id="sync", campaign_id=CAMPAIGN, records=[], results_path="out/sync.json")
+    operator(task_id="no_file", campaign_id=CAMPAIGN, records=[], results_path="")  # no file, as None
 
 
 def test_a_dry_run_makes_only_get_requests_and_reports_the_plan(thulium_sandbox):
