@@ -38,6 +38,8 @@ def start_runner(profile: bool) -> Runner:
     workdir = Path(tempfile.mkdtemp(prefix="thulium-bench-"))
     print("starting the sandbox process ...", flush=True)
     sandbox = SandboxProcess()
+    if profile:
+        RESULTS.mkdir(parents=True, exist_ok=True)
     runner = Runner(sandbox, bench_env(sandbox, workdir), workdir, RESULTS if profile else None)
     print(f"sandbox at {sandbox.url}; running cases (each in a fresh process):", flush=True)
     # Warm-up: the first airflow import in a fresh AIRFLOW_HOME writes its config; not measured.
