@@ -22,7 +22,8 @@ from airflow_provider_thulium.privacy import PHONE_PARAM
 # msgspec writes a checked body about ten times faster than the json module (the body of every
 # PUT and POST is the largest CPU cost of those calls); the json module stays for what msgspec
 # refuses (str subclasses).
-_ENCODE = msgspec.json.Encoder().encode
+_ENCODER = msgspec.json.Encoder()
+_ENCODE = _ENCODER.encode
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 
 
@@ -32,6 +33,14 @@ def encode_body(value: Any) -> bytes:
         return _ENCODE(value)
     except (TypeError, UnicodeEncodeError):
         return _JSON.encode(value).encode()
+
+
+def encode_lines(values: Sequence[Any]) -> str:
+    """``values`` as JSON Lines: each compact JSON, followed by a newline (results files write these)."""
+    try:
+        return _ENCODER.encode_lines(values).decode()
+    except (TypeError, UnicodeEncodeError):
+        return "".join(_JSON.encode(value) + "\n" for value in values)
 
 
 @dataclass(frozen=True)

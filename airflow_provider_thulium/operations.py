@@ -107,6 +107,15 @@ class Operation:
         """One phone's value in Thulium's answer → its entry in the call's shape, and its outcome."""
         raise NotImplementedError
 
+    def read_uniform(self, values: Collection[Any]) -> str | None:
+        """The one outcome of ``values`` (a batch's answers) when each reads as itself with that outcome, else ``None``.
+
+        Lets a batch whose answers are all the common success (a whole batch of ``{"http_status": 204}``)
+        be recorded by set operations in C rather than a :meth:`read` per phone. ``None`` means: read
+        each value.
+        """
+        return None
+
     def outcome(self, entry: Any) -> str:
         """Name one phone's outcome from its entry."""
         raise NotImplementedError
@@ -243,6 +252,11 @@ class UpdateRecords(_Records):
                 return value, UPDATED if 200 <= code < 300 else f"HTTP_{code}"
         return super().read(value)
 
+    def read_uniform(self, values: Collection[Any]) -> str | None:
+        if set(map(type, values)) == {dict} and _all_2xx(list(map(dict.get, values, repeat("http_status")))):
+            return UPDATED
+        return None
+
     def outcome(self, entry: Any) -> str:
         code = entry.get("http_status")
         if type(code) is int:
@@ -251,6 +265,11 @@ class UpdateRecords(_Records):
         if code is None and isinstance(status, str) and status in CLIENT_STATUSES:
             return status
         return f"HTTP_{_scalar(code)}"
+
+
+def _all_2xx(codes: list[Any]) -> bool:
+    """Whether every one of ``codes`` is an int (not a bool) from 200 to 299; decided in C."""
+    return set(map(type, codes)) == {int} and min(codes) >= 200 and max(codes) < 300
 
 
 def _scalar(value: Any) -> Any:
@@ -299,6 +318,15 @@ class AddRecords(_Records):
             return entry, self.outcome(entry)
         return super().read(value)
 
+    def read_uniform(self, values: Collection[Any]) -> str | None:
+        if set(map(type, values)) != {dict}:
+            return None
+        statuses = list(map(dict.get, values, repeat("status")))
+        if set(map(type, statuses)) != {str} or set(statuses) != {ADDED}:
+            return None
+        codes = list(map(dict.get, values, repeat("http_status")))
+        return ADDED if set(map(type, codes)) == {type(None)} or _all_2xx(codes) else None
+
     def _contradiction(self, value: dict[str, Any], why: str) -> tuple[Any, str]:
         code = value.get("http_status")
         entry = {
@@ -326,6 +354,9 @@ class EditExistingRecords(UpdateRecords):
 
     Each answer is marked ``UPDATED`` or ``UPDATE_FAILED`` so the add's results say it was an update.
     """
+
+    def read_uniform(self, values: Collection[Any]) -> str | None:
+        return None  # every entry is marked: read one by one
 
     def read(self, value: Any) -> tuple[Any, str]:
         entry, name = super().read(value)

@@ -7,11 +7,12 @@ error messages show them through :func:`~airflow_provider_thulium.privacy.safe_s
 from __future__ import annotations
 
 import logging
+import operator
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from itertools import islice
-from typing import Any
+from itertools import islice, repeat
+from typing import Any, cast
 
 from airflow_provider_thulium.batching import BatchResult
 from airflow_provider_thulium.exceptions import ThuliumError
@@ -152,7 +153,7 @@ class RecordResults:
             for phone in batch.phones:
                 self._store(phone, self.operation.client_entry(REQUEST_FAILED, message))
         else:
-            self._add_answer(batch, (read_as or self.operation).read)
+            self._add_answer(batch, read_as or self.operation)
             if batch.maybe_applied_before and read_as is None and self.operation.marks_lost_answers:
                 self._mark_lost_answers(batch.phones)
         self._in_flight.difference_update(batch.phones)
@@ -176,17 +177,19 @@ class RecordResults:
                     written.phones_counted += 1
         written.phones += len(phones)
 
-    def _add_answer(self, batch: BatchResult, read: Any) -> None:
+    def _add_answer(self, batch: BatchResult, operation: Operation) -> None:
         answer = batch.answer
         assert answer is not None
-        results, outcomes = self.results, self.outcomes
+        results, outcomes, read = self.results, self.outcomes, operation.read
         expected = set(batch.phones)
         if expected.issuperset(answer):  # keyed by the numbers as sent: by far the common case
-            for phone, value in answer.items():
-                if results.get(phone) is None:
-                    results[phone], outcomes[phone] = read(value)
-                else:
-                    self._store(phone, read(value)[0])
+            uniform = operation.read_uniform(answer.values())
+            if uniform is not None and all(map(operator.is_, map(results.get, answer), repeat(None))):
+                # Every phone answered alike and first heard of now: recorded without a step per phone.
+                results.update(answer)
+                outcomes.update(dict.fromkeys(answer, uniform))
+            else:
+                self._read_each(answer, read)
             if len(answer) == len(expected):
                 return
             answered = set(answer)
@@ -196,6 +199,14 @@ class RecordResults:
         for phone in batch.phones:
             if phone not in answered:
                 self._store(phone, self.operation.client_entry(NO_ANSWER, message))
+
+    def _read_each(self, answer: dict[str, Any], read: Any) -> None:
+        results, outcomes = self.results, self.outcomes
+        for phone, value in answer.items():
+            if results.get(phone) is None:
+                results[phone], outcomes[phone] = read(value)
+            else:
+                self._store(phone, read(value)[0])
 
     def _add_answer_by_digits(self, batch: BatchResult, read: Any, expected: set[str]) -> set[str]:
         # Thulium may key its answer by the number as it stores it (e.g. without "+"): match on
@@ -294,7 +305,10 @@ class RecordResults:
 
     def failed_phones(self) -> list[str]:
         """Phones whose outcome is not a success, in input order (those kept for a later try last)."""
-        held = [phone for phone, result in self.outcomes.items() if self._failed(phone, result)]
+        if self.success_outcomes.issuperset(self.outcomes.values()):
+            held: list[str] = []  # the common end of a run, told in C
+        else:
+            held = [phone for phone, result in self.outcomes.items() if self._failed(phone, result)]
         return self._written.failed + held if self._written.failed else held
 
     def _failed(self, phone: str, name: str | None) -> bool:
@@ -304,7 +318,11 @@ class RecordResults:
 
     def summary(self) -> RunSummary:
         """Counts per outcome, the failed phones, requests, retries and duration."""
-        counts = Counter(result or NOT_SENT for result in self.outcomes.values()) + self._written.outcomes
+        read: Counter[str | None] = Counter(self.outcomes.values())
+        unanswered = read.pop(None, 0) + read.pop("", 0)
+        counts = cast("Counter[str]", read) + self._written.outcomes
+        if unanswered:
+            counts[NOT_SENT] += unanswered
         failed = self.failed_phones()
         phones = len(self.results) if self.file is None else self._written.phones
         return {

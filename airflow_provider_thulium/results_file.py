@@ -19,6 +19,7 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
+from airflow_provider_thulium.batching import encode_lines
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.sources import open_path
 from airflow_provider_thulium.spool import remove_file
@@ -28,7 +29,6 @@ RESULTS_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 #: The CSV file's columns.
 CSV_COLUMNS = ("phone_number", "outcome", "succeeded", "http_status", "record_id", "message")
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
 _JSON_PREFIX = '{"phone_number":"'
 
 
@@ -140,13 +140,12 @@ class _Lines:
         if self.is_csv:
             self.csv.writerows(csv_row(*result) for result in results)
             return
-        encode = _JSON.encode
-        # Checked phones are digits with an optional "+": nothing in them needs escaping.
         self.file.write(
-            "".join(
-                f'{{"phone_number":"{phone}","outcome":{encode(outcome)},'
-                f'"succeeded":{"true" if succeeded else "false"},"result":{encode(entry)}}}\n'
-                for phone, entry, outcome, succeeded in results
+            encode_lines(
+                [
+                    {"phone_number": phone, "outcome": outcome, "succeeded": succeeded, "result": entry}
+                    for phone, entry, outcome, succeeded in results
+                ]
             )
         )
 

@@ -15,6 +15,8 @@ import weakref
 from collections.abc import Callable, Collection, Iterator
 from typing import Any
 
+from airflow_provider_thulium.gc_pause import gc_paused
+
 
 class Spool(Collection[Any]):
     """Checked items in input order, in a temporary file deleted with this object.
@@ -52,7 +54,9 @@ class Spool(Collection[Any]):
         first = 0
         with open(self._path, "rb") as file:
             while size := file.read(8):
-                chunk = marshal.loads(file.read(int.from_bytes(size, "little")))  # noqa: S302  # our own file
+                data = file.read(int.from_bytes(size, "little"))
+                with gc_paused():  # a chunk's thousands of new dicts would trigger collections finding nothing
+                    chunk = marshal.loads(data)  # noqa: S302  # our own file
                 yield first, chunk
                 first += len(chunk)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from baselines import _case_handwritten, _case_naive
 from inputs import (
     CAMPAIGN,
     CONN_ID,
+    SOURCE_COLUMNS,
     SUCCESS,
     add_records,
     phones,
@@ -39,6 +41,7 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
         ThuliumDeleteRecordsOperator,
         ThuliumUpdateRecordsOperator,
     )
+    from airflow_provider_thulium.sources import FileSource
 
     rest_rss, rest_peak = current_rss_bytes(), peak_rss_bytes()
     count = spec["records"]
@@ -47,13 +50,16 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
         "thulium_conn_id": CONN_ID,
         "xcom_results": spec.get("xcom_results", "all"),
         "hook_params": spec.get("hook_params") or {},
+        "results_path": spec.get("results_path"),
     }
     if spec["operation"] == "delete":
         operator: Any = ThuliumDeleteRecordsOperator(task_id="bench_delete", phone_numbers=phones(count), **common)
     elif spec["operation"] == "update":
         operator = ThuliumUpdateRecordsOperator(task_id="bench_update", records=update_records(count), **common)
     else:
-        operator = ThuliumAddRecordsOperator(task_id="bench_add", records=add_records(count), **common)
+        # The source case: the same records from a CRM export file, read (and checked) in the timed part.
+        records: Any = FileSource(spec["source_csv"], columns=SOURCE_COLUMNS) if spec.get("source_csv") else None
+        operator = ThuliumAddRecordsOperator(task_id="bench_add", records=records or add_records(count), **common)
     input_rss = current_rss_bytes()
     ti = _FakeTaskInstance()
     context = {"ti": ti}
@@ -103,11 +109,13 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_CASES = {"provider": _case_provider, "handwritten": _case_handwritten, "naive": _case_naive}
+#: The worker entries of ``run.py --worker``, by the spec's ``client``.
+CASES = {"provider": _case_provider, "handwritten": _case_handwritten, "naive": _case_naive}
 
 
-def worker_main(spec_path: str) -> int:
+def worker_main(spec_path: str, cases: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> int:
+    """Run the case ``spec_path`` describes with its entry in ``cases``; write its result where the spec says."""
     spec = json.loads(Path(spec_path).read_text())
-    result = _CASES[spec["client"]](spec)
+    result = cases[spec["client"]](spec)
     Path(spec["result_path"]).write_text(json.dumps(result))
     return 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 CAMPAIGN = "00042"
@@ -28,10 +29,11 @@ class Sizes:
     latency_seconds: float
     capacity_records: int
     capacity_clients: int
+    source_records: int  # an add from a CSV file with results to a file
 
 
-FULL = Sizes(100_000, 2_000, 20_000, 250, 0.05, 200_000, 4)
-QUICK = Sizes(10_000, 200, 2_000, 25, 0.05, 20_000, 4)
+FULL = Sizes(100_000, 2_000, 20_000, 250, 0.05, 200_000, 4, 1_000_000)
+QUICK = Sizes(10_000, 200, 2_000, 25, 0.05, 20_000, 4, 100_000)
 
 
 def phones(count: int) -> list[str]:
@@ -39,27 +41,41 @@ def phones(count: int) -> list[str]:
     return [f"48{500_000_000 + i}" for i in range(count)]
 
 
+_SEGMENTS = ("retail", "vip", "smb", "corporate")
+#: The add input as a CRM export file's columns → record keys (the others keep their names).
+SOURCE_COLUMNS = {"crm_id": "record_fields.crm_id", "segment": "record_fields.segment"}
+
+
 def update_records(count: int) -> list[dict[str, Any]]:
     """The update input: a status and two record fields per phone."""
-    segments = ("retail", "vip", "smb", "corporate")
     return [
-        {"phone_number": phone, "status_id": 2, "record_fields": {"crm_id": f"C-{i:07d}", "segment": segments[i % 4]}}
+        {"phone_number": phone, "status_id": 2, "record_fields": {"crm_id": f"C-{i:07d}", "segment": _SEGMENTS[i % 4]}}
         for i, phone in enumerate(phones(count))
     ]
 
 
 def add_records(count: int) -> list[dict[str, Any]]:
     """The add input: records as a CRM export gives them, a status, an identifier and two record fields each."""
-    segments = ("retail", "vip", "smb", "corporate")
     return [
         {
             "phone_number": phone,
             "status_id": 2,
             "identifier": f"CRM-{i:07d}",
-            "record_fields": {"crm_id": f"C-{i:07d}", "segment": segments[i % 4]},
+            "record_fields": {"crm_id": f"C-{i:07d}", "segment": _SEGMENTS[i % 4]},
         }
         for i, phone in enumerate(phones(count))
     ]
+
+
+def write_add_csv(path: Path, count: int) -> None:
+    """The add input as a CRM export file: the records of :func:`add_records`, read with :data:`SOURCE_COLUMNS`."""
+    import csv
+
+    with path.open("w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["phone_number", "status_id", "identifier", "crm_id", "segment"])
+        for i, phone in enumerate(phones(count)):
+            writer.writerow([phone, 2, f"CRM-{i:07d}", f"C-{i:07d}", _SEGMENTS[i % 4]])
 
 
 def case_input(operation: str, count: int) -> list[Any]:

@@ -4,7 +4,7 @@ The orchestrating process imports only the standard library. The sandbox runs in
 (so its CPU does not compete with the client's GIL), and every measured case runs in a fresh
 child process of its own, so that its peak RSS is that case's own. See benchmarks/README.md.
 
-Usage: ``.venv/bin/python benchmarks/run.py [--quick] [--json PATH] [--repeat N] [--profile]``
+Usage: ``.venv/bin/python benchmarks/run.py [--quick] [--json PATH] [--repeat N] [--profile] [--only source|sync]``
 """
 
 from __future__ import annotations
@@ -15,9 +15,11 @@ import sys
 import time
 from pathlib import Path
 
-from cases import worker_main
-from report import RESULTS, print_report
-from suite import run_benchmarks
+from cases import CASES, worker_main
+from report import RESULTS, print_report, print_targets
+from source_case import print_source_report
+from suite import run_benchmarks, run_only
+from sync_bench import SYNC_CASES, print_sync_report
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -30,15 +32,30 @@ def main(argv: list[str] | None = None) -> int:
         "--repeat", type=int, help="runs per provider/hand-written and latency case (default 5, 1 with --quick)"
     )
     parser.add_argument("--profile", action="store_true", help="write cProfile output of provider cases to results/")
+    parser.add_argument(
+        "--only",
+        choices=["source", "sync"],
+        help="run only this case: 'source' = the add from a CSV file with results to a file "
+        "(writes results/latest-source.json), 'sync' = the sync's cases (results/latest-sync.json)",
+    )
     parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker_main(args.worker)
+        return worker_main(args.worker, {**CASES, **SYNC_CASES})
     started = time.monotonic()
-    report = run_benchmarks(args)
+    report = run_only(args) if args.only else run_benchmarks(args)
     report["total_seconds"] = time.monotonic() - started
-    print_report(report)
-    default = RESULTS / ("latest-quick.json" if args.quick else "latest.json")
+    if not args.only:
+        print_report(report)
+    if "source" in report:
+        print()
+        print_source_report(report["source"])
+    if "sync" in report:
+        print()
+        print_sync_report(report["sync"])
+    print_targets(report)
+    name = f"latest-{args.only}" if args.only else "latest"
+    default = RESULTS / (f"{name}-quick.json" if args.quick else f"{name}.json")
     path = Path(args.json) if args.json else default
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(report, indent=2, sort_keys=True) + "\n")

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from inputs import (
+    CONN_ID,
     SEEDED,
 )
 from meters import MB
@@ -18,6 +19,48 @@ from sandbox_process import SandboxProcess
 
 #: The script a case's worker process runs (``run.py --worker SPEC``).
 RUN_PY = Path(__file__).resolve().parent / "run.py"
+
+
+def pair_ratios(runs: list[dict[str, Any]], baselines: list[dict[str, Any]], key: str = "wall_seconds") -> list[float]:
+    """Each repeat's run divided by the same repeat's baseline run."""
+    return [run[key] / baseline[key] for run, baseline in zip(runs, baselines, strict=True)]
+
+
+def median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run of median wall time (the lower middle one of an even count)."""
+    ordered = sorted(runs, key=lambda r: r["wall_seconds"])
+    return ordered[(len(ordered) - 1) // 2]
+
+
+def bench_env(sandbox: SandboxProcess, workdir: Path) -> dict[str, str]:
+    """The workers' environment: a throwaway AIRFLOW_HOME in ``workdir`` and the sandbox as the connection."""
+    home = workdir / "airflow-home"
+    (home / "dags").mkdir(parents=True, exist_ok=True)
+    return {
+        **os.environ,
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
+        f"AIRFLOW_CONN_{CONN_ID.upper()}": sandbox.connection_json(),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
+
+
+def run_worker(spec: dict[str, Any], spec_path: Path, env: dict[str, str], timeout: float = 600) -> dict[str, Any]:
+    """Run ``spec`` in a fresh ``run.py --worker`` process; return what it wrote to ``spec["result_path"]``."""
+    spec_path.write_text(json.dumps(spec))
+    process = subprocess.run(
+        [sys.executable, str(RUN_PY), "--worker", str(spec_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    if process.returncode != 0:
+        sys.stderr.write(process.stdout[-4000:] + process.stderr[-4000:])
+        raise RuntimeError(f"case {spec_path.stem} failed (exit {process.returncode})")
+    result: dict[str, Any] = json.loads(Path(spec["result_path"]).read_text())
+    return result
 
 
 @dataclass
@@ -35,29 +78,15 @@ class Runner:
             "client": client,
             "operation": operation,
             "records": records,
-            "url": self.sandbox.url,
-            "login": self.sandbox.login,
-            "password": self.sandbox.password,
+            **self.sandbox.credentials(),
             "result_path": str(self.workdir / f"{name}.result.json"),
             **extra,
         }
         if self.profile_dir is not None and client == "provider":
             spec["profile"] = str(self.profile_dir / f"profile-{name}.txt")
-        spec_path = self.workdir / f"{name}.spec.json"
-        spec_path.write_text(json.dumps(spec))
         before = self.sandbox.stats()
         load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-        process = subprocess.run(
-            [sys.executable, str(RUN_PY), "--worker", str(spec_path)],
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        if process.returncode != 0:
-            sys.stderr.write(process.stdout[-4000:] + process.stderr[-4000:])
-            raise RuntimeError(f"case {name} failed (exit {process.returncode})")
-        result = json.loads(Path(spec["result_path"]).read_text())
+        result = run_worker(spec, self.workdir / f"{name}.spec.json", self.env)
         after = self.sandbox.stats()
         server_requests = after["requests"] - before["requests"]
         expected_left = 0 if operation == "delete" else records  # an add: every record added

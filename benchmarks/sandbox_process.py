@@ -106,6 +106,10 @@ class SandboxProcess:
     def stats(self) -> dict[str, Any]:
         return self.call("stats")
 
+    def credentials(self) -> dict[str, str]:
+        """What a worker needs to reach the sandbox: ``url``, ``login`` and ``password``."""
+        return {"url": self.url, "login": self.login, "password": self.password}
+
     def connection_json(self) -> str:
         return json.dumps({"conn_type": "thulium", "host": self.url, "login": self.login, "password": self.password})
 

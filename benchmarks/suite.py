@@ -13,58 +13,83 @@ from typing import Any
 
 from capacity import measure_capacity
 from inputs import (
-    CONN_ID,
     FULL,
     QUICK,
 )
 from report import RESULTS, _fmt_int, machine_info
-from runner import Runner
+from runner import Runner, bench_env, median_run, pair_ratios
 from sandbox_process import SandboxProcess
+from source_case import run_source_case
+from sync_bench import run_sync_cases
 
-TARGET_VS_HANDWRITTEN = 1.3
+TARGET_VS_HANDWRITTEN = 1.05
+TARGET_CPU_VS_HANDWRITTEN = 1.3
 TARGET_VS_NAIVE = 20.0
 TARGET_CONCURRENCY = 5.0
 TARGET_RSS_MB = 200.0
 
 
-def _pair_ratios(runs: list[dict[str, Any]], baselines: list[dict[str, Any]], key: str = "wall_seconds") -> list[float]:
-    """Each repeat's run divided by the same repeat's baseline run."""
-    return [run[key] / baseline[key] for run, baseline in zip(runs, baselines, strict=True)]
+def _load() -> float | None:
+    return os.getloadavg()[0] if hasattr(os, "getloadavg") else None
 
 
-def _median_run(runs: list[dict[str, Any]]) -> dict[str, Any]:
-    ordered = sorted(runs, key=lambda r: r["wall_seconds"])
-    return ordered[(len(ordered) - 1) // 2]
+def start_runner(profile: bool) -> Runner:
+    """A scratch folder, the sandbox process, and the runner of cases, warmed up."""
+    workdir = Path(tempfile.mkdtemp(prefix="thulium-bench-"))
+    print("starting the sandbox process ...", flush=True)
+    sandbox = SandboxProcess()
+    if profile:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+    runner = Runner(sandbox, bench_env(sandbox, workdir), workdir, RESULTS if profile else None)
+    print(f"sandbox at {sandbox.url}; running cases (each in a fresh process):", flush=True)
+    # Warm-up: the first airflow import in a fresh AIRFLOW_HOME writes its config; not measured.
+    runner.run("warmup", "provider", "delete", 1000)
+    runner.runs.clear()
+    return runner
+
+
+def stop_runner(runner: Runner) -> None:
+    """Stop the sandbox process and delete the scratch folder."""
+    runner.sandbox.stop()
+    shutil.rmtree(runner.workdir, ignore_errors=True)
+
+
+def run_only(args: argparse.Namespace) -> dict[str, Any]:
+    """``--only source`` or ``--only sync``: that case alone, reported as in the full run."""
+    sizes = QUICK if args.quick else FULL
+    load_before = _load()
+    machine = machine_info()
+    runner = start_runner(args.profile)
+    report: dict[str, Any] = {"quick": bool(args.quick), "machine": machine, "only": args.only}
+    try:
+        if args.only == "source":
+            repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
+            report["source"] = run_source_case(runner, sizes, repeat)
+        else:
+            report["sync"] = run_sync_cases(runner.sandbox, runner.env, runner.workdir, args.quick)
+    finally:
+        stop_runner(runner)
+    part = report[args.only]
+    report.update(
+        generated_at=time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        targets=part["targets"],
+        all_targets_pass=all(t["pass"] for t in part["targets"]),
+        all_checks_ok=part["all_checks_ok"],
+        load_average_1min={"before": load_before, "after": _load()},
+    )
+    return report
 
 
 def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     sizes = QUICK if args.quick else FULL
     repeat = args.repeat if args.repeat is not None else (1 if args.quick else 5)
-    load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    workdir = Path(tempfile.mkdtemp(prefix="thulium-bench-"))
-    airflow_home = workdir / "airflow-home"
-    (airflow_home / "dags").mkdir(parents=True)
+    load_before = _load()
     print("machine info ...", flush=True)
     machine = machine_info()
-    print("starting the sandbox process ...", flush=True)
-    sandbox = SandboxProcess()
-    env = {
-        **os.environ,
-        "AIRFLOW_HOME": str(airflow_home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(airflow_home / "dags"),
-        f"AIRFLOW_CONN_{CONN_ID.upper()}": sandbox.connection_json(),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-    profile_dir = RESULTS if args.profile else None
-    runner = Runner(sandbox, env, workdir, profile_dir)
+    runner = start_runner(args.profile)
+    sandbox = runner.sandbox
     n = sizes.records
     try:
-        print(f"sandbox at {sandbox.url}; running cases (each in a fresh process):", flush=True)
-        # Warm-up: the first airflow import in a fresh AIRFLOW_HOME writes its config; not measured.
-        runner.run("warmup", "provider", "delete", min(n, 1000))
-        runner.runs.clear()
-
         groups: dict[str, list[dict[str, Any]]] = {}
         for op in ("delete", "update", "add"):
             for i in range(repeat):
@@ -90,14 +115,17 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
                         max_concurrent_requests=concurrency,
                     )
                 )
-        latency_runs = [_median_run(runs) for runs in by_concurrency.values()]
+        latency_runs = [median_run(runs) for runs in by_concurrency.values()]
         print("  sandbox capacity (raw clients) ...", flush=True)
         capacity = measure_capacity(sandbox, sizes)
+        print("  the source case (benchmarks/source_case.py) ...", flush=True)
+        source = run_source_case(runner, sizes, repeat)
+        print("  the sync (benchmarks/sync_bench.py) ...", flush=True)
+        sync = run_sync_cases(sandbox, runner.env, runner.workdir, args.quick)
     finally:
-        sandbox.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
+        stop_runner(runner)
 
-    med = {key: _median_run(runs) for key, runs in groups.items()}
+    med = {key: median_run(runs) for key, runs in groups.items()}
     for key, runs in groups.items():
         med[key] = {**med[key], "wall_seconds_all_runs": [r["wall_seconds"] for r in runs]}
     labels = {
@@ -131,19 +159,23 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
     # a repeat are back to back, so a shift in the machine's speed between repeats (common on a
     # shared VM) changes both and cancels out, where a ratio of two separate medians would not.
     pairs = {
-        "delete_provider_vs_handwritten": _pair_ratios(groups["delete_provider"], groups["delete_handwritten"]),
-        "update_provider_vs_handwritten": _pair_ratios(groups["update_provider"], groups["update_handwritten"]),
-        "add_provider_vs_handwritten": _pair_ratios(groups["add_provider"], groups["add_handwritten"]),
-        "concurrency_1_vs_8": _pair_ratios(by_concurrency[1], by_concurrency[8]),
-        "delete_provider_vs_handwritten_cpu": _pair_ratios(
+        "delete_provider_vs_handwritten": pair_ratios(groups["delete_provider"], groups["delete_handwritten"]),
+        "update_provider_vs_handwritten": pair_ratios(groups["update_provider"], groups["update_handwritten"]),
+        "add_provider_vs_handwritten": pair_ratios(groups["add_provider"], groups["add_handwritten"]),
+        "concurrency_1_vs_8": pair_ratios(by_concurrency[1], by_concurrency[8]),
+        "delete_provider_vs_handwritten_cpu": pair_ratios(
             groups["delete_provider"], groups["delete_handwritten"], "client_cpu_seconds"
         ),
-        "update_provider_vs_handwritten_cpu": _pair_ratios(
+        "update_provider_vs_handwritten_cpu": pair_ratios(
             groups["update_provider"], groups["update_handwritten"], "client_cpu_seconds"
         ),
-        "add_provider_vs_handwritten_cpu": _pair_ratios(
+        "add_provider_vs_handwritten_cpu": pair_ratios(
             groups["add_provider"], groups["add_handwritten"], "client_cpu_seconds"
         ),
+        "source_csv_vs_list": source["ratio_per_repeat"],
+        "source_csv_vs_list_cpu": source["cpu_ratio_per_repeat"],
+        "sync_vs_lower_bound": sync["ratio_per_repeat"],
+        "sync_vs_lower_bound_cpu": sync["cpu_ratio_per_repeat"],
     }
     ratios = {
         **{key: statistics.median(values) for key, values in pairs.items()},
@@ -178,6 +210,15 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "<=",
             TARGET_VS_HANDWRITTEN,
         ),
+        *(
+            target(
+                f"{op}: provider client CPU / hand-written loop",
+                ratios[f"{op}_provider_vs_handwritten_cpu"],
+                "<=",
+                TARGET_CPU_VS_HANDWRITTEN,
+            )
+            for op in ("delete", "update", "add")
+        ),
         target(
             f"delete: naive per-phone time (extrapolated) / provider, {n_text}",
             ratios["naive_vs_provider_delete"],
@@ -208,6 +249,8 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "<=",
             TARGET_RSS_MB,
         ),
+        *source["targets"],
+        *sync["targets"],
     ]
     all_runs = runner.runs
     return {
@@ -231,8 +274,10 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         "all_targets_pass": all(t["pass"] for t in targets),
         "load_average_1min": {
             "before": load_before,
-            "after": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+            "after": _load(),
         },
-        "all_checks_ok": all(r["ok"] for r in all_runs) and capacity["ok"],
+        "all_checks_ok": all(r["ok"] for r in all_runs) and capacity["ok"] and sync["all_checks_ok"],
+        "source": source,
+        "sync": sync,
         "runs": all_runs,
     }

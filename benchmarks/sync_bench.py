@@ -7,37 +7,25 @@
 - memory: 1,000,000 against 1,000,000, the operator's peak RSS above the interpreter at rest
   (the desired records, the plan and the run included).
 
-Each case runs in a fresh process against the sandbox process of ``run.py``. Standalone:
-``python benchmarks/sync_bench.py [--quick]``; ``run.py`` runs it too (``run.py --only-sync``
-runs nothing else).
+Each case runs in a fresh process (``run.py --worker``) against the sandbox process of ``run.py``,
+which runs them after the other cases (``run.py --only sync`` runs nothing else).
 """
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from run import (
-    CAMPAIGN,
-    CONN_ID,
-    MB,
-    SandboxProcess,
-    _FakeTaskInstance,
-    _session,
-    cpu_seconds,
-    current_rss_bytes,
-    peak_rss_bytes,
-    phones,
-    provider_defaults,
-)
+from baselines import _session
+from cases import _FakeTaskInstance
+from inputs import CAMPAIGN, CONN_ID, phones, provider_defaults
+from meters import MB, cpu_seconds, current_rss_bytes, peak_rss_bytes
+from report import _fmt_int
+from runner import pair_ratios, run_worker
+from sandbox_process import SandboxProcess
 
 TARGET_VS_LOWER_BOUND = 1.1
 TARGET_RSS_MB = 400.0
@@ -122,27 +110,17 @@ def _case_lower_bound(spec: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-_CASES = {"provider": _case_provider, "lower_bound": _case_lower_bound}
+#: The worker entries of ``run.py --worker``, by the spec's ``client``.
+SYNC_CASES = {"sync_provider": _case_provider, "sync_lower_bound": _case_lower_bound}
 
 
 def _run_case(sandbox: SandboxProcess, env: dict[str, str], workdir: Path, client: str, count: int) -> dict[str, Any]:
     sandbox.seed(count)
-    spec = {"client": client, "records": count, "url": sandbox.url, "login": sandbox.login}
-    spec |= {"password": sandbox.password, "result_path": str(workdir / f"sync-{client}-{count}.json")}
-    spec_path = workdir / f"sync-{client}-{count}.spec.json"
-    spec_path.write_text(json.dumps(spec))
+    name = f"sync-{client}-{count}"
+    spec = {"client": f"sync_{client}", "records": count, **sandbox.credentials()}
+    spec["result_path"] = str(workdir / f"{name}.json")
     before = sandbox.stats()
-    process = subprocess.run(
-        [sys.executable, str(Path(__file__).resolve()), "--worker", str(spec_path)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    if process.returncode != 0:
-        sys.stderr.write(process.stdout[-4000:] + process.stderr[-4000:])
-        raise RuntimeError(f"sync case {client} {count} failed (exit {process.returncode})")
-    result: dict[str, Any] = json.loads(Path(spec["result_path"]).read_text())
+    result = run_worker(spec, workdir / f"{name}.spec.json", env, timeout=1800)
     after = sandbox.stats()
     result.update(
         client=client,
@@ -167,19 +145,22 @@ def _run_case(sandbox: SandboxProcess, env: dict[str, str], workdir: Path, clien
 def run_sync_cases(sandbox: SandboxProcess, env: dict[str, str], workdir: Path, quick: bool) -> dict[str, Any]:
     """Run the sync's cases on ``sandbox``; return their runs, ratios and targets (as run.py reports them)."""
     timed, big, repeat = QUICK if quick else FULL
-    ratios, runs = [], []
+    providers, bounds = [], []
     for _ in range(repeat):
         # Interleaved, so that drift on a shared machine hits the provider and its bound alike.
-        provider = _run_case(sandbox, env, workdir, "provider", timed)
-        bound = _run_case(sandbox, env, workdir, "lower_bound", timed)
-        runs += [provider, bound]
-        ratios.append(provider["wall_seconds"] / bound["wall_seconds"])
+        providers.append(_run_case(sandbox, env, workdir, "provider", timed))
+        bounds.append(_run_case(sandbox, env, workdir, "lower_bound", timed))
     memory = _run_case(sandbox, env, workdir, "provider", big)
-    runs.append(memory)
+    runs = [run for pair in zip(providers, bounds, strict=True) for run in pair] + [memory]
+    ratios = pair_ratios(providers, bounds)
+    cpu_ratios = pair_ratios(providers, bounds, "client_cpu_seconds")
     ratio = statistics.median(ratios)
     return {
         "runs": runs,
         "ratio_per_repeat": ratios,
+        "cpu_ratio_per_repeat": cpu_ratios,
+        "time_ratio": ratio,
+        "cpu_ratio": statistics.median(cpu_ratios),
         "targets": [
             {
                 "name": f"sync {timed:,} vs {timed:,}, 1 % changed: time / read-and-send lower bound",
@@ -200,41 +181,16 @@ def run_sync_cases(sandbox: SandboxProcess, env: dict[str, str], workdir: Path, 
     }
 
 
-def bench_env(sandbox: SandboxProcess, workdir: Path) -> dict[str, str]:
-    """The workers' environment: a throwaway AIRFLOW_HOME and the sandbox as the connection."""
-    home = workdir / "airflow-home"
-    (home / "dags").mkdir(parents=True, exist_ok=True)
-    return {
-        **os.environ,
-        "AIRFLOW_HOME": str(home),
-        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-        "AIRFLOW__CORE__DAGS_FOLDER": str(home / "dags"),
-        f"AIRFLOW_CONN_{CONN_ID.upper()}": sandbox.connection_json(),
-        "PYTHONDONTWRITEBYTECODE": "1",
-    }
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--quick", action="store_true", help="10x smaller sizes, one run")
-    parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.worker:
-        spec = json.loads(Path(args.worker).read_text())
-        Path(spec["result_path"]).write_text(json.dumps(_CASES[spec["client"]](spec)))
-        return 0
-    workdir = Path(tempfile.mkdtemp(prefix="thulium-sync-bench-"))
-    sandbox = SandboxProcess()
-    try:
-        report = run_sync_cases(sandbox, bench_env(sandbox, workdir), workdir, args.quick)
-    finally:
-        sandbox.stop()
-    for target in report["targets"]:
-        verdict = "PASS" if target["pass"] else "FAIL"
-        print(f"  [{verdict}] {target['name']:<70} {target['value']:>8.2f} {target['op']} {target['target']:g}")
-    print("  per repeat: " + " ".join(f"{value:.2f}" for value in report["ratio_per_repeat"]))
-    return 0 if report["all_checks_ok"] else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())
+def print_sync_report(sync: dict[str, Any]) -> None:
+    """The sync's section of the printed report: each run, and the per-repeat ratios."""
+    print("Sync: a campaign made to match a desired set of the same size, 1 % of the statuses changed")
+    for run in sync["runs"]:
+        print(
+            f"  {run['client']:<12} {_fmt_int(run['records']):>9} {run['wall_seconds']:8.2f} s  "
+            f"client CPU {run['client_cpu_seconds']:7.2f} s  {run['requests']:6d} requests  "
+            f"peak above rest {run['peak_rss_above_rest_mb']:7.1f} MB"
+        )
+    print(
+        f"  time, provider / lower bound (median of per-repeat ratios): wall {sync['time_ratio']:.2f}, "
+        f"client CPU {sync['cpu_ratio']:.2f}"
+    )
