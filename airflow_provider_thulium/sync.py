@@ -181,6 +181,8 @@ class SyncPlan:
     def summary(self, parts: Sequence[RunSummary] = (), dry_run: bool = False) -> SyncSummary:
         """The calls' summaries as one (none when nothing was sent), with the plan's counts under ``plan``.
 
+        When nothing was sent (a dry run, a plan the guard refused), ``succeeded`` and ``failed`` are 0.
+
         :param parts: the summaries of the calls made.
         :param dry_run: whether the run was a dry run (``summary["dry_run"]``).
         """
@@ -196,7 +198,8 @@ class SyncPlan:
             "operation": "sync",
             "campaign_id": self.campaign_id,
             "phones": phones,
-            "succeeded": phones - len(failed),
+            # Nothing sent (a dry run, a refused plan): no phone succeeded, none failed.
+            "succeeded": phones - len(failed) if parts else 0,
             "failed": len(failed),
             "outcomes": dict(sorted(outcomes.items())),
             "failed_phones": failed,

@@ -215,6 +215,7 @@ def test_a_dry_run_makes_only_get_requests_and_reports_the_plan(thulium_sandbox)
     assert len(thulium_sandbox.state.records(CAMPAIGN)) == 12
     summary = xcom(run, "sync", "summary")
     assert summary["dry_run"] is True and summary["requests"] == 1  # the one page of the campaign
+    assert (summary["succeeded"], summary["failed"]) == (0, 0)  # nothing was applied
     assert (summary["plan"]["add"], summary["plan"]["update"], summary["plan"]["remove"]) == (2, 2, 9)
     results = xcom(run, "sync")
     assert results["48500100300"] == {"action": "ADD", "result": None}
