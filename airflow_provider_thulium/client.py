@@ -164,11 +164,13 @@ class ThuliumClient:
         # Checked here, not at the first next(): a bad filter fails where the call is made.
         return self._pages(campaign, RecordFilter.from_arguments(**filters).query())
 
-    def _pages(self, campaign: str, query: str) -> Iterator[dict[str, Any]]:
+    def _pages(self, campaign: str, query: str, read: CampaignRead | None = None) -> Iterator[dict[str, Any]]:
         seen: set[object] = set()
         offset, first_count, count = 0, None, None
         while True:
             count, page = self._records_page(campaign, query, PAGE_SIZE, offset)
+            if read is not None:
+                read.pages += 1
             if offset == 0:
                 first_count = count
                 if count is None:
@@ -223,8 +225,8 @@ class ThuliumClient:
         if count is None or (len(first) < PAGE_SIZE and count > len(first)):
             # No usable count, or short pages: offsets computed ahead would skip records. The
             # sequential read goes on until the end and says what went wrong (see _pages).
-            read = CampaignRead(None)
-            read.records = self._pages(campaign, "")
+            read = CampaignRead(None)  # its first page counted, and each page of the read below
+            read.records = self._pages(campaign, "", read)
             return read
         read = CampaignRead(count)
         read.records = self._concurrent_pages(campaign, read, first)

@@ -280,8 +280,9 @@ class RecordResults:
         interrupted_entry = self.operation.client_entry(
             INTERRUPTED, "the run was stopped before Thulium's answer was recorded; it may have been applied"
         )
-        if self.file is not None and self.first_pass:
-            # The phones the run never got to, read from the input after those written, a chunk at a time.
+        if self.file is not None and self._written.phones < len(self._input):
+            # The phones the run never got to, read from the input after those written, a chunk at a time
+            # (a run stopped by an error may have ended its first pass without reaching them).
             self.first_pass = False
             rest = islice(iter(self._input), self._written.phones, None)
             while chunk := list(islice(rest, _CHUNK)):
@@ -442,6 +443,8 @@ class RecordResults:
             "retries": self.retries,
             "batches": self.batches,
             "started": self.started,
+            # With a results file the marked phones' entries are in the file, not in "results".
+            "after_lost_answer": sorted(self.after_lost_answer),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -450,7 +453,7 @@ class RecordResults:
         self.outcomes = {
             phone: None if entry is None else self.operation.outcome(entry) for phone, entry in self.results.items()
         }
-        self.after_lost_answer = {
+        self.after_lost_answer = set(state.get("after_lost_answer", ())) | {
             phone for phone, entry in self.results.items() if isinstance(entry, dict) and entry.get("after_lost_answer")
         }
         self.requests = state["requests"]

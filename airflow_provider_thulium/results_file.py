@@ -157,6 +157,8 @@ def csv_row(phone: str, entry: Any, outcome: str, succeeded: bool) -> list[Any]:
     deciding = next((item for item in items if item.get("status") not in (None, "REMOVED")), items[0] if items else {})
     record_ids = [str(item["record_id"]) for item in items if item.get("record_id") is not None]
     message = next((item.get("message") for item in items if item.get("message")), "")
+    # One physical line per phone: the file is rewritten line by line when a phone is tried again.
+    message = " ".join(str(message).split()) if message else ""
     http_status = deciding.get("http_status")
     return [
         phone,

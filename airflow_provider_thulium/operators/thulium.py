@@ -301,7 +301,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
                 )
             )
         results_path = getattr(self, "results_path", None)
-        if results_path:
+        if results_path and self._phones_applied is not None:  # a run that never started wrote no file
             namespace, name = lineage.file_dataset(results_path)
             outputs.append(OutputDataset(namespace=namespace, name=name))
         return OperatorLineage(inputs=lineage.source_inputs(self._input()), outputs=outputs)
@@ -563,7 +563,7 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
                     phone,
                     entry.get("result") if as_csv else entry,
                     outcomes.get(phone) or entry.get("action", ""),
-                    phone not in failed,
+                    phone not in failed and not summary.get("dry_run"),  # a plan applied nothing
                 )
                 for phone, entry in entries.items()
             )

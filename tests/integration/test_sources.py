@@ -379,3 +379,51 @@ def test_a_task_stopped_mid_run_still_writes_every_phone(thulium_sandbox, tmp_pa
     assert [line["phone_number"] for line in lines] == phones
     assert [line["outcome"] for line in lines] == ["REMOVED"] * 10 + ["INTERRUPTED"] * 10 + ["NOT_SENT"] * 10
     assert xcom(run, "delete", "summary")["outcomes"] == {"INTERRUPTED": 10, "NOT_SENT": 10, "REMOVED": 10}
+
+
+def test_a_run_stopped_by_an_error_still_writes_every_phone(thulium_sandbox, tmp_path):
+    # The password stops working after the first batch: the later batches are never sent.
+    thulium_sandbox.add_fault(Fault(status=401, method="DELETE", after=1))
+    phones = [f"48999{index:06d}" for index in range(50)]
+    results_path = tmp_path / "removed.jsonl"
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="delete",
+            campaign_id="00001",
+            phone_numbers=phones,
+            results_path=str(results_path),
+            hook_params={"max_batch_size": 10},
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"delete": "failed"}
+    lines = read_jsonl(results_path)
+    assert [line["phone_number"] for line in lines] == phones
+    summary = xcom(run, "delete", "summary")
+    assert summary["phones"] == 50 and summary["outcomes"]["NOT_SENT"] == 30
+    assert sum(line["outcome"] == "NOT_SENT" for line in lines) == 30
+
+
+def test_a_csv_results_file_keeps_one_line_per_phone_when_a_message_spans_lines(thulium_sandbox, tmp_path):
+    # The first answer's message holds a newline; the phone is tried again and its line rewritten.
+    in_call = {
+        "48500100206": [{"http_status": 409, "status": "CALL_IN_PROGRESS", "message": "in a call,\nlater"}],
+        "48500100207": [{"http_status": 200, "status": "REMOVED"}],
+    }
+    thulium_sandbox.add_fault(Fault(method="DELETE", times=1, body=json.dumps(in_call)))
+    results_path = tmp_path / "removed.csv"
+    with new_dag() as dag:
+        ThuliumDeleteRecordsOperator(
+            task_id="delete",
+            campaign_id="00001",
+            phone_numbers=["48500100206", "48500100207"],
+            call_in_progress_retries=1,
+            call_in_progress_retry_delay=0,
+            results_path=str(results_path),
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"delete": "success"}
+    rows = read_csv(results_path)
+    assert [(row["phone_number"], row["outcome"]) for row in rows] == [
+        ("48500100206", "NOT_EXIST"),  # the fault's request applied the removal: the retry finds nothing
+        ("48500100207", "REMOVED"),
+    ]

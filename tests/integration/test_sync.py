@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import runpy
 import signal
@@ -385,3 +386,23 @@ def test_a_record_moved_onto_the_next_page_while_the_plan_reads_is_read_once(thu
     counts = plan.counts()
     assert (counts["unchanged"], counts["duplicates"], plan.records_read) == (150, 0, 150)
     assert not any("changed while it was read" in note for note in plan.notes)  # 150 counted, 150 read
+
+
+def test_a_dry_runs_results_file_marks_no_phone_as_succeeded(thulium_sandbox, tmp_path):
+    results_path = tmp_path / "plan.csv"
+    with new_dag() as dag:
+        ThuliumSyncCampaignOperator(
+            task_id="sync",
+            campaign_id="00002",
+            records=[{"phone_number": "48600100390"}],
+            dry_run=True,
+            results_path=str(results_path),
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"sync": "success"}
+    with results_path.open() as file:
+        rows = list(csv.DictReader(file))
+    assert [(row["phone_number"], row["outcome"], row["succeeded"]) for row in rows] == [
+        ("48600100390", "ADD", "false")
+    ]
+    assert thulium_sandbox.state.find("00002", "48600100390") == []
