@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import logging
+import re
 import time
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
@@ -23,7 +25,7 @@ from airflow_provider_thulium.exceptions import (
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operations import UPDATE
 from airflow_provider_thulium.sandbox import Fault
-from tests.helpers import FAST_RETRIES, set_connection
+from tests.helpers import FAST_RETRIES, all_logs, set_connection
 
 
 def test_delete_sends_documented_request_and_returns_api_shape(thulium_sandbox):
@@ -51,6 +53,26 @@ def test_delete_by_additional_number_only_with_flag(thulium_sandbox):
     assert result["48500100299"][0]["status"] == "REMOVED"
     assert thulium_sandbox.requests[-1].query["search_in_additional_numbers"] == ["true"]
     assert thulium_sandbox.state.find("00001", "48500100202") == []
+
+
+def test_each_batch_logs_its_outcome_counts_whether_answered_alike_or_not(thulium_sandbox, caplog, capfd):
+    # The first batch is answered alike (counted from its one outcome), the second not (counted
+    # phone by phone): both lines read the same way.
+    caplog.set_level(logging.INFO)
+    records = [
+        {"phone_number": "48500100200", "status_id": 2},
+        {"phone_number": "48500100202", "status_id": 2},
+        {"phone_number": "48500100206", "status_id": 2},
+        {"phone_number": "48999999999", "status_id": 2},
+    ]
+    ThuliumHook(max_batch_size=2, **FAST_RETRIES).update_records("00001", records)
+    logs = re.sub(r"\d+\.\d\d s", "T s", all_logs(caplog, capfd))
+    lines = re.findall(r"UPDATE batch \d.*?T s(?:; failed e\.g\. [^\s\[]+ \S+)?(?= \[|\n|$)", logs)
+    assert set(lines) == {
+        "UPDATE batch 1, campaign 00001: 2 phone(s): UPDATED 2; 1 request(s), 0 retries, T s",
+        "UPDATE batch 2, campaign 00001: 2 phone(s): HTTP_404 1, UPDATED 1; 1 request(s), 0 retries, T s; "
+        "failed e.g. …999 HTTP_404",
+    }
 
 
 def test_update_sends_json_records_and_returns_one_result_per_phone(thulium_sandbox):
