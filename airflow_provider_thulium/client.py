@@ -8,18 +8,16 @@ builds one from an Airflow connection; scripts and tests can build one directly.
 from __future__ import annotations
 
 import logging
-from collections import deque
-from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass
 from functools import cached_property
-from itertools import islice
 from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.agents import CampaignAgent, check_agent_logins, read_agents
 from airflow_provider_thulium.batching import BatchResult
+from airflow_provider_thulium.campaign_read import CampaignRead, concurrent_pages
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
 from airflow_provider_thulium.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
 from airflow_provider_thulium.paging import PAGE_SIZE, RecordFilter, read_page, record_key
@@ -29,6 +27,7 @@ from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.sources import Source
+from airflow_provider_thulium.spellings import phone_sender, spelling_difference
 from airflow_provider_thulium.spool import Spool, SpooledPhones
 from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
 from airflow_provider_thulium.stream import OnSend, stream_batches
@@ -40,16 +39,13 @@ from airflow_provider_thulium.sync import (
     build_plan,
     check_guard,
 )
+from airflow_provider_thulium.sync_options import parse_max_removals, parse_update_fields
 from airflow_provider_thulium.sync_state import SyncState
 from airflow_provider_thulium.transport import Transport
 from airflow_provider_thulium.validation import (
     normalize_campaign_id,
     parse_flag,
-    parse_max_removals,
-    parse_update_fields,
-    phone_sender,
     resolve_timezone,
-    spelling_difference,
 )
 
 
@@ -229,49 +225,10 @@ class ThuliumClient:
             read.records = self._pages(campaign, "", read)
             return read
         read = CampaignRead(count)
-        read.records = self._concurrent_pages(campaign, read, first)
+        read.records = concurrent_pages(
+            self._records_page, campaign, read, first, self.settings.max_concurrent_requests, self.log
+        )
         return read
-
-    def _concurrent_pages(self, campaign: str, read: CampaignRead, first: list[Any]) -> Iterator[dict[str, Any]]:
-        previous: set[Any] = set()
-        workers = max(1, self.settings.max_concurrent_requests)
-        assert read.count is not None  # read_campaign reads without a count sequentially
-        count = last_count = read.count
-        offsets = iter(range(PAGE_SIZE, count, PAGE_SIZE) if len(first) == PAGE_SIZE else ())
-        pool = _SameThread() if workers == 1 else ThreadPoolExecutor(workers, thread_name_prefix="thulium-pages")
-        try:
-            # Twice the workers in flight keeps them busy while pages are consumed in order.
-            pending = deque(
-                pool.submit(self._records_page, campaign, "", PAGE_SIZE, offset)
-                for offset in islice(offsets, 2 * workers)
-            )
-            page = first
-            while True:
-                ids = {record.get("record_id") for record in page if type(record) is dict}
-                ids.discard(None)
-                if len(ids) == len(page) and ids.isdisjoint(previous):
-                    yield from page  # the common case, answered by set operations in C
-                else:
-                    yield from _without_repeats(page, previous)
-                previous = ids
-                if not pending:
-                    break
-                page_count, page = pending.popleft().result()
-                last_count = last_count if page_count is None else page_count
-                read.pages += 1
-                pending.extend(
-                    pool.submit(self._records_page, campaign, "", PAGE_SIZE, offset) for offset in islice(offsets, 1)
-                )
-        finally:
-            pool.shutdown(wait=True, cancel_futures=True)
-        if last_count != count:
-            self.log.warning(
-                "campaign %s changed while its records were read (%d records at the first page, %d at the last): "
-                "records may have been skipped; read again for a consistent list",
-                campaign,
-                count,
-                last_count,
-            )
 
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
         """The number of the campaign's records matching the filters (the ``count`` of one small page).
@@ -601,53 +558,6 @@ class ThuliumClient:
             base_path=urlsplit(self.base_url).path,
         )
         return stream_batches(self.transport, call.operation.method, path, batches, on_send)
-
-
-class _SameThread:
-    """A pool of no threads: with one request in flight, a worker thread only adds hand-offs (each
-    waiting for the GIL while the plan runs), so each page is read when its result is asked for."""
-
-    def submit(self, function: Callable[..., Any], *args: Any) -> _Later:
-        return _Later(function, args)
-
-    def shutdown(self, wait: bool = True, cancel_futures: bool = False) -> None:
-        """Nothing runs in the background."""
-
-
-class _Later:
-    def __init__(self, function: Callable[..., Any], args: tuple[Any, ...]) -> None:
-        self._call = function, args
-
-    def result(self) -> Any:
-        function, args = self._call
-        return function(*args)
-
-
-def _without_repeats(page: list[Any], previous: set[Any]) -> Iterator[Any]:
-    """The page's records but those whose ``record_id`` was on the page before or earlier on this one."""
-    seen = set(previous)
-    for record in page:
-        record_id = record.get("record_id") if isinstance(record, dict) else None
-        if record_id is not None:
-            if record_id in seen:
-                continue
-            seen.add(record_id)
-        yield record
-
-
-@dataclass
-class CampaignRead:
-    """A read of every record of a campaign (:meth:`ThuliumClient.read_campaign`).
-
-    :param count: the campaign's records when the first page was read; ``None`` when the server gave
-        no usable count (the plan then counts the records it read).
-    :param pages: the pages read so far.
-    :param records: the records, read as they are iterated.
-    """
-
-    count: int | None
-    pages: int = 1
-    records: Iterator[dict[str, Any]] = field(default_factory=lambda: iter(()))
 
 
 @dataclass(frozen=True)

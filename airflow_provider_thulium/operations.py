@@ -29,6 +29,7 @@ from airflow_provider_thulium.shapes import (
     UPDATED,
 )
 from airflow_provider_thulium.sources import Source
+from airflow_provider_thulium.spellings import phone_sender
 from airflow_provider_thulium.spool import Spool
 from airflow_provider_thulium.validation import (
     ADD_RECORDS,
@@ -37,7 +38,6 @@ from airflow_provider_thulium.validation import (
     RecordSpec,
     parse_phone_numbers,
     parse_records,
-    phone_sender,
 )
 
 

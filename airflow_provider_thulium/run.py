@@ -22,7 +22,8 @@ from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.results import RecordResults, outcome_counts
 from airflow_provider_thulium.results_file import ResultsFile
 from airflow_provider_thulium.shapes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
-from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS, parse_update_fields
+from airflow_provider_thulium.sync_options import parse_update_fields
+from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS
 
 #: What an add does with a record already in the campaign (``ALREADY_EXISTS``): count it as a
 #: success and leave it, edit it with the record's editable fields (an upsert), or count it as a failure.

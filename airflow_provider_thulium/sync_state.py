@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
+from airflow_provider_thulium.sources import local_path
 
 FORMAT = "thulium-sync-state/1"
 
@@ -45,6 +46,22 @@ def as_path(path: Any) -> Any:
     if not callable(getattr(path, "open", None)):
         raise ThuliumValidationError(f"state_path: expected a path, got {type(path).__name__}")
     return path
+
+
+def state_file(text: str) -> Any:
+    """A rendered ``state_path``: a local file as a path, an object-storage URL as an ``ObjectStoragePath``.
+
+    :param text: the path or URL; blank for none.
+    """
+    if not text.strip():
+        return None
+    local = local_path(text)
+    if local is not None:
+        return local
+    # Imported here, where it is used: object storage is a large import a local file need not pay.
+    from airflow_provider_thulium.version_compat import ObjectStoragePath
+
+    return ObjectStoragePath(text)
 
 
 class SyncState:

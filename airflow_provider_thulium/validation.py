@@ -10,7 +10,7 @@ import ast
 import json
 import math
 import re
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from itertools import chain, repeat
@@ -20,8 +20,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.settings import parse_bool
+from airflow_provider_thulium.spellings import PHONE as _PHONE
+from airflow_provider_thulium.spellings import why_not_a_phone
 
-_PHONE = re.compile(r"\+?[0-9]{1,20}")
 _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
 # ASCII digits only: \d and str.isdigit() also match other scripts' digits (fullwidth, superscript...).
@@ -192,93 +193,9 @@ def _phone(value: object, where: object) -> str:
         shown = mask_phone(text) if text else "''"
         raise ThuliumValidationError(
             f"{where}: phone {shown} is not a phone number (1-20 digits, optionally after a leading +): "
-            f"it {_why_not_a_phone(text)}"
+            f"it {why_not_a_phone(text)}"
         )
     return text
-
-
-def phone_sender(phone_format: str) -> Callable[[str], str] | None:
-    """How a checked phone is written in a request for a campaign storing numbers in ``phone_format``.
-
-    ``None`` for ``"as_given"``: the number is sent as the caller gave it.
-    """
-    if phone_format == "digits":
-        return lambda phone: phone.removeprefix("+")
-    if phone_format == "plus":
-        return lambda phone: phone if phone.startswith("+") else "+" + phone
-    return None
-
-
-def _spelling(phone: str) -> tuple[bool, int]:
-    """How a number is spelled: with a leading ``+`` or not, and its digits; ``(False, -1)`` for
-    a stored number with other characters (spaces, dashes...)."""
-    if not _PHONE.fullmatch(phone):
-        return False, -1
-    plus = phone.startswith("+")
-    return plus, len(phone) - plus
-
-
-def _describe_spelling(spelling: tuple[bool, int]) -> str:
-    plus, digits = spelling
-    if digits < 0:
-        return "written with characters besides digits and a leading +"
-    return f"{'with' if plus else 'without'} a leading + and {digits} digits"
-
-
-def spelling_difference(sent: Sequence[str], stored: Iterable[object]) -> str | None:
-    """How numbers, as sent, are spelled unlike a campaign's stored numbers, as a masked sentence.
-
-    Thulium matches numbers exactly as stored (docs/thulium-api.md, "Phone numbers"): a number
-    sent with a leading ``+`` or without the country code finds nothing in a campaign storing
-    ``48…``. ``None`` when every number sent is spelled as some stored one is (a leading ``+`` or
-    not, the number of digits), or when nothing stored can be compared.
-
-    :param sent: the numbers as they were sent.
-    :param stored: numbers as the campaign stores them (e.g. the ``phone_number`` of a page of records).
-    """
-    examples: dict[tuple[bool, int], str] = {}
-    for phone in stored:
-        if isinstance(phone, str) and phone.strip():
-            examples.setdefault(_spelling(phone.strip()), phone.strip())
-    if not examples:
-        return None
-    unlike = [phone for phone in sent if _spelling(phone) not in examples]
-    if not unlike:
-        return None
-    stored_forms = sorted(examples.items())[:3]
-    return (
-        f"{len(unlike)} of them were sent {_describe_spelling(_spelling(unlike[0]))} (e.g. {mask_phone(unlike[0])}), "
-        f"while the campaign's numbers are "
-        + " or ".join(f"{_describe_spelling(form)} (e.g. {mask_phone(example)})" for form, example in stored_forms)
-    )
-
-
-def _why_not_a_phone(text: str) -> str:
-    """What is wrong with a text that is not a phone number, without showing it (it is personal data)."""
-    if not text:
-        return "is empty"
-    if any(char in text for char in "[]'\""):
-        return (
-            "holds brackets or quotes: is it a list rendered as text? Pass a list, join it in the template "
-            "(`{{ phones | join(',') }}`), or set render_template_as_native_obj=True on the DAG"
-        )
-    reasons = []
-    if any(char.isspace() for char in text):
-        reasons.append("a space")
-    if "-" in text:
-        reasons.append("a dash")
-    if any(char.isalpha() for char in text):
-        reasons.append("letters")
-    if "+" in text[1:]:
-        reasons.append("a + that is not at the start")
-    if any(char.isdigit() and not char.isascii() for char in text):
-        reasons.append("digits that are not ASCII 0-9")
-    if any(not (char.isalnum() or char.isspace() or char in "+-") for char in text):
-        reasons.append("punctuation")
-    if reasons:
-        return "holds " + ", ".join(reasons)
-    digits = sum(char.isdigit() for char in text)
-    return f"has {digits} digits, more than 20" if digits > 20 else "is not digits with an optional leading +"
 
 
 def _list_literal(text: str, field: str, hint: str = "") -> list[Any]:
@@ -670,48 +587,3 @@ def _check_records_one_by_one(
             )
         normalised.append(clean)
     return normalised
-
-
-def parse_update_fields(value: object, field: str = "update_fields") -> frozenset[str]:
-    """The fields a caller owns on records already in a campaign: editable fields, ``status`` naming ``status_id``.
-
-    Accepts a list or tuple of names, or one name, or names separated by commas (a rendered template).
-    """
-    if isinstance(value, str):
-        value = [name.strip() for name in value.split(",") if name.strip()]
-    value = as_sequence(value)
-    if not isinstance(value, (list, tuple, frozenset, set)):
-        raise ThuliumValidationError(f"{field}: expected a list of field names, got {type(value).__name__}")
-    editable = sorted(EDITABLE_FIELDS - {"phone_number"})
-    owned = set()
-    for name in value:
-        if name == STATUS_NAME_FIELD:
-            name = "status_id"
-        if not isinstance(name, str) or name not in editable:
-            raise ThuliumValidationError(
-                f"{field}: {name!r} is not a field an edit can change; use some of {', '.join(editable)} "
-                f"(or {STATUS_NAME_FIELD!r} for status_id)"
-            )
-        owned.add(name)
-    return frozenset(owned)
-
-
-def parse_max_removals(value: object, field: str = "max_removals") -> int | float:
-    """A removal limit: a whole number of records, or a fraction (0 to below 1) of the campaign's records."""
-    if isinstance(value, str):
-        text = value.strip()
-        try:
-            value = int(text) if text.isdigit() else float(text)
-        except ValueError:
-            raise ThuliumValidationError(f"{field}: expected a number, got {value!r}") from None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise ThuliumValidationError(
-            f"{field}: expected a whole number of records or a fraction below 1 (0.1 = 10 %), got {value!r}"
-        )
-    if isinstance(value, float) and value >= 1:
-        if not value.is_integer():
-            raise ThuliumValidationError(
-                f"{field}: {value!r} is neither a fraction below 1 nor a whole number of records"
-            )
-        return int(value)
-    return value

@@ -19,9 +19,11 @@ from airflow_provider_thulium.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.results_file import ResultsFile, results_format
 from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
-from airflow_provider_thulium.sources import Source, local_path
+from airflow_provider_thulium.sources import Source
 from airflow_provider_thulium.sync import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncRun, check_guard
-from airflow_provider_thulium.validation import parse_flag, parse_max_removals, parse_update_fields
+from airflow_provider_thulium.sync_options import parse_max_removals, parse_update_fields
+from airflow_provider_thulium.sync_state import state_file
+from airflow_provider_thulium.validation import parse_flag
 from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger
 
 XCOM_RESULTS_ALL = "all"
@@ -511,7 +513,7 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         dry_run = parse_flag(self.plan_only, "dry_run")
         state_path = self.state_path
         if isinstance(state_path, str):
-            state_path = _state_file(state_path)
+            state_path = state_file(state_path)
         client = self.hook.client
         plan = client.plan_sync(
             self.campaign_id,
@@ -570,19 +572,6 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
             file.write({})
         finally:
             file.close()
-
-
-def _state_file(text: str) -> Any:
-    """A rendered ``state_path``: a local file as a path, an object-storage URL as an ``ObjectStoragePath``."""
-    if not text.strip():
-        return None
-    local = local_path(text)
-    if local is not None:
-        return local
-    # Imported here, where it is used: object storage is a large import the other operators need not pay.
-    from airflow_provider_thulium.version_compat import ObjectStoragePath
-
-    return ObjectStoragePath(text)
 
 
 def _outcomes(run: SyncRun) -> dict[str, Any]:
