@@ -8,7 +8,7 @@ builds one from an Airflow connection; scripts and tests can build one directly.
 from __future__ import annotations
 
 import logging
-from collections.abc import Collection, Generator, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -128,20 +128,21 @@ class ThuliumClient:
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         """
-        campaign = normalize_campaign_id(campaign_id)
-        description = f"GET outbounds/{campaign}/statuses"
-        answer = self.transport.request("GET", f"outbounds/{campaign}/statuses", description=description)
-        return read_statuses(answer.payload, description)
+        return self._campaign_list(campaign_id, "statuses", read_statuses)
 
     def get_agents(self, campaign_id: str | int) -> list[CampaignAgent]:
         """Return the campaign's agents (``GET outbounds/:id/agents``): login, and whether active in the campaign.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         """
+        return self._campaign_list(campaign_id, "agents", read_agents)
+
+    def _campaign_list(self, campaign_id: str | int, what: str, read: Callable[[Any, str], Any]) -> Any:
+        """``GET outbounds/:id/<what>``, its answer checked by ``read`` (which names the request in errors)."""
         campaign = normalize_campaign_id(campaign_id)
-        description = f"GET outbounds/{campaign}/agents"
-        answer = self.transport.request("GET", f"outbounds/{campaign}/agents", description=description)
-        return read_agents(answer.payload, description)
+        description = f"GET outbounds/{campaign}/{what}"
+        answer = self.transport.request("GET", f"outbounds/{campaign}/{what}", description=description)
+        return read(answer.payload, description)
 
     def iter_records(self, campaign_id: str | int, **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield the campaign's records page by page (``GET outbounds/:id/records``); see :class:`RecordFilter`.
