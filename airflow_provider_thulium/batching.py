@@ -18,6 +18,7 @@ import msgspec
 
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.privacy import PHONE_PARAM
+from airflow_provider_thulium.spool import Spool
 
 # msgspec writes a checked body about ten times faster than the json module (the body of every
 # PUT and POST is the largest CPU cost of those calls); the json module stays for what msgspec
@@ -148,7 +149,38 @@ def body_batches(
         body = encode_body({"records": list(sent)})
         return Batch([record["phone_number"] for record in batch], query, batch, build, body)
 
-    # Sliced from an iterator, so records read from a spool are never all in memory at once.
-    remaining = iter(records)
-    while batch := list(islice(remaining, max_batch_size)):
+    for batch in _slices(records, max_batch_size):
         yield build(batch)
+
+
+def _slices(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    """``items`` in lists of ``size`` (the last one shorter).
+
+    A list, or a spool's chunks, is cut with slices rather than stepped through item by item; a
+    spool is read a chunk at a time, so records read from a source are never all in memory at once.
+    """
+    if isinstance(items, list):
+        for start in range(0, len(items), size):
+            yield items[start : start + size]
+        return
+    if not isinstance(items, Spool):
+        remaining = iter(items)
+        while batch := list(islice(remaining, size)):
+            yield batch
+        return
+    carry: list[Any] = []  # the end of the chunks before, short of a batch
+    for _, chunk in items.chunks():
+        if carry:
+            taken = size - len(carry)
+            carry.extend(chunk[:taken])
+            chunk = chunk[taken:]
+            if len(carry) < size:
+                continue
+            yield carry
+            carry = []
+        whole = len(chunk) - len(chunk) % size
+        for start in range(0, whole, size):
+            yield chunk[start : start + size]
+        carry = chunk[whole:]
+    if carry:
+        yield carry

@@ -10,29 +10,30 @@ source) and the batches in flight.
 
 from __future__ import annotations
 
-import csv
-import functools
-import io
-import json
 import os
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from itertools import islice
-from operator import itemgetter
 from typing import Any
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
 
+from airflow_provider_thulium.columns import Columns, columns_in_normal_form, ids_from_digits, records_from_columns
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
+from airflow_provider_thulium.file_formats import (
+    CHUNK_ROWS,
+    Chunk,
+    columns_of_rows,
+    csv_chunks,
+    jsonl_chunks,
+    parquet_chunks,
+)
 from airflow_provider_thulium.gc_pause import gc_paused
 from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.spool import Spool, SpooledPhones
 from airflow_provider_thulium.validation import RecordSpec, RowNames, item_name, parse_phone_numbers, parse_records
 
-#: Rows read, checked and spooled at a time.
-CHUNK_ROWS = 10_000
 #: ``columns`` values that send a column into ``record_fields``: ``"record_fields.crm_id"``.
 RECORD_FIELDS_PREFIX = "record_fields."
 #: File formats by extension; ``format=`` names one of the values.
@@ -42,8 +43,6 @@ _PHONE = "phone_number"
 _NEXT_CALL_DATE = "next_call_date"
 _INT_KEYS = frozenset({"status_id", "dictionary_status_id", "order"})
 _PLAIN = frozenset({str, int, float, bool, type(None)})
-# A chunk: the column names, and rows of values in that order (None: no value).
-_Chunk = tuple[Sequence[str], Sequence[Sequence[Any]]]
 
 
 class Source:
@@ -64,8 +63,8 @@ class Source:
         """Names the source in messages and logs (no credentials: a connection by its id)."""
         raise NotImplementedError
 
-    def chunks(self) -> Iterator[_Chunk]:
-        """The rows in the source's order, :data:`CHUNK_ROWS` at a time."""
+    def chunks(self) -> Iterator[Chunk]:
+        """The rows in the source's order, about :data:`CHUNK_ROWS` at a time, as columns."""
         raise NotImplementedError
 
     # -- reading into a call's input --
@@ -76,19 +75,19 @@ class Source:
         A number given twice is sent once, as a list's would be; given as both ``+48…`` and ``48…``
         it is an error naming both rows.
         """
-        spool, seen, first = Spool(), set[str](), 1
+        spool, seen, first = Spool(), _SeenPhones(), 1
         try:
             with gc_paused():
-                for header, rows in self.chunks():
+                for header, columns in self.chunks():
                     index = self._phone_column(header)
-                    values = [row[index] for row in rows]
+                    values = columns[index]
                     # The column read may be the only one, under any name: messages name it.
                     names = RowNames(self.describe(), first, {} if header[index] == _PHONE else {_PHONE: header[index]})
                     phones = parse_phone_numbers(values, field=names)
                     self._check_across(phones, values, seen, names, spool, repeats_allowed=True)
                     spool.append([phone for phone in phones if phone not in seen])
-                    seen.update(phones)
-                    first += len(rows)
+                    seen.add_chunk(phones)
+                    first += len(values)
         except BaseException:
             spool.close()
             raise
@@ -100,22 +99,28 @@ class Source:
         :param spec: what the call's records may hold.
         :param account_tz: the account's time zone, for ``next_call_date`` given as a datetime.
         """
-        spool, seen, first = Spool(), set[str](), 1
+        spool, seen, first = Spool(), _SeenPhones(), 1
         try:
             with gc_paused():
-                for header, rows in self.chunks():
+                for header, chunk_columns in self.chunks():
                     plan = self._plan(header, spec.accepted)
                     names = self.row_names(first)
-                    records = parse_records(_records(plan, rows), account_tz, field=names, spec=spec)
-                    phones = [record[_PHONE] for record in records]
+                    columns = _columns(plan, chunk_columns)
+                    if columns_in_normal_form(columns, spec):
+                        # Kept as columns: its records are made as the run sends them.
+                        phones: list[str] = columns[1][columns[0].index(_PHONE)]
+                        chunk: list[Any] | Columns = columns
+                    else:
+                        chunk = parse_records(records_from_columns(columns), account_tz, field=names, spec=spec)
+                        phones = [record[_PHONE] for record in chunk]
                     self._check_across(
                         phones, phones, seen, names, spool, repeats_allowed=False, hint=spec.duplicate_hint
                     )
-                    seen.update(phones)
+                    seen.add_chunk(phones)
                     for _, key, _ in plan:
                         spool.keys.add(key)
-                    spool.append(records)
-                    first += len(rows)
+                    spool.append(chunk)
+                    first += len(phones)
         except BaseException:
             spool.close()
             raise
@@ -171,7 +176,7 @@ class Source:
         self,
         phones: Sequence[str],
         values: Sequence[Any],
-        seen: set[str],
+        seen: _SeenPhones,
         names: RowNames,
         spool: Spool,
         *,
@@ -181,9 +186,12 @@ class Source:
         """Duplicates of earlier chunks' phones: a repeat (refused unless allowed), or another spelling (refused)."""
         if not seen:
             return
-        spellings = [phone[1:] if phone[0] == "+" else "+" + phone for phone in phones]
+        # Another spelling is looked up only where one can be: a "+" in this chunk or among the phones before.
+        spellings = [phone[1:] for phone in phones if phone[0] == "+"] if _any_plus(phones) else []
+        if seen.any_plus:
+            spellings += ["+" + phone for phone in phones if phone[0] != "+"]
         clashes = seen.intersection(spellings)
-        if not repeats_allowed:
+        if not repeats_allowed and not seen.isdisjoint(phones):
             clashes |= seen.intersection(phones)
         if not clashes:
             return
@@ -215,64 +223,32 @@ class Source:
         return f"<{type(self).__name__} {self.describe()}>"
 
 
-def _records(plan: list[tuple[int, str, str | None]], rows: Sequence[Sequence[Any]]) -> list[dict[str, Any]]:
-    """Rows as records: empty cells and NULLs left out, values converted (see :func:`_column`).
+class _SeenPhones(set[str]):
+    """The phones of the chunks read so far, and whether any of them is written with a leading ``+``."""
 
-    Column by column, so that the common chunk (every cell filled, ids as digits) is built by a
-    few calls in C rather than a Python step per cell: a million rows make that worth it.
-    """
-    # One column at a time: zip(*rows) over thousands of rows costs more than the rest of the chunk.
+    any_plus = False
+
+    def add_chunk(self, phones: Sequence[str]) -> None:
+        """Add a chunk's phones."""
+        self.update(phones)
+        self.any_plus = self.any_plus or _any_plus(phones)
+
+
+def _any_plus(phones: Sequence[str]) -> bool:
+    # Checked phones match \+?[0-9]+: a "+" anywhere in their text leads one of them.
+    return "+" in "".join(phones)
+
+
+def _columns(plan: list[tuple[int, str, str | None]], columns: list[list[Any]]) -> Columns:
+    """A chunk's columns as record keys and ``record_fields`` names, values converted (see :func:`_column`)."""
     keys = [key for _, key, field in plan if field is None]
-    values = [_column(key, list(map(itemgetter(index), rows))) for index, key, field in plan if field is None]
+    values = [_column(key, columns[index]) for index, key, field in plan if field is None]
     names = [field for _, _, field in plan if field is not None]
-    if names:
-        fields = [_column(name, list(map(itemgetter(index), rows))) for index, _, name in plan if name is not None]
-        keys.append("record_fields")
-        values.append(_rows_as_dicts(names, fields, len(rows)))
-    return _rows_as_dicts(keys, values, len(rows))
+    fields = [_column(name, columns[index]) for index, _, name in plan if name is not None]
+    return keys, values, names, fields
 
 
-def _rows_as_dicts(keys: list[str], columns: list[Sequence[Any]], count: int) -> list[dict[str, Any]]:
-    """One dict per row of ``columns`` (one list of values per key); a ``None`` value leaves its key out."""
-    if not keys:
-        return [{} for _ in range(count)]
-    dicts = _dict_builder(len(keys))(keys, columns)
-    if any(None in column for column in columns):
-        for row in dicts:
-            for key in [key for key, value in row.items() if value is None]:
-                del row[key]
-    # An empty record_fields object is no value either.
-    if keys[-1] == "record_fields" and {} in columns[-1]:
-        for row in dicts:
-            if row.get("record_fields") == {}:
-                del row["record_fields"]
-    return dicts
-
-
-@functools.cache
-def _dict_builder(width: int) -> Callable[[list[str], list[Sequence[Any]]], list[dict[str, Any]]]:
-    """A function making one dict per row of ``width`` columns, keyed by ``width`` keys.
-
-    Its body is a dict display in a comprehension, ``[{k0: v0, k1: v1} for v0, v1 in zip(*columns)]``,
-    written for the width (as :func:`collections.namedtuple` writes its class): twice as fast as
-    ``dict(zip(keys, row))`` per row, a second on a million rows. Only generated names go into the
-    code; the keys are passed in as values.
-    """
-    keys = [f"k{i}" for i in range(width)]
-    values = [f"v{i}" for i in range(width)]
-    display = ", ".join(f"{key}: {value}" for key, value in zip(keys, values, strict=True))
-    code = (
-        f"def build(keys, columns):\n"
-        f"    {', '.join(keys)}, = keys\n"
-        f"    return [{{{display}}} for {', '.join(values)}, in zip(*columns, strict=True)]\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(code, namespace)  # noqa: S102  # generated from the width alone
-    build: Callable[[list[str], list[Sequence[Any]]], list[dict[str, Any]]] = namespace["build"]
-    return build
-
-
-def _column(key: str, column: Sequence[Any]) -> Sequence[Any]:
+def _column(key: str, column: list[Any]) -> list[Any]:
     """A column's values as the checks take them: an empty cell is ``None``, digits are an int for an
     id, ``Decimal`` a number, a timestamp with seconds loses them (the API takes minutes)."""
     if "" in column:
@@ -280,7 +256,10 @@ def _column(key: str, column: Sequence[Any]) -> Sequence[Any]:
     kinds = set(map(type, column))
     if key in _INT_KEYS and str in kinds:
         # CSV cells are text: "2" for a status id, turned into the int the API takes.
-        column = [int(v) if type(v) is str and v.isascii() and v.isdigit() and len(v) < 19 else v for v in column]
+        ids = ids_from_digits(column) if kinds == {str} else None
+        if ids is None:
+            ids = [int(v) if type(v) is str and v.isascii() and v.isdigit() and len(v) < 19 else v for v in column]
+        column = ids
     elif key == _NEXT_CALL_DATE and str in kinds:
         # Only "YYYY-MM-DD hh:mm:ss" loses its seconds here: anything else reaches the checks as written,
         # so that a message quotes the value the source holds.
@@ -330,7 +309,7 @@ class SqlSource(Source):
     def describe(self) -> str:
         return f"query on connection {self.conn_id!r}"
 
-    def chunks(self) -> Iterator[_Chunk]:
+    def chunks(self) -> Iterator[Chunk]:
         connection = self._hook().get_conn()
         try:
             cursor = _cursor(connection)
@@ -344,7 +323,7 @@ class SqlSource(Source):
                     if not rows:
                         return
                     # A server-side cursor describes its columns only once rows were fetched.
-                    yield [column[0] for column in cursor.description], rows
+                    yield [column[0] for column in cursor.description], columns_of_rows(rows)
             finally:
                 cursor.close()
         finally:
@@ -423,8 +402,12 @@ class FileSource(Source):
             )
         return FORMATS[extension]
 
-    def chunks(self) -> Iterator[_Chunk]:
-        reader = {"csv": _csv_chunks, "jsonl": _jsonl_chunks, "parquet": _parquet_chunks}[self.file_format()]
+    def chunks(self) -> Iterator[Chunk]:
+        file_format = self.file_format()
+        if file_format == "csv":
+            yield from csv_chunks(lambda: open_path(self.path, self.conn_id, "rb"), self.describe())
+            return
+        reader = jsonl_chunks if file_format == "jsonl" else parquet_chunks
         with open_path(self.path, self.conn_id, "rb") as file:
             yield from reader(file, self.describe())
 
@@ -455,68 +438,6 @@ def open_path(path: str, conn_id: str | None, mode: str) -> Any:
     from airflow_provider_thulium.version_compat import ObjectStoragePath
 
     return ObjectStoragePath(path, conn_id=conn_id).open(mode)
-
-
-def _text(file: Any) -> io.TextIOWrapper:
-    # utf-8-sig: a byte-order mark (spreadsheets write one) is not part of the first column's name.
-    return io.TextIOWrapper(file, encoding="utf-8-sig", newline="")
-
-
-def _csv_chunks(file: Any, name: str) -> Iterator[_Chunk]:
-    reader = csv.reader(_text(file))
-    header = next(reader, None)
-    if not header:
-        return
-    first = 1
-    while rows := list(islice(reader, CHUNK_ROWS)):
-        if set(map(len, rows)) != {len(header)}:
-            rows = [row for row in rows if row]  # blank lines are no rows
-            for index, row in enumerate(rows):
-                if len(row) != len(header):
-                    raise ThuliumValidationError(
-                        f"{name}, row {first + index}: {len(row)} cells, but the header has {len(header)}"
-                    )
-        first += len(rows)
-        if rows:
-            yield header, rows
-
-
-def _jsonl_chunks(file: Any, name: str) -> Iterator[_Chunk]:
-    objects: list[dict[str, Any]] = []
-    number = 0
-    for line in _text(file):
-        if not line.strip():
-            continue
-        number += 1
-        try:
-            value = json.loads(line)
-        except ValueError as exc:
-            raise ThuliumValidationError(f"{name}, row {number}: not a JSON object ({exc})") from None
-        if not isinstance(value, dict):
-            raise ThuliumValidationError(f"{name}, row {number}: expected a JSON object, got {type(value).__name__}")
-        objects.append(value)
-        if len(objects) == CHUNK_ROWS:
-            yield _columns_of(objects)
-            objects = []
-    if objects:
-        yield _columns_of(objects)
-
-
-def _columns_of(objects: list[dict[str, Any]]) -> _Chunk:
-    """JSON objects as rows: every key any of them has is a column; a key an object lacks is no value."""
-    header = list(dict.fromkeys(key for value in objects for key in value))
-    return header, [[value.get(key) for key in header] for value in objects]
-
-
-def _parquet_chunks(file: Any, name: str) -> Iterator[_Chunk]:
-    try:
-        import pyarrow.parquet as parquet
-    except ImportError:
-        raise ThuliumConfigurationError(
-            f"{name}: reading Parquet needs pyarrow: pip install 'airflow-provider-thulium[parquet]'"
-        ) from None
-    for batch in parquet.ParquetFile(file).iter_batches(batch_size=CHUNK_ROWS):
-        yield batch.schema.names, list(zip(*(column.to_pylist() for column in batch.columns), strict=True))
 
 
 __all__ = ["FileSource", "Source", "SqlSource"]

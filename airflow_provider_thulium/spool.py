@@ -13,8 +13,10 @@ import os
 import tempfile
 import weakref
 from collections.abc import Callable, Collection, Iterator
+from operator import itemgetter
 from typing import Any
 
+from airflow_provider_thulium.columns import Columns, records_from_columns
 from airflow_provider_thulium.gc_pause import gc_paused
 
 
@@ -23,7 +25,8 @@ class Spool(Collection[Any]):
 
     Chunks are written with ``marshal``: the file is this process's own scratch space, written and
     read by the same interpreter, and checked items are plain dicts, lists, strings and numbers,
-    which ``marshal`` writes and reads faster than ``pickle``.
+    which ``marshal`` writes and reads faster than ``pickle``. A chunk of records may be kept as
+    columns (:data:`~airflow_provider_thulium.columns.Columns`): its records are made when it is read.
 
     :param keys: record keys seen in any item (filled by the writer), e.g. to tell whether any
         record names its status.
@@ -36,29 +39,47 @@ class Spool(Collection[Any]):
         self.keys: set[str] = set()
         self._cleanup = weakref.finalize(self, remove_file, self._file, self._path)
 
-    def append(self, chunk: list[Any]) -> None:
+    def append(self, chunk: list[Any] | Columns) -> None:
         """Add a chunk of checked items at the end.
 
-        :param chunk: the items, in input order.
+        :param chunk: the items, in input order: a list, or records as columns.
         """
-        if chunk:
+        count = len(chunk) if isinstance(chunk, list) else len(chunk[1][0])
+        if count:
             data = marshal.dumps(chunk)
             # Length-prefixed: marshal.load() on a file reads it in many small pieces, loads() of one read does not.
             self._file.write(len(data).to_bytes(8, "little"))
             self._file.write(data)
-            self._count += len(chunk)
+            self._count += count
 
     def chunks(self) -> Iterator[tuple[int, list[Any]]]:
         """``(index of the chunk's first item, chunk)`` from the start; each call reads independently."""
-        self._file.flush()
         first = 0
+        for chunk in self._stored():
+            with gc_paused():
+                items = chunk if isinstance(chunk, list) else records_from_columns(chunk)
+            yield first, items
+            first += len(items)
+
+    def phones(self) -> Iterator[str]:
+        """The items' phones in input order (a spool of phones holds nothing else), without making records."""
+        for chunk in self._stored():
+            if isinstance(chunk, tuple):
+                keys, columns, _, _ = chunk
+                yield from columns[keys.index("phone_number")]
+            elif chunk and isinstance(chunk[0], str):
+                yield from chunk
+            else:
+                yield from map(itemgetter("phone_number"), chunk)
+
+    def _stored(self) -> Iterator[list[Any] | Columns]:
+        self._file.flush()
         with open(self._path, "rb") as file:
             while size := file.read(8):
                 data = file.read(int.from_bytes(size, "little"))
-                with gc_paused():  # a chunk's thousands of new dicts would trigger collections finding nothing
+                with gc_paused():  # a chunk's many new lists and dicts would trigger collections finding nothing
                     chunk = marshal.loads(data)  # noqa: S302  # our own file
-                yield first, chunk
-                first += len(chunk)
+                yield chunk
 
     def map_chunks(self, change: Callable[[list[Any], int], list[Any]]) -> Spool:
         """A new spool holding ``change(chunk, first index)`` of each chunk; this one is closed.
@@ -103,8 +124,7 @@ class SpooledPhones(Collection[str]):
         self.spool = spool
 
     def __iter__(self) -> Iterator[str]:
-        for item in self.spool:
-            yield item if isinstance(item, str) else item["phone_number"]
+        return self.spool.phones()
 
     def __len__(self) -> int:
         return len(self.spool)

@@ -296,15 +296,8 @@ def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
             return False
         if not _is_utf8("".join(texts)):
             return False
-    if "next_call_date" in keys:
-        dates = _column(records, "next_call_date", "2000-01-01 00:00")
-        if not _all_match(dates, _NEXT_CALL_DATE_LINES):
-            return False
-        try:
-            for text in set(dates):  # a campaign's records share few dates: each distinct one parsed once
-                datetime.strptime(text, NEXT_CALL_DATE_FORMAT)
-        except ValueError:
-            return False
+    if "next_call_date" in keys and not _dates_in_normal_form(_column(records, "next_call_date", "2000-01-01 00:00")):
+        return False
     if "record_fields" in keys:
         objects = _column(records, "record_fields", {})
         if set(map(type, objects)) != {dict}:
@@ -322,6 +315,18 @@ def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
             return False
         if float in kinds and not all(math.isfinite(value) for value in values if type(value) is float):
             return False
+    return True
+
+
+def _dates_in_normal_form(dates: Sequence[object]) -> bool:
+    """Whether the values are dates the API takes as they are: ``YYYY-MM-DD hh:mm`` text of real dates."""
+    if not _all_match(dates, _NEXT_CALL_DATE_LINES):
+        return False
+    try:
+        for text in set(dates):  # a campaign's records share few dates: each distinct one parsed once
+            datetime.strptime(text, NEXT_CALL_DATE_FORMAT)
+    except ValueError:
+        return False
     return True
 
 

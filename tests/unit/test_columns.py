@@ -1,0 +1,115 @@
+"""The column-by-column check of a source's chunk, held to the record-by-record check (no server).
+
+A chunk that passes ``columns_in_normal_form`` is spooled as columns and its records are sent as
+``records_from_columns`` builds them, so it must pass only chunks whose records the record-by-record
+check returns unchanged, value and type alike; and the common chunk must pass.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from typing import Any
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from airflow_provider_thulium.columns import Columns, columns_in_normal_form, ids_from_digits, records_from_columns
+from airflow_provider_thulium.validation import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one
+from tests.unit.test_validation_fast_path import FUZZ, NEAR_RECORD_LISTS, WARSAW, _Text
+
+TRIED: Counter[str] = Counter()
+STATUS_NAMES = st.one_of(st.none(), st.sampled_from(["Nowy", " Nowy", "Nowy\n", "", _Text("Nowy"), "\ud800", 3]))
+IDENTIFIERS = st.one_of(st.none(), st.sampled_from(["C-1", " C-2", "", 7, _Text("C-3")]))
+
+
+def _as_columns(records: list[Any]) -> Columns | None:
+    """The records as a source's chunk gives them: a column per key, ``None`` where a row has no value."""
+    if not all(isinstance(record, dict) for record in records):
+        return None
+    if not all(isinstance(record.get("record_fields", {}), dict) for record in records):
+        return None
+    keys = list(dict.fromkeys(key for record in records for key in record if key != "record_fields"))
+    names = list(dict.fromkeys(name for record in records for name in record.get("record_fields", {})))
+    if not all(isinstance(name, str) for name in names):
+        return None
+    columns = [[record.get(key) for record in records] for key in keys]
+    fields = [[record.get("record_fields", {}).get(name) for record in records] for name in names]
+    return keys, columns, names, fields
+
+
+def _typed(value: Any) -> Any:
+    """``value`` with every part's exact type beside it: ``"4" == _Text("4")``, but not typed (keys in any order)."""
+    if isinstance(value, dict):
+        return type(value), sorted(((_typed(key), _typed(item)) for key, item in value.items()), key=repr)
+    if isinstance(value, list):
+        return type(value), [_typed(item) for item in value]
+    return type(value), value
+
+
+@FUZZ
+@given(
+    case=NEAR_RECORD_LISTS,
+    # Mostly no such column, so that the records' own flaws decide about half the chunks.
+    statuses=st.one_of(st.just([]), st.just([]), st.lists(STATUS_NAMES, max_size=6)),
+    identifiers=st.one_of(st.just([]), st.just([]), st.lists(IDENTIFIERS, max_size=6)),
+)
+def test_a_chunk_passes_whole_only_when_each_record_would_be_sent_as_it_is(case, statuses, identifiers):
+    records, _ = case
+    chunk = _as_columns(records)
+    if chunk is None:
+        return
+    keys, columns, _, _ = chunk
+    for key, extra in (("status", statuses), ("identifier", identifiers)):
+        if extra and key not in keys and not (key == "status" and "status_id" in keys):
+            keys.append(key)
+            columns.append([extra[index % len(extra)] for index in range(len(columns[0]))])
+    for spec in (UPDATE_RECORDS, ADD_RECORDS):
+        TRIED["chunks checked whole"] += 1
+        if not columns_in_normal_form(chunk, spec):
+            continue
+        TRIED["chunks passed whole"] += 1
+        built = records_from_columns(chunk)
+        assert _typed(_check_records_one_by_one(built, WARSAW, "records", spec)) == _typed(built), chunk
+
+
+@FUZZ
+@given(case=NEAR_RECORD_LISTS)
+def test_a_chunk_in_normal_form_passes_whole(case):
+    records, normal = case
+    chunk = _as_columns(records)
+    if not normal or chunk is None:
+        return
+    TRIED["normal chunks"] += 1
+    # Every row of an update changes something, but a sparse column may leave a row with nothing
+    # in it: such a chunk may take the record-by-record path, which is only slower.
+    if any(None not in column for key, column in zip(chunk[0], chunk[1], strict=True) if key != "phone_number"):
+        assert columns_in_normal_form(chunk, UPDATE_RECORDS), chunk
+        TRIED["normal chunks passed"] += 1
+    assert columns_in_normal_form(chunk, ADD_RECORDS), chunk
+
+
+def test_ids_are_read_from_digits_only():
+    assert ids_from_digits(["2", "007", "123456789012345678"]) == [2, 7, 123456789012345678]
+    for flawed in (["2", "1234567890123456789"], ["2", " 3"], ["2", "\uff13"], ["2", "3\n4"], ["2", ""], [2, "3"]):
+        assert ids_from_digits(flawed) is None, flawed
+
+
+def test_records_from_columns_leave_out_what_a_row_has_no_value_for():
+    chunk: Columns = (
+        ["phone_number", "status_id"],
+        [["481", "482", "483"], [2, None, 3]],
+        ["crm_id", "segment"],
+        [["C-1", None, None], ["a", "b", None]],
+    )
+    assert records_from_columns(chunk) == [
+        {"phone_number": "481", "status_id": 2, "record_fields": {"crm_id": "C-1", "segment": "a"}},
+        {"phone_number": "482", "record_fields": {"segment": "b"}},
+        {"phone_number": "483", "status_id": 3},
+    ]
+
+
+def test_zz_both_answers_came_up_often_enough(capsys):
+    with capsys.disabled():
+        print(f"\ncolumn checks tried: {dict(TRIED)}")
+    assert 60 <= TRIED["chunks passed whole"] <= TRIED["chunks checked whole"] - 60, dict(TRIED)
+    assert TRIED["normal chunks passed"] >= 20, dict(TRIED)
