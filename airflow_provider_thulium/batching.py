@@ -16,6 +16,7 @@ from urllib.parse import quote
 
 import msgspec
 
+from airflow_provider_thulium.columns import ColumnRows
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.privacy import PHONE_PARAM
 from airflow_provider_thulium.spool import Spool
@@ -145,6 +146,8 @@ def body_batches(
     """
 
     def build(batch: Sequence[Any]) -> Batch:
+        if isinstance(batch, ColumnRows) and send_as is None:
+            return Batch(batch.phones(), query, batch, build, b'{"records":[' + batch.json_records() + b"]}")
         sent = batch if send_as is None else [{**r, "phone_number": send_as(r["phone_number"])} for r in batch]
         body = encode_body({"records": list(sent)})
         return Batch([record["phone_number"] for record in batch], query, batch, build, body)
@@ -153,34 +156,14 @@ def body_batches(
         yield build(batch)
 
 
-def _slices(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
-    """``items`` in lists of ``size`` (the last one shorter).
-
-    A list, or a spool's chunks, is cut with slices rather than stepped through item by item; a
-    spool is read a chunk at a time, so records read from a source are never all in memory at once.
-    """
+def _slices(items: Iterable[Any], size: int) -> Iterator[Sequence[Any]]:
+    """``items`` in runs of ``size`` (the last one shorter), cut with slices where they are a list or a spool."""
     if isinstance(items, list):
         for start in range(0, len(items), size):
             yield items[start : start + size]
-        return
-    if not isinstance(items, Spool):
+    elif isinstance(items, Spool):
+        yield from items.slices(size)
+    else:
         remaining = iter(items)
         while batch := list(islice(remaining, size)):
             yield batch
-        return
-    carry: list[Any] = []  # the end of the chunks before, short of a batch
-    for _, chunk in items.chunks():
-        if carry:
-            taken = size - len(carry)
-            carry.extend(chunk[:taken])
-            chunk = chunk[taken:]
-            if len(carry) < size:
-                continue
-            yield carry
-            carry = []
-        whole = len(chunk) - len(chunk) % size
-        for start in range(0, whole, size):
-            yield chunk[start : start + size]
-        carry = chunk[whole:]
-    if carry:
-        yield carry

@@ -90,14 +90,22 @@ def _arrow_csv_chunks(arrow_csv: Any, file: Any) -> Iterator[Chunk]:
     )
     if reader.schema.names != header or any(kind != arrow.string() for kind in reader.schema.types):
         raise ValueError("pyarrow read another header")
+    # Re-cut into chunks of CHUNK_ROWS rows, as the csv module's reading gives them: a run is then
+    # sent in whole batches of a chunk (the reader's record batches hold a block's rows).
+    pending: list[Any] = []
+    rows = 0
     for batch in reader:
-        if not batch.num_rows:
-            continue
-        longest = max(compute.max(compute.binary_length(column)).as_py() or 0 for column in batch.columns)
+        longest = max((compute.max(compute.binary_length(column)).as_py() or 0 for column in batch.columns), default=0)
         if longest > csv.field_size_limit():
             raise ValueError("a cell larger than the csv module takes")
-        for start in range(0, batch.num_rows, CHUNK_ROWS):
-            yield header, [column.to_pylist() for column in batch.slice(start, CHUNK_ROWS).columns]
+        pending.append(batch)
+        rows += batch.num_rows
+        while rows >= CHUNK_ROWS:
+            table = arrow.Table.from_batches(pending)
+            yield header, [column.to_pylist() for column in table.slice(0, CHUNK_ROWS).columns]
+            pending, rows = table.slice(CHUNK_ROWS).to_batches(), max(rows - CHUNK_ROWS, 0)
+    if rows:
+        yield header, [column.to_pylist() for column in arrow.Table.from_batches(pending).columns]
 
 
 def _header(file: Any) -> list[str] | None:

@@ -105,21 +105,21 @@ class Source:
                 for header, chunk_columns in self.chunks():
                     plan = self._plan(header, spec.accepted)
                     names = self.row_names(first)
-                    columns = _columns(plan, chunk_columns)
+                    columns, full = _columns(plan, chunk_columns)
+                    checked: list[Any] | Columns = columns
                     if columns_in_normal_form(columns, spec):
-                        # Kept as columns: its records are made as the run sends them.
+                        # Kept as columns: its records are made as the run sends them, if at all.
                         phones: list[str] = columns[1][columns[0].index(_PHONE)]
-                        chunk: list[Any] | Columns = columns
                     else:
-                        chunk = parse_records(records_from_columns(columns), account_tz, field=names, spec=spec)
-                        phones = [record[_PHONE] for record in chunk]
+                        checked = parse_records(records_from_columns(columns), account_tz, field=names, spec=spec)
+                        phones = [record[_PHONE] for record in checked]
                     self._check_across(
                         phones, phones, seen, names, spool, repeats_allowed=False, hint=spec.duplicate_hint
                     )
                     seen.add_chunk(phones)
                     for _, key, _ in plan:
                         spool.keys.add(key)
-                    spool.append(chunk)
+                    spool.append(checked, full=full)
                     first += len(phones)
         except BaseException:
             spool.close()
@@ -239,18 +239,21 @@ def _any_plus(phones: Sequence[str]) -> bool:
     return "+" in "".join(phones)
 
 
-def _columns(plan: list[tuple[int, str, str | None]], columns: list[list[Any]]) -> Columns:
-    """A chunk's columns as record keys and ``record_fields`` names, values converted (see :func:`_column`)."""
+def _columns(plan: list[tuple[int, str, str | None]], columns: list[list[Any]]) -> tuple[Columns, bool]:
+    """A chunk's columns as record keys and ``record_fields`` names, values converted (see :func:`_column`);
+    and whether every cell has a value."""
     keys = [key for _, key, field in plan if field is None]
     values = [_column(key, columns[index]) for index, key, field in plan if field is None]
     names = [field for _, _, field in plan if field is not None]
     fields = [_column(name, columns[index]) for index, _, name in plan if name is not None]
-    return keys, values, names, fields
+    full = all(full for _, full in values) and all(full for _, full in fields)
+    return (keys, [column for column, _ in values], names, [column for column, _ in fields]), full
 
 
-def _column(key: str, column: list[Any]) -> list[Any]:
+def _column(key: str, column: list[Any]) -> tuple[list[Any], bool]:
     """A column's values as the checks take them: an empty cell is ``None``, digits are an int for an
-    id, ``Decimal`` a number, a timestamp with seconds loses them (the API takes minutes)."""
+    id, ``Decimal`` a number, a timestamp with seconds loses them (the API takes minutes); and
+    whether every cell has a value."""
     if "" in column:
         column = [None if value == "" else value for value in column]
     kinds = set(map(type, column))
@@ -266,7 +269,7 @@ def _column(key: str, column: list[Any]) -> list[Any]:
         column = [v[:16] if type(v) is str and len(v) == 19 and v[10] == " " and v[16] == ":" else v for v in column]
     if not kinds <= _PLAIN:
         column = [_value(key, value) for value in column]
-    return column
+    return column, type(None) not in kinds
 
 
 def _value(key: str, value: Any) -> Any:

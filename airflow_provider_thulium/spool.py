@@ -12,11 +12,11 @@ import marshal
 import os
 import tempfile
 import weakref
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from airflow_provider_thulium.columns import Columns, records_from_columns
+from airflow_provider_thulium.columns import ColumnRows, Columns, records_from_columns
 from airflow_provider_thulium.gc_pause import gc_paused
 
 
@@ -39,14 +39,16 @@ class Spool(Collection[Any]):
         self.keys: set[str] = set()
         self._cleanup = weakref.finalize(self, remove_file, self._file, self._path)
 
-    def append(self, chunk: list[Any] | Columns) -> None:
+    def append(self, chunk: list[Any] | Columns, full: bool = False) -> None:
         """Add a chunk of checked items at the end.
 
         :param chunk: the items, in input order: a list, or records as columns.
+        :param full: records as columns have a value in every cell (their batches are then written
+            from the columns, see :meth:`slices`).
         """
         count = len(chunk) if isinstance(chunk, list) else len(chunk[1][0])
         if count:
-            data = marshal.dumps(chunk)
+            data = marshal.dumps(chunk if isinstance(chunk, list) else (chunk, full))
             # Length-prefixed: marshal.load() on a file reads it in many small pieces, loads() of one read does not.
             self._file.write(len(data).to_bytes(8, "little"))
             self._file.write(data)
@@ -55,15 +57,50 @@ class Spool(Collection[Any]):
     def chunks(self) -> Iterator[tuple[int, list[Any]]]:
         """``(index of the chunk's first item, chunk)`` from the start; each call reads independently."""
         first = 0
-        for chunk in self._stored():
+        for chunk, _ in self._stored():
             with gc_paused():
                 items = chunk if isinstance(chunk, list) else records_from_columns(chunk)
             yield first, items
             first += len(items)
 
+    def slices(self, size: int) -> Iterator[Sequence[Any]]:
+        """The items in runs of ``size`` (the last one shorter), read a chunk at a time.
+
+        A run within a chunk kept as columns, with a value in every cell, comes as
+        :class:`~airflow_provider_thulium.columns.ColumnRows`: its records are never made unless asked for.
+
+        :param size: items per run.
+        """
+        carry: list[Any] = []  # the end of the chunks before, short of a run
+        for chunk, full in self._stored():
+            if isinstance(chunk, tuple) and full and not carry and ColumnRows.fits(chunk):
+                count = len(chunk[1][0])
+                whole = count - count % size
+                for start in range(0, whole, size):
+                    yield ColumnRows(chunk, start, start + size)
+                if whole < count:
+                    carry = list(ColumnRows(chunk, whole, count))
+                continue
+            with gc_paused():
+                items = chunk if isinstance(chunk, list) else records_from_columns(chunk)
+            if carry:
+                taken = size - len(carry)
+                carry.extend(items[:taken])
+                items = items[taken:]
+                if len(carry) < size:
+                    continue
+                yield carry
+                carry = []
+            whole = len(items) - len(items) % size
+            for start in range(0, whole, size):
+                yield items[start : start + size]
+            carry = items[whole:]
+        if carry:
+            yield carry
+
     def phones(self) -> Iterator[str]:
         """The items' phones in input order (a spool of phones holds nothing else), without making records."""
-        for chunk in self._stored():
+        for chunk, _ in self._stored():
             if isinstance(chunk, tuple):
                 keys, columns, _, _ = chunk
                 yield from columns[keys.index("phone_number")]
@@ -72,14 +109,15 @@ class Spool(Collection[Any]):
             else:
                 yield from map(itemgetter("phone_number"), chunk)
 
-    def _stored(self) -> Iterator[list[Any] | Columns]:
+    def _stored(self) -> Iterator[tuple[list[Any] | Columns, bool]]:
+        """Each chunk as appended, and whether it is records as columns with a value in every cell."""
         self._file.flush()
         with open(self._path, "rb") as file:
             while size := file.read(8):
                 data = file.read(int.from_bytes(size, "little"))
                 with gc_paused():  # a chunk's many new lists and dicts would trigger collections finding nothing
                     chunk = marshal.loads(data)  # noqa: S302  # our own file
-                yield chunk
+                yield (chunk, False) if isinstance(chunk, list) else chunk
 
     def map_chunks(self, change: Callable[[list[Any], int], list[Any]]) -> Spool:
         """A new spool holding ``change(chunk, first index)`` of each chunk; this one is closed.

@@ -10,10 +10,18 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from hypothesis import given
+import msgspec
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_thulium.columns import Columns, columns_in_normal_form, ids_from_digits, records_from_columns
+from airflow_provider_thulium.columns import (
+    ColumnRows,
+    Columns,
+    columns_in_normal_form,
+    ids_from_digits,
+    records_from_columns,
+)
+from airflow_provider_thulium.spool import Spool
 from airflow_provider_thulium.validation import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one
 from tests.unit.test_validation_fast_path import FUZZ, NEAR_RECORD_LISTS, WARSAW, _Text
 
@@ -88,6 +96,60 @@ def test_a_chunk_in_normal_form_passes_whole(case):
     assert columns_in_normal_form(chunk, ADD_RECORDS), chunk
 
 
+@FUZZ
+@given(case=NEAR_RECORD_LISTS, size=st.integers(min_value=1, max_value=7))
+def test_a_batch_of_columns_is_written_as_its_records_would_be(case, size):
+    records, normal = case
+    chunk = _as_columns(records)
+    if not normal or chunk is None:
+        return
+    # The columns with a value in every row: what a CRM export mostly is.
+    keys, columns, names, fields = chunk
+    full = [(key, column) for key, column in zip(keys, columns, strict=True) if None not in column]
+    full_fields = [(name, column) for name, column in zip(names, fields, strict=True) if None not in column]
+    chunk = (
+        [key for key, _ in full],
+        [column for _, column in full],
+        [name for name, _ in full_fields],
+        [column for _, column in full_fields],
+    )
+    if not ColumnRows.fits(chunk):
+        return
+    TRIED["chunks written from columns"] += 1
+    rows = ColumnRows(chunk, 0, len(chunk[1][0]))
+    assert list(rows) == records_from_columns(chunk)
+    for start in range(0, len(rows), size):
+        batch = rows[start : start + size]
+        assert b"[" + batch.json_records() + b"]" == msgspec.json.encode(list(batch))
+        assert batch.phones() == [record["phone_number"] for record in batch]
+        assert (
+            [batch[index] for index in range(len(batch))]
+            == list(batch)
+            == records_from_columns(chunk)[start : start + size]
+        )
+
+
+@settings(FUZZ, max_examples=100)
+@given(
+    chunks=st.lists(st.tuples(NEAR_RECORD_LISTS, st.booleans()), min_size=1, max_size=4),
+    size=st.integers(min_value=1, max_value=7),
+)
+def test_a_spool_of_chunks_comes_in_runs_of_the_batch_size_in_input_order(chunks, size):
+    spool, expected = Spool(), []
+    for (records, normal), as_columns in chunks:
+        chunk = _as_columns(records) if normal else None  # a spool holds checked items only
+        if chunk is not None and as_columns:
+            spool.append(chunk, full=not any(None in column for column in (*chunk[1], *chunk[3])))
+            expected += records_from_columns(chunk)
+        elif chunk is not None:
+            spool.append(records)
+            expected += records
+    runs = list(spool.slices(size))
+    assert [len(run) for run in runs[:-1]] == [size] * (len(runs) - 1)
+    assert [record for run in runs for record in run] == expected == list(spool)
+    spool.close()
+
+
 def test_ids_are_read_from_digits_only():
     assert ids_from_digits(["2", "007", "123456789012345678"]) == [2, 7, 123456789012345678]
     for flawed in (["2", "1234567890123456789"], ["2", " 3"], ["2", "\uff13"], ["2", "3\n4"], ["2", ""], [2, "3"]):
@@ -113,3 +175,4 @@ def test_zz_both_answers_came_up_often_enough(capsys):
         print(f"\ncolumn checks tried: {dict(TRIED)}")
     assert 60 <= TRIED["chunks passed whole"] <= TRIED["chunks checked whole"] - 60, dict(TRIED)
     assert TRIED["normal chunks passed"] >= 20, dict(TRIED)
+    assert TRIED["chunks written from columns"] >= 20, dict(TRIED)
