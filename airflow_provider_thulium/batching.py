@@ -147,7 +147,7 @@ def body_batches(
 
     def build(batch: Sequence[Any]) -> Batch:
         if isinstance(batch, ColumnRows) and send_as is None:
-            return Batch(batch.phones(), query, batch, build, b'{"records":[' + batch.json_records() + b"]}")
+            return Batch(batch.phones(), query, batch, build, encode_body({"records": batch.encodable()}))
         sent = batch if send_as is None else [{**r, "phone_number": send_as(r["phone_number"])} for r in batch]
         body = encode_body({"records": list(sent)})
         return Batch([record["phone_number"] for record in batch], query, batch, build, body)
