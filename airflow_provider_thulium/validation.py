@@ -277,7 +277,7 @@ def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
     """Whether the records are dicts that :func:`parse_records` would return unchanged, field for field."""
     if not records or set(map(type, records)) != {dict}:
         return False
-    keys = set(chain.from_iterable(records))
+    keys = set().union(*records)
     # Every value is checked below to be of its field's type, so none is None: with the phone
     # number, a second key means a record has something to change.
     if not spec.fields.issuperset(keys) or (spec.needs_change and min(map(len, records)) < 2):
@@ -309,7 +309,7 @@ def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
         objects = _column(records, "record_fields", {})
         if set(map(type, objects)) != {dict}:
             return False
-        names = set(chain.from_iterable(objects))
+        names = set().union(*objects)
         if names and (set(map(type, names)) != {str} or "" in names or not _is_utf8("".join(names))):
             return False
         values = list(chain.from_iterable(map(dict.values, objects)))
