@@ -312,17 +312,32 @@ def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
         names = set().union(*objects)
         if names and (set(map(type, names)) != {str} or "" in names or not _is_utf8("".join(names))):
             return False
-        values = list(chain.from_iterable(map(dict.values, objects)))
-        kinds = set(map(type, values))
-        if not kinds <= {str, int, float, bool, type(None)}:
-            return False
-        if str in kinds and not _is_utf8("".join(values if kinds == {str} else [v for v in values if type(v) is str])):
-            return False
-        if int in kinds and max(abs(value) for value in values if type(value) is int) > _MAX_INT:
-            return False
-        if float in kinds and not all(math.isfinite(value) for value in values if type(value) is float):
+        # A campaign has few record fields: a column of values per field name costs less than one
+        # list of every value (a record without the field gives "", a value that passes).
+        columns = (
+            (_column(objects, name, "") for name in names)
+            if len(names) <= _FEW_FIELD_NAMES
+            else [list(chain.from_iterable(map(dict.values, objects)))]
+        )
+        if not all(map(_field_values_fit, columns)):
             return False
     return True
+
+
+#: Up to this many distinct record field names, their values are checked a column per name.
+_FEW_FIELD_NAMES = 4
+
+
+def _field_values_fit(values: list[Any]) -> bool:
+    """Whether record field values are all JSON scalars :func:`_record_fields` keeps as they are."""
+    kinds = set(map(type, values))
+    if not kinds <= {str, int, float, bool, type(None)}:
+        return False
+    if str in kinds and not _is_utf8("".join(values if kinds == {str} else [v for v in values if type(v) is str])):
+        return False
+    if int in kinds and max(abs(value) for value in values if type(value) is int) > _MAX_INT:
+        return False
+    return float not in kinds or all(math.isfinite(value) for value in values if type(value) is float)
 
 
 def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> list[str]:
