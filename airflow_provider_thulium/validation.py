@@ -45,6 +45,8 @@ NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
 #: (and Python cannot even print ints beyond 4300 digits).
 _MAX_INT = 2**63 - 1
 _MAX_PHONE = 10**20  # 20 digits at most
+#: Up to this many distinct record field names, the whole-input check reads their values a column per name.
+_FEW_FIELD_NAMES = 4
 #: The fewest digits of a whole dialable number (country code included; the shortest national
 #: numbers have 4 digits after a 3-digit country code): a whitespace-separated part with fewer is
 #: a piece of one number written with spaces, not a number.
@@ -312,20 +314,12 @@ def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
         names = set().union(*objects)
         if names and (set(map(type, names)) != {str} or "" in names or not _is_utf8("".join(names))):
             return False
-        # A campaign has few record fields: a column of values per field name costs less than one
-        # list of every value (a record without the field gives "", a value that passes).
-        columns = (
-            (_column(objects, name, "") for name in names)
-            if len(names) <= _FEW_FIELD_NAMES
-            else [list(chain.from_iterable(map(dict.values, objects)))]
-        )
+        # A campaign has few record fields: a column per name costs less than a list of every value.
+        few = len(names) <= _FEW_FIELD_NAMES  # ("" stands in for a missing field: a value that passes)
+        columns = (_column(objects, name, "") for name in names) if few else [[*chain(*map(dict.values, objects))]]
         if not all(map(_field_values_fit, columns)):
             return False
     return True
-
-
-#: Up to this many distinct record field names, their values are checked a column per name.
-_FEW_FIELD_NAMES = 4
 
 
 def _field_values_fit(values: list[Any]) -> bool:
