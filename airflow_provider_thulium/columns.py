@@ -12,24 +12,24 @@ names the row and the column in its error.
 from __future__ import annotations
 
 import functools
-import math
 import re
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any, overload
 
 import msgspec
 
-from airflow_provider_thulium.validation import (
+from airflow_provider_thulium.normal_form import (
     _MAX_INT,
     _PHONE_LINES,
-    STATUS_NAME_FIELD,
-    RecordSpec,
     _dates_in_normal_form,
+    _field_values_fit,
     _is_utf8,
     _joined_if_all_match,
     _lines_of,
     _spelled_twice,
+    _texts_fit,
 )
+from airflow_provider_thulium.validation import STATUS_NAME_FIELD, RecordSpec
 
 #: A chunk as columns: the record keys, one list of values per key (``None``: the row has no
 #: value), then the ``record_fields`` names and one list of values per name. The phone column is
@@ -39,7 +39,6 @@ Columns = tuple[list[str], list[list[Any]], list[str], list[list[Any]]]
 _PHONE = "phone_number"
 #: What ``int()`` of a CSV cell turns into an id the API takes: ASCII digits, fewer than 19.
 _ID_LINES = _lines_of(re.compile(r"[0-9]{1,18}"))
-_FIELD_VALUE_KINDS = frozenset({str, int, float, bool})
 #: What a struct's field may not be renamed to (the JSON key it writes).
 _STRUCT_UNNAMEABLE = re.compile(r'[\\"\x00-\x1f]')
 
@@ -236,31 +235,8 @@ def columns_in_normal_form(chunk: Columns, spec: RecordSpec) -> bool:
         elif key == "next_call_date":
             if not _dates_in_normal_form(values):
                 return False
-        elif not _texts_in_normal_form(values):  # agent_login, identifier, status (a name)
+        elif not _texts_fit(values):  # agent_login, identifier, status (a name)
             return False
     if names and ("" in names or not _is_utf8("".join(names))):
         return False
-    return all(_field_values_in_normal_form(column) for column in fields)
-
-
-def _texts_in_normal_form(values: list[Any]) -> bool:
-    """Whether the values are text sent as it is: stripped, not empty, valid Unicode."""
-    if set(map(type, values)) != {str} or values != list(map(str.strip, values)) or "" in values:
-        return False
-    return _is_utf8("".join(values))
-
-
-def _field_values_in_normal_form(column: list[Any]) -> bool:
-    """Whether a ``record_fields`` column's values are sent as they are: text, finite numbers, booleans, no value."""
-    kinds = set(map(type, column))
-    if kinds == {str}:
-        return _is_utf8("".join(column))
-    kinds.discard(type(None))
-    if not kinds <= _FIELD_VALUE_KINDS:
-        return False
-    texts = [value for value in column if type(value) is str]
-    if texts and not _is_utf8("".join(texts)):
-        return False
-    if int in kinds and max(abs(value) for value in column if type(value) is int) > _MAX_INT:
-        return False
-    return float not in kinds or all(math.isfinite(value) for value in column if type(value) is float)
+    return all(map(_field_values_fit, fields))

@@ -88,6 +88,11 @@ class RecordResults:
         self.held: frozenset[str] = frozenset()
         #: Whether batches of the input (not tries again) are being recorded: those are written to the file.
         self.first_pass = True
+        #: Whether no phone of the batches now recorded has been heard of before: so while a run sends
+        #: its input once (each phone is in one batch). A batch answered alike is then stored without
+        #: a look at each phone's earlier result. Cleared (by the run, and here) once a phone may be
+        #: heard of again.
+        self.first_hearing = True
         self._input = phones
         self._written = _Written(operation.already_done)
         # None marks a phone nothing has been heard about yet; finish() turns those into NOT_SENT.
@@ -188,7 +193,9 @@ class RecordResults:
         expected = set(batch.phones)
         if expected.issuperset(answer):  # keyed by the numbers as sent: by far the common case
             uniform = operation.read_uniform(answer.values())
-            if uniform is not None and all(map(operator.is_, map(results.get, answer), repeat(None))):
+            if uniform is not None and (
+                self.first_hearing or all(map(operator.is_, map(results.get, answer), repeat(None)))
+            ):
                 # Every phone answered alike and first heard of now: recorded without a step per phone.
                 results.update(answer)
                 outcomes.update(dict.fromkeys(answer, uniform))
@@ -268,6 +275,7 @@ class RecordResults:
 
     def forget(self, phones: Sequence[str]) -> None:
         """Mark phones as not yet answered, before they are sent again as another call (an upsert's edits)."""
+        self.first_hearing = False
         for phone in phones:
             self.results[phone] = self.outcomes[phone] = None
 
@@ -282,6 +290,7 @@ class RecordResults:
             whose batch went on the wire but whose answer was not recorded is ``INTERRUPTED`` (it
             may have been applied); a phone never sent is ``NOT_SENT`` either way.
         """
+        self.first_hearing = False
         sent = self._in_flight if interrupted else set()
         not_sent = self.operation.client_entry(NOT_SENT, _NOT_SENT_MESSAGE)
         interrupted_entry = self.operation.client_entry(
@@ -296,8 +305,10 @@ class RecordResults:
                 for phone in chunk:
                     self._store(phone, interrupted_entry if phone in sent else not_sent)
                 self._write(chunk)
-        for phone in [phone for phone, entry in self.results.items() if entry is None]:
-            self._store(phone, interrupted_entry if phone in sent else not_sent)
+        # A phone has no outcome exactly when it has no entry; most runs have none such left: told in C.
+        if None in set(self.outcomes.values()):
+            for phone in [phone for phone, entry in self.results.items() if entry is None]:
+                self._store(phone, interrupted_entry if phone in sent else not_sent)
         if self.file is not None:
             self.write_file()
         return self.results
@@ -464,6 +475,7 @@ class RecordResults:
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Restore what :meth:`to_state` saved."""
+        self.first_hearing = False
         self.results = dict(state["results"])
         self.outcomes = {
             phone: None if entry is None else self.operation.outcome(entry) for phone, entry in self.results.items()

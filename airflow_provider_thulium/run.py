@@ -140,7 +140,11 @@ class RecordsRun:
         phones never sent ``NOT_SENT``, and the summary's ``stopped_by`` names the exception.
         """
         if items:
-            self._record(self._send, items)
+            try:
+                self._record(self._send, items)
+            finally:
+                # A later send (calls in progress tried again) may hear of these phones again.
+                self.results.first_hearing = False
 
     def send_all(self, items: Collection[Any]) -> None:
         """Send the input, then the edits of an upsert when the policy asks for them."""

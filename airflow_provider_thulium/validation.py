@@ -13,11 +13,20 @@ import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from itertools import chain, repeat
-from typing import Any, TypeGuard
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
+from airflow_provider_thulium.normal_form import (
+    _MAX_INT,
+    _NEXT_CALL_DATE,
+    _PHONE_LINES,
+    NEXT_CALL_DATE_FORMAT,
+    _is_utf8,
+    _joined_if_all_match,
+    _records_in_normal_form,
+    _spelled_twice,
+)
 from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.settings import parse_bool
 from airflow_provider_thulium.spellings import PHONE as _PHONE
@@ -25,25 +34,11 @@ from airflow_provider_thulium.spellings import why_not_a_phone
 
 _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
-# ASCII digits only: \d and str.isdigit() also match other scripts' digits (fullwidth, superscript...).
-_NEXT_CALL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
 # The form SQL databases and CRM exports write; the API takes minutes, so the seconds are dropped.
 _NEXT_CALL_DATE_SECONDS = re.compile(r"(?P<minutes>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}):[0-9]{2}")
 _DIGITS = re.compile(r"[0-9]+")
 
 
-def _lines_of(item: re.Pattern[str]) -> re.Pattern[str]:
-    """A pattern for newline-separated items that each match ``item`` in full."""
-    return re.compile(f"(?:{item.pattern}\n)*{item.pattern}")
-
-
-_PHONE_LINES = _lines_of(_PHONE)
-_LINES_PER_MATCH = 10_000
-_NEXT_CALL_DATE_LINES = _lines_of(_NEXT_CALL_DATE)
-NEXT_CALL_DATE_FORMAT = "%Y-%m-%d %H:%M"
-#: Integers sent as JSON numbers must fit 64 bits: larger ones lose precision or fail on the server
-#: (and Python cannot even print ints beyond 4300 digits).
-_MAX_INT = 2**63 - 1
 _MAX_PHONE = 10**20  # 20 digits at most
 #: The fewest digits of a whole dialable number (country code included; the shortest national
 #: numbers have 4 digits after a 3-digit country code): a whitespace-separated part with fewer is
@@ -217,48 +212,6 @@ def _list_literal(text: str, field: str, hint: str = "") -> list[Any]:
     return value
 
 
-# Whole-input checks. Checking 100,000 items one by one in Python costs more than sending them;
-# these answer "is every item already in the form the one-by-one check returns?" with a few
-# passes in C (type sets, joined text, one regex), and the one-by-one check runs only when the
-# answer is no: it finds the item, and names it in the error. Each one is at least as strict as
-# the one-by-one check (tests/test_fuzz.py holds them to that).
-
-
-def _all_match(values: Sequence[object], lines: re.Pattern[str]) -> TypeGuard[Sequence[str]]:
-    """Whether ``values`` are all plain ``str`` that ``lines`` matches when joined by newlines."""
-    return _joined_if_all_match(values, lines) is not None
-
-
-def _joined_if_all_match(values: Sequence[object], lines: re.Pattern[str]) -> str | None:
-    """``values`` joined by newlines when they are all plain ``str`` that ``lines`` matches so, else ``None``."""
-    if not values or set(map(type, values)) != {str}:
-        return None
-    text = "\n".join(values)  # type: ignore[arg-type]  # all str, checked above
-    # A newline inside a value would split it into two lines that may each match: count them.
-    if text.count("\n") != len(values) - 1:
-        return None
-    # Matched a slice of lines at a time: the regex engine keeps about 200 bytes of state per line
-    # it repeats over, 200 MB for a million phones in one match.
-    for start in range(0, len(values), _LINES_PER_MATCH):
-        if lines.fullmatch("\n".join(values[start : start + _LINES_PER_MATCH])) is None:  # type: ignore[arg-type]
-            return None
-    return text
-
-
-def _spelled_twice(phones: Iterable[str], joined: str, count: int) -> bool:
-    """Whether a number is among ``phones`` both with and without a leading ``+``.
-
-    ``joined``: the ``count`` phones (duplicates included) joined by newlines. Only an input that
-    mixes the two spellings needs a look at each phone; the common ones (no ``+`` at all, or ``+``
-    on every phone) are answered from the text in C.
-    """
-    # The phones matched \+?[0-9]+ each, so every "+" in the text leads a phone.
-    if "+" not in joined or joined.count("+") == count:
-        return False
-    seen = set(phones)
-    return any(phone[1:] in seen for phone in seen if phone[0] == "+")
-
-
 def _same_number_error(where: object, earlier: str, phone: str, earlier_phone: str) -> ThuliumValidationError:
     """The error for one number given in two spellings, ``+48…`` and ``48…``."""
     return ThuliumValidationError(
@@ -266,68 +219,6 @@ def _same_number_error(where: object, earlier: str, phone: str, earlier_phone: s
         f"{'with' if earlier_phone.startswith('+') else 'without'} '+'. Thulium may hold the two spellings as "
         "one number or two: give each number once, as the campaign spells it"
     )
-
-
-def _column(records: Sequence[dict[str, Any]], key: str, default: Any) -> list[Any]:
-    """Each record's value of ``key``; a record without the key gives ``default``, a value that passes."""
-    return list(map(dict.get, records, repeat(key), repeat(default)))
-
-
-def _records_in_normal_form(records: Sequence[Any], spec: RecordSpec) -> bool:
-    """Whether the records are dicts that :func:`parse_records` would return unchanged, field for field."""
-    if not records or set(map(type, records)) != {dict}:
-        return False
-    keys = set(chain.from_iterable(records))
-    # Every value is checked below to be of its field's type, so none is None: with the phone
-    # number, a second key means a record has something to change.
-    if not spec.fields.issuperset(keys) or (spec.needs_change and min(map(len, records)) < 2):
-        return False
-    phones = _column(records, "phone_number", None)
-    joined = _joined_if_all_match(phones, _PHONE_LINES)
-    if joined is None or len(set(phones)) != len(phones) or _spelled_twice(phones, joined, len(phones)):
-        return False
-    for key in keys.intersection(("status_id", "dictionary_status_id", "order")):
-        ids = _column(records, key, 0)
-        if set(map(type, ids)) != {int} or min(ids) < 0 or max(ids) > _MAX_INT:
-            return False
-    for key in keys.intersection(("agent_login", "identifier")):
-        texts = _column(records, key, "-")
-        if set(map(type, texts)) != {str} or texts != list(map(str.strip, texts)) or "" in texts:
-            return False
-        if not _is_utf8("".join(texts)):
-            return False
-    if "next_call_date" in keys and not _dates_in_normal_form(_column(records, "next_call_date", "2000-01-01 00:00")):
-        return False
-    if "record_fields" in keys:
-        objects = _column(records, "record_fields", {})
-        if set(map(type, objects)) != {dict}:
-            return False
-        names = set(chain.from_iterable(objects))
-        if names and (set(map(type, names)) != {str} or "" in names or not _is_utf8("".join(names))):
-            return False
-        values = list(chain.from_iterable(map(dict.values, objects)))
-        kinds = set(map(type, values))
-        if not kinds <= {str, int, float, bool, type(None)}:
-            return False
-        if str in kinds and not _is_utf8("".join(values if kinds == {str} else [v for v in values if type(v) is str])):
-            return False
-        if int in kinds and max(abs(value) for value in values if type(value) is int) > _MAX_INT:
-            return False
-        if float in kinds and not all(math.isfinite(value) for value in values if type(value) is float):
-            return False
-    return True
-
-
-def _dates_in_normal_form(dates: Sequence[object]) -> bool:
-    """Whether the values are dates the API takes as they are: ``YYYY-MM-DD hh:mm`` text of real dates."""
-    if not _all_match(dates, _NEXT_CALL_DATE_LINES):
-        return False
-    try:
-        for text in set(dates):  # a campaign's records share few dates: each distinct one parsed once
-            datetime.strptime(text, NEXT_CALL_DATE_FORMAT)
-    except ValueError:
-        return False
-    return True
 
 
 def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> list[str]:
@@ -436,17 +327,6 @@ def _next_call_date(value: object, where: object, account_tz: ZoneInfo) -> str:
                 return with_seconds.group("minutes") if with_seconds else text
         raise ThuliumValidationError(f"{where}: {value!r} is not a date in the form 'YYYY-MM-DD hh:mm' (or hh:mm:ss)")
     raise ThuliumValidationError(f"{where}: expected 'YYYY-MM-DD hh:mm' or a datetime, got {type(value).__name__}")
-
-
-def _is_utf8(text: str) -> bool:
-    # A lone surrogate (e.g. from a JSON "\ud800" escape) has no UTF-8 form: the body could not be sent.
-    if text.isascii():
-        return True
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
 
 
 def _check_text(value: str, where: object) -> str:

@@ -14,19 +14,13 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from airflow_provider_thulium.validation import (
-    _PHONE_LINES,
-    ADD_RECORDS,
-    UPDATE_RECORDS,
-    _all_match,
-    _check_records_one_by_one,
-    _phone,
-    _records_in_normal_form,
-)
+from airflow_provider_thulium.normal_form import _PHONE_LINES, _all_match, _records_in_normal_form
+from airflow_provider_thulium.validation import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one, _phone
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 INT64 = 2**63 - 1
@@ -199,3 +193,16 @@ def test_zz_both_answers_came_up_often_enough(capsys):
     for kind in ("phone lists", "record lists"):
         passed = TRIED[f"{kind} passed whole"]
         assert 40 <= passed <= TRIED[f"{kind} checked whole"] - 40, dict(TRIED)
+
+
+@pytest.mark.parametrize("names", [2, 6])  # a column of values per field name, and one list of every value
+def test_record_field_values_are_checked_whether_the_records_share_few_field_names_or_many(names):
+    records = [
+        {"phone_number": f"4850010{i:04d}", "record_fields": {f"f{j}": j for j in range(i % names + 1)}}
+        for i in range(3 * names)
+    ]
+    assert _records_in_normal_form(records, UPDATE_RECORDS)
+    for flaw in ("\ud800", math.nan, INT64 + 1, [1], _Text("v")):
+        last = records[-1]
+        flawed = [*records[:-1], {**last, "record_fields": {**last["record_fields"], "f0": flaw}}]
+        assert not _records_in_normal_form(flawed, UPDATE_RECORDS), flaw
