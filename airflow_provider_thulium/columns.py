@@ -218,6 +218,9 @@ def columns_in_normal_form(chunk: Columns, spec: RecordSpec) -> bool:
     keys, columns, names, fields = chunk
     if not spec.accepted.issuperset(keys) or (STATUS_NAME_FIELD in keys and "status_id" in keys):
         return False
+    # A key twice (the last one is the record's), or record_fields as one value (an object to check).
+    if len(set(keys)) != len(keys) or "record_fields" in keys:
+        return False
     by_key = dict(zip(keys, columns, strict=True))
     phones = by_key.get(_PHONE)
     joined = None if phones is None else _joined_if_all_match(phones, _PHONE_LINES)

@@ -172,6 +172,15 @@ class Source:
                 f"{self.describe()}: no column is read as 'phone_number' (columns: {', '.join(map(repr, header))}); "
                 "name it in columns={'<column>': 'phone_number'}"
             )
+        read_as: dict[str, str] = {}
+        for index, key, name in plan:
+            target = key if name is None else RECORD_FIELDS_PREFIX + name
+            if target in read_as:
+                raise ThuliumValidationError(
+                    f"{self.describe()}: columns {read_as[target]!r} and {header[index]!r} are both read as "
+                    f"{target!r}, and a record holds one; map one of them elsewhere in columns=, or to None"
+                )
+            read_as[target] = header[index]
         return plan
 
     def _check_across(

@@ -299,6 +299,28 @@ def test_a_column_that_is_no_record_key_is_named(thulium_sandbox, tmp_path):
         ThuliumHook().add_records("00001", FileSource(str(source), columns={"stage": "state"}))
 
 
+def test_two_columns_read_as_one_key_are_refused_by_name(thulium_sandbox, tmp_path):
+    # Which of the two a record would hold is a guess: the phones checked could differ from those sent.
+    source = write_csv(
+        tmp_path / "leads.csv", ["phone_number", "phone_number", "status_id"], [["48600100001", "48600100999", "1"]]
+    )
+    with pytest.raises(ThuliumValidationError, match="columns 'phone_number' and 'phone_number' are both read as"):
+        ThuliumHook().update_records("00001", FileSource(str(source)))
+    source = write_csv(tmp_path / "crm.csv", ["msisdn", "crm", "crm_id"], [["48600100001", "C-1", "C-2"]])
+    mapping = {"msisdn": "phone_number", "crm": "record_fields.crm_id", "crm_id": "record_fields.crm_id"}
+    both = r"columns 'crm' and 'crm_id' are both read as 'record_fields\.crm_id'"
+    with pytest.raises(ThuliumValidationError, match=both):
+        ThuliumHook().add_records("00001", FileSource(str(source), columns=mapping))
+    assert thulium_sandbox.requests == []
+
+
+def test_a_column_read_as_record_fields_must_hold_objects(thulium_sandbox, tmp_path):
+    source = write_csv(tmp_path / "leads.csv", ["phone_number", "record_fields"], [["48600100001", "hello"]])
+    with pytest.raises(ThuliumValidationError, match=r"row 1 \(phone …001\)\.record_fields: expected an object"):
+        ThuliumHook().update_records("00001", FileSource(str(source)))
+    assert thulium_sandbox.requests == []
+
+
 def test_a_date_not_in_the_api_form_is_quoted_as_the_source_holds_it(thulium_sandbox, tmp_path):
     # An ISO timestamp ("T" between date and time) is refused; the message must show it unaltered.
     source = write_csv(

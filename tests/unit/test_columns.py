@@ -150,6 +150,14 @@ def test_a_spool_of_chunks_comes_in_runs_of_the_batch_size_in_input_order(chunks
     spool.close()
 
 
+def test_a_key_twice_or_record_fields_as_one_value_takes_the_record_path():
+    twice: Columns = (["phone_number", "phone_number", "status_id"], [["481"], ["482"], [1]], [], [])
+    as_text: Columns = (["phone_number", "record_fields"], [["481"], ["hello"]], [], [])
+    for chunk in (twice, as_text):
+        assert not columns_in_normal_form(chunk, UPDATE_RECORDS)
+        assert not columns_in_normal_form(chunk, ADD_RECORDS)
+
+
 def test_ids_are_read_from_digits_only():
     assert ids_from_digits(["2", "007", "123456789012345678"]) == [2, 7, 123456789012345678]
     for flawed in (["2", "1234567890123456789"], ["2", " 3"], ["2", "\uff13"], ["2", "3\n4"], ["2", ""], [2, "3"]):
