@@ -13,8 +13,8 @@ PIP_QUIET := --quiet --disable-pip-version-check
 
 $(VENV)/.installed: pyproject.toml
 	test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev]" 2>&1 | grep -v "^WARNING: Location" || true
-	$(VENV)/bin/python -c "import airflow, airflow_provider_thulium"
+	$(VENV)/bin/pip install $(PIP_QUIET) "apache-airflow==$(AIRFLOW3_VERSION)" -e ".[dev,parquet]" 2>&1 | grep -v "^WARNING: Location" || true
+	$(VENV)/bin/python -c "import airflow, airflow_provider_thulium, pyarrow"  # CSV by pyarrow here, by the csv module on 2.11
 	touch $@
 
 $(VENV_AF2)/.installed: pyproject.toml
