@@ -58,8 +58,7 @@ class Spool(Collection[Any]):
         """``(index of the chunk's first item, chunk)`` from the start; each call reads independently."""
         first = 0
         for chunk, _ in self._stored():
-            with gc_paused():
-                items = chunk if isinstance(chunk, list) else records_from_columns(chunk)
+            items = _items(chunk)
             yield first, items
             first += len(items)
 
@@ -81,8 +80,7 @@ class Spool(Collection[Any]):
                 if whole < count:
                     carry = list(ColumnRows(chunk, whole, count))
                 continue
-            with gc_paused():
-                items = chunk if isinstance(chunk, list) else records_from_columns(chunk)
+            items = _items(chunk)
             if carry:
                 taken = size - len(carry)
                 carry.extend(items[:taken])
@@ -172,6 +170,14 @@ class SpooledPhones(Collection[str]):
 
     def __repr__(self) -> str:
         return f"<{len(self)} spooled phone(s)>"
+
+
+def _items(chunk: list[Any] | Columns) -> list[Any]:
+    """A stored chunk's items: the list itself, or the records of its columns."""
+    if isinstance(chunk, list):
+        return chunk
+    with gc_paused():  # a chunk's thousands of new dicts would trigger collections finding nothing
+        return records_from_columns(chunk)
 
 
 def remove_file(file: Any, path: str) -> None:
