@@ -38,7 +38,7 @@ class ThuliumError(AirflowException):
     batch_local = False
     #: Whether the same request may succeed if sent again (overload, a proxy failing, a cut-off
     #: answer). The retry policy reads this; which HTTP status raises which class is in
-    #: :mod:`airflow_provider_thulium.status_errors`.
+    #: :mod:`airflow_provider_thulium.transport.http_errors`.
     retryable = False
 
     def __init__(

@@ -17,9 +17,9 @@ import os
 from typing import Any
 from urllib.parse import SplitResult, urlsplit
 
+from airflow_provider_thulium.checks.records import normalize_campaign_id
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
 from airflow_provider_thulium.settings import api_base_url
-from airflow_provider_thulium.validation import normalize_campaign_id
 
 #: The asset URI scheme of a Thulium campaign.
 SCHEME = "thulium"

@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from airflow_provider_thulium.batching import BatchResult
-from airflow_provider_thulium.client import ThuliumClient
+from airflow_provider_thulium.calls.batching import BatchResult
+from airflow_provider_thulium.calls.operations import DELETE, UPDATE, Operation
+from airflow_provider_thulium.checks.statuses import CampaignStatus
+from airflow_provider_thulium.client.facade import ThuliumClient
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumValidationError
 from airflow_provider_thulium.get_provider_info import (
     CONNECTION_EXTRA_FIELDS,
@@ -24,14 +26,12 @@ from airflow_provider_thulium.get_provider_info import (
     connection_placeholders,
 )
 from airflow_provider_thulium.lineage import campaign_uri
-from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
+from airflow_provider_thulium.outcomes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.privacy import safe_server_text
-from airflow_provider_thulium.run import OutcomePolicy
+from airflow_provider_thulium.runs.records_run import OutcomePolicy
 from airflow_provider_thulium.settings import ThuliumSettings
-from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
-from airflow_provider_thulium.sources import Source
-from airflow_provider_thulium.statuses import CampaignStatus
-from airflow_provider_thulium.sync import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncPlan
+from airflow_provider_thulium.sources.readers import Source
+from airflow_provider_thulium.sync.plan import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncPlan
 from airflow_provider_thulium.version_compat import BaseHook
 
 
@@ -299,7 +299,7 @@ class ThuliumHook(BaseHook):
         :param remove_missing: plan the removal of the campaign's records whose phone is not in ``records``.
         :param state_path: a file (a path or an ``ObjectStoragePath``) with what earlier syncs applied, to
             compare owned fields the records answer does not show (see :meth:`sync_campaign`).
-        :return: the :class:`~airflow_provider_thulium.sync.SyncPlan`; ``plan.counts()`` gives its counts.
+        :return: the :class:`~airflow_provider_thulium.sync.plan.SyncPlan`; ``plan.counts()`` gives its counts.
         :raises ThuliumValidationError: before any request, when the input is invalid.
         """
         plan = self.client.plan_sync(
@@ -438,7 +438,7 @@ class ThuliumHook(BaseHook):
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param phone_numbers: the numbers, as :meth:`delete_records` takes them.
         :param search_in_additional_numbers: also match records by their additional numbers.
-        :return: one :class:`~airflow_provider_thulium.batching.BatchResult` per batch, in input order.
+        :return: one :class:`~airflow_provider_thulium.calls.batching.BatchResult` per batch, in input order.
         """
         return self._stream(DELETE, campaign_id, phone_numbers, search_in_additional_numbers)
 
@@ -453,7 +453,7 @@ class ThuliumHook(BaseHook):
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param records: the records, as :meth:`update_records` takes them.
         :param search_in_additional_numbers: also match records by their additional numbers.
-        :return: one :class:`~airflow_provider_thulium.batching.BatchResult` per batch, in input order.
+        :return: one :class:`~airflow_provider_thulium.calls.batching.BatchResult` per batch, in input order.
         """
         return self._stream(UPDATE, campaign_id, records, search_in_additional_numbers)
 

@@ -12,18 +12,18 @@ from functools import cached_property
 from typing import Any, ClassVar
 
 from airflow_provider_thulium import lineage
-from airflow_provider_thulium.client import CheckedCall
+from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
+from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
+from airflow_provider_thulium.checks.records import parse_flag
+from airflow_provider_thulium.client.facade import CheckedCall
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operations import ADD, DELETE, UPDATE, Operation
-from airflow_provider_thulium.results_file import ResultsFile, results_format
-from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
-from airflow_provider_thulium.shapes import CALL_IN_PROGRESS, RunSummary
-from airflow_provider_thulium.sources import Source
-from airflow_provider_thulium.sync import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncRun, check_guard
-from airflow_provider_thulium.sync_options import parse_max_removals, parse_update_fields
-from airflow_provider_thulium.sync_state import state_file
-from airflow_provider_thulium.validation import parse_flag
+from airflow_provider_thulium.outcomes import CALL_IN_PROGRESS, RunSummary
+from airflow_provider_thulium.results.results_file import ResultsFile, results_format
+from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun, Waiter
+from airflow_provider_thulium.sources.readers import Source
+from airflow_provider_thulium.sync.plan import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncRun, check_guard
+from airflow_provider_thulium.sync.state import state_file
 from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger
 
 XCOM_RESULTS_ALL = "all"
@@ -69,7 +69,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
     The task's ``return_value`` XCom is an object keyed by phone number in the API's own shape
     (or, with ``results_path``, the path of the file holding them); a second XCom, ``summary``,
     holds counts per outcome, the failed phones, requests, retries and duration
-    (:class:`~airflow_provider_thulium.shapes.RunSummary`). Both are pushed before the task fails.
+    (:class:`~airflow_provider_thulium.outcomes.RunSummary`). Both are pushed before the task fails.
 
     :param campaign_id: five-character campaign id, or an int that is zero-padded (``1`` → ``"00001"``). Templated.
     :param search_in_additional_numbers: also match records by their additional numbers. Templated.

@@ -31,10 +31,10 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_thulium.operations import DELETE, UPDATE, Operation
+from airflow_provider_thulium.calls.operations import DELETE, UPDATE, Operation
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
+from airflow_provider_thulium.outcomes import NOT_EXIST, NOT_SENT, REMOVED, REQUEST_FAILED, UPDATED
 from airflow_provider_thulium.sandbox import Fault
-from airflow_provider_thulium.shapes import NOT_EXIST, NOT_SENT, REMOVED, REQUEST_FAILED, UPDATED
 from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
 from tests.helpers import FAST_RETRIES, new_dag, set_connection
 

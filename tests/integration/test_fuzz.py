@@ -33,14 +33,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.sandbox import ThuliumSandbox
-from airflow_provider_thulium.validation import (
+from airflow_provider_thulium.checks.records import (
     normalize_campaign_id,
     parse_phone_numbers,
     parse_records,
 )
+from airflow_provider_thulium.exceptions import ThuliumValidationError
+from airflow_provider_thulium.hooks.thulium import ThuliumHook
+from airflow_provider_thulium.sandbox import ThuliumSandbox
 
 CAMPAIGN = "00077"
 WARSAW = ZoneInfo("Europe/Warsaw")

@@ -12,6 +12,7 @@ from email.utils import format_datetime
 
 import pytest
 
+from airflow_provider_thulium.calls.operations import UPDATE
 from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.exceptions import (
     ThuliumAuthenticationError,
@@ -23,7 +24,6 @@ from airflow_provider_thulium.exceptions import (
     ThuliumValidationError,
 )
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operations import UPDATE
 from airflow_provider_thulium.sandbox import Fault
 from tests.helpers import FAST_RETRIES, all_logs, set_connection
 

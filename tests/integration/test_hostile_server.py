@@ -27,7 +27,7 @@ from airflow_provider_thulium.exceptions import (
 )
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator
-from airflow_provider_thulium.run import OutcomePolicy
+from airflow_provider_thulium.runs.records_run import OutcomePolicy
 from airflow_provider_thulium.settings import ThuliumSettings
 from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
 from tests.helpers import CLOSE, FAST_RETRIES, RawRequest, RawServer, http_answer, new_dag, set_connection
@@ -312,7 +312,7 @@ def test_a_run_stopped_by_an_error_before_sending_leaves_phones_not_sent():
 
 
 def thulium_update() -> Any:
-    from airflow_provider_thulium.operations import UPDATE
+    from airflow_provider_thulium.calls.operations import UPDATE
 
     return UPDATE
 

@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from airflow_provider_thulium.checks.statuses import read_statuses, resolve_status_names
 from airflow_provider_thulium.exceptions import (
     ThuliumError,
     ThuliumPhoneFailuresError,
@@ -26,7 +27,6 @@ from airflow_provider_thulium.exceptions import (
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import ThuliumAddRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
-from airflow_provider_thulium.statuses import read_statuses, resolve_status_names
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
 from tests.helpers import FAST_RETRIES, RawRequest, RawServer, hook_on_raw_server, http_answer, new_dag
 

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import task
 
-from airflow_provider_thulium.operations import DELETE
+from airflow_provider_thulium.calls.operations import DELETE
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
@@ -252,7 +252,7 @@ def test_deferrable_waits_in_a_trigger_and_sends_from_the_worker(thulium_sandbox
 
 
 def test_the_wait_trigger_carries_no_phone_numbers():
-    from airflow_provider_thulium.run import RecordsRun
+    from airflow_provider_thulium.runs.records_run import RecordsRun
 
     operator = ThuliumDeleteRecordsOperator(
         task_id="delete", campaign_id="00001", phone_numbers=["48500100201"], deferrable=True

@@ -12,16 +12,16 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_thulium.calls.operations import DELETE
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operations import DELETE
 from airflow_provider_thulium.operators.thulium import (
     ThuliumAddRecordsOperator,
     ThuliumDeleteRecordsOperator,
     ThuliumUpdateRecordsOperator,
 )
-from airflow_provider_thulium.results_file import CSV_COLUMNS, ResultsFile
-from airflow_provider_thulium.run import OutcomePolicy
+from airflow_provider_thulium.results.results_file import CSV_COLUMNS, ResultsFile
+from airflow_provider_thulium.runs.records_run import OutcomePolicy
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.sources import FileSource, SqlSource
 from airflow_provider_thulium.testing import run_dag, task_states, xcom

@@ -14,15 +14,15 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_thulium.columns import (
+from airflow_provider_thulium.checks.columns import (
     ColumnRows,
     Columns,
     columns_in_normal_form,
     ids_from_digits,
     records_from_columns,
 )
-from airflow_provider_thulium.spool import Spool
-from airflow_provider_thulium.validation import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one
+from airflow_provider_thulium.checks.records import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one
+from airflow_provider_thulium.sources.spool import Spool
 from tests.unit.test_validation_fast_path import FUZZ, NEAR_RECORD_LISTS, WARSAW, _Text
 
 TRIED: Counter[str] = Counter()

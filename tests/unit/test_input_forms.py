@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from airflow_provider_thulium.checks.records import parse_phone_numbers, parse_records
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.validation import parse_phone_numbers, parse_records
 
 
 @pytest.mark.parametrize(

@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from airflow_provider_thulium.batching import BatchResult
+from airflow_provider_thulium.calls.batching import BatchResult
+from airflow_provider_thulium.calls.operations import DELETE, UPDATE
 from airflow_provider_thulium.exceptions import (
     ThuliumAuthenticationError,
     ThuliumConfigurationError,
     ThuliumPhoneFailuresError,
     ThuliumRequestRejectedError,
 )
-from airflow_provider_thulium.operations import DELETE, UPDATE
-from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
-from airflow_provider_thulium.shapes import CLIENT_STATUSES, NO_ANSWER
+from airflow_provider_thulium.outcomes import CLIENT_STATUSES, NO_ANSWER
+from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun
 
 LOG = logging.getLogger("tests.outcomes")
 

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from airflow_provider_thulium.checks.records import ADD_RECORDS, UPDATE_RECORDS, parse_records
+from airflow_provider_thulium.checks.statuses import read_statuses, resolve_status_names
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
-from airflow_provider_thulium.paging import RecordFilter
-from airflow_provider_thulium.statuses import read_statuses, resolve_status_names
-from airflow_provider_thulium.validation import ADD_RECORDS, UPDATE_RECORDS, parse_records
+from airflow_provider_thulium.reading.pages import RecordFilter
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 STATUSES = read_statuses(

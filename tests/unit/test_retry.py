@@ -16,8 +16,8 @@ from airflow_provider_thulium.exceptions import (
     ThuliumResponseError,
     ThuliumUnavailableError,
 )
-from airflow_provider_thulium.retry import RetryPolicy, retry_after_seconds
-from airflow_provider_thulium.status_errors import error_class_for, error_from_answer
+from airflow_provider_thulium.transport.http_errors import error_class_for, error_from_answer
+from airflow_provider_thulium.transport.retry import RetryPolicy, retry_after_seconds
 
 
 def unavailable() -> ThuliumUnavailableError:

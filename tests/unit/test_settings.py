@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from airflow_provider_thulium.checks.records import parse_flag
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url, parse_bool
-from airflow_provider_thulium.validation import parse_flag
 
 
 @pytest.mark.parametrize("word", ["true", "True", " YES ", "on", "1", True])

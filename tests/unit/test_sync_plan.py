@@ -6,10 +6,10 @@ from typing import Any
 
 import pytest
 
+from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
 from airflow_provider_thulium.exceptions import ThuliumSyncGuardError, ThuliumValidationError
-from airflow_provider_thulium.sync import build_plan, check_guard
-from airflow_provider_thulium.sync_options import parse_max_removals, parse_update_fields
-from airflow_provider_thulium.sync_state import SyncState, fingerprint
+from airflow_provider_thulium.sync.plan import build_plan, check_guard
+from airflow_provider_thulium.sync.state import SyncState, fingerprint
 
 
 def shown(phone: str, **fields: Any) -> dict[str, Any]:

@@ -19,8 +19,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from airflow_provider_thulium.normal_form import _PHONE_LINES, _all_match, _records_in_normal_form
-from airflow_provider_thulium.validation import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one, _phone
+from airflow_provider_thulium.checks.fast_path import _PHONE_LINES, _all_match, _records_in_normal_form
+from airflow_provider_thulium.checks.records import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one, _phone
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 INT64 = 2**63 - 1

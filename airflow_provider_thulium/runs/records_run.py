@@ -15,15 +15,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from airflow_provider_thulium.batching import BatchResult
+from airflow_provider_thulium.calls.batching import BatchResult
+from airflow_provider_thulium.calls.operations import EDIT_EXISTING, Operation
+from airflow_provider_thulium.checks.options import parse_update_fields
+from airflow_provider_thulium.checks.records import ADD_ONLY_FIELDS, EDITABLE_FIELDS
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumValidationError
-from airflow_provider_thulium.operations import EDIT_EXISTING, Operation
+from airflow_provider_thulium.outcomes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.results import RecordResults, outcome_counts
-from airflow_provider_thulium.results_file import ResultsFile
-from airflow_provider_thulium.shapes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
-from airflow_provider_thulium.sync_options import parse_update_fields
-from airflow_provider_thulium.validation import ADD_ONLY_FIELDS, EDITABLE_FIELDS
+from airflow_provider_thulium.results.accounting import RecordResults, outcome_counts
+from airflow_provider_thulium.results.results_file import ResultsFile
 
 #: What an add does with a record already in the campaign (``ALREADY_EXISTS``): count it as a
 #: success and leave it, edit it with the record's editable fields (an upsert), or count it as a failure.

@@ -14,7 +14,7 @@ from collections import deque
 from collections.abc import Callable, Generator, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
-from airflow_provider_thulium.batching import Batch, BatchResult
+from airflow_provider_thulium.calls.batching import Batch, BatchResult
 from airflow_provider_thulium.exceptions import (
     ThuliumConfigurationError,
     ThuliumError,
@@ -23,7 +23,7 @@ from airflow_provider_thulium.exceptions import (
     ThuliumUnavailableError,
 )
 from airflow_provider_thulium.privacy import safe_server_text
-from airflow_provider_thulium.transport import Transport, answer_limit
+from airflow_provider_thulium.transport.session import Transport, answer_limit
 
 #: A request line (DELETE) or body (PUT, POST) this small refused as too large (413/414) is not
 #: halved again: no proxy limits requests that low (docs/thulium-api.md, "Request size"), so the

@@ -15,23 +15,29 @@ from typing import Any
 from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
-from airflow_provider_thulium.agents import CampaignAgent, check_agent_logins, read_agents
-from airflow_provider_thulium.batching import BatchResult
-from airflow_provider_thulium.campaign_read import CampaignRead, concurrent_pages
+from airflow_provider_thulium.calls.batching import BatchResult
+from airflow_provider_thulium.calls.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
+from airflow_provider_thulium.calls.sending import OnSend, stream_batches
+from airflow_provider_thulium.checks.agents import CampaignAgent, check_agent_logins, read_agents
+from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
+from airflow_provider_thulium.checks.phones import phone_sender, spelling_difference
+from airflow_provider_thulium.checks.records import (
+    normalize_campaign_id,
+    parse_flag,
+    resolve_timezone,
+)
+from airflow_provider_thulium.checks.statuses import CampaignStatus, read_statuses, resolve_status_names
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
-from airflow_provider_thulium.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
-from airflow_provider_thulium.paging import PAGE_SIZE, RecordFilter, read_page, record_key
+from airflow_provider_thulium.outcomes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.privacy import safe_server_text
-from airflow_provider_thulium.results_file import ResultsFile
-from airflow_provider_thulium.run import OutcomePolicy, RecordsRun
+from airflow_provider_thulium.reading.campaign import CampaignRead, concurrent_pages
+from airflow_provider_thulium.reading.pages import PAGE_SIZE, RecordFilter, read_page, record_key
+from airflow_provider_thulium.results.results_file import ResultsFile
+from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
-from airflow_provider_thulium.shapes import AddResults, DeleteResults, UpdateResults
-from airflow_provider_thulium.sources import Source
-from airflow_provider_thulium.spellings import phone_sender, spelling_difference
-from airflow_provider_thulium.spool import Spool, SpooledPhones
-from airflow_provider_thulium.statuses import CampaignStatus, read_statuses, resolve_status_names
-from airflow_provider_thulium.stream import OnSend, stream_batches
-from airflow_provider_thulium.sync import (
+from airflow_provider_thulium.sources.readers import Source
+from airflow_provider_thulium.sources.spool import Spool, SpooledPhones
+from airflow_provider_thulium.sync.plan import (
     DEFAULT_MAX_REMOVALS,
     DEFAULT_UPDATE_FIELDS,
     SyncPlan,
@@ -39,14 +45,8 @@ from airflow_provider_thulium.sync import (
     build_plan,
     check_guard,
 )
-from airflow_provider_thulium.sync_options import parse_max_removals, parse_update_fields
-from airflow_provider_thulium.sync_state import SyncState
-from airflow_provider_thulium.transport import Transport
-from airflow_provider_thulium.validation import (
-    normalize_campaign_id,
-    parse_flag,
-    resolve_timezone,
-)
+from airflow_provider_thulium.sync.state import SyncState
+from airflow_provider_thulium.transport.session import Transport
 
 
 class ThuliumClient:
@@ -569,7 +569,7 @@ class CheckedCall:
     :param campaign_id: the five-character campaign id.
     :param phones: every input phone, in input order, each once.
     :param items: what is sent: phones or normalised records (a list, or a
-        :class:`~airflow_provider_thulium.spool.Spool` of a source's).
+        :class:`~airflow_provider_thulium.sources.spool.Spool` of a source's).
     :param search_in_additional_numbers: the flag, as a bool.
     """
 

@@ -13,10 +13,18 @@ from itertools import repeat
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from airflow_provider_thulium.agents import AGENT_FIELD
-from airflow_provider_thulium.batching import Batch, body_batches, query_batches
-from airflow_provider_thulium.settings import ThuliumSettings
-from airflow_provider_thulium.shapes import (
+from airflow_provider_thulium.calls.batching import Batch, body_batches, query_batches
+from airflow_provider_thulium.checks.agents import AGENT_FIELD
+from airflow_provider_thulium.checks.phones import phone_sender
+from airflow_provider_thulium.checks.records import (
+    ADD_RECORDS,
+    STATUS_NAME_FIELD,
+    UPDATE_RECORDS,
+    RecordSpec,
+    parse_phone_numbers,
+    parse_records,
+)
+from airflow_provider_thulium.outcomes import (
     ADD_FAILED,
     ADDED,
     ALREADY_EXISTS,
@@ -28,17 +36,9 @@ from airflow_provider_thulium.shapes import (
     UPDATE_FAILED,
     UPDATED,
 )
-from airflow_provider_thulium.sources import Source
-from airflow_provider_thulium.spellings import phone_sender
-from airflow_provider_thulium.spool import Spool
-from airflow_provider_thulium.validation import (
-    ADD_RECORDS,
-    STATUS_NAME_FIELD,
-    UPDATE_RECORDS,
-    RecordSpec,
-    parse_phone_numbers,
-    parse_records,
-)
+from airflow_provider_thulium.settings import ThuliumSettings
+from airflow_provider_thulium.sources.readers import Source
+from airflow_provider_thulium.sources.spool import Spool
 
 
 class Operation:
@@ -83,7 +83,7 @@ class Operation:
     def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
         """Check the caller's input in full; return its phones (each once, in order) and the items to send.
 
-        A :class:`~airflow_provider_thulium.sources.Source` is read once into a spool: both are then
+        A :class:`~airflow_provider_thulium.sources.readers.Source` is read once into a spool: both are then
         read from it when iterated.
         """
         raise NotImplementedError

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import math
 
+from airflow_provider_thulium.checks.records import EDITABLE_FIELDS, STATUS_NAME_FIELD, as_sequence
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.validation import EDITABLE_FIELDS, STATUS_NAME_FIELD, as_sequence
 
 
 def parse_update_fields(value: object, field: str = "update_fields") -> frozenset[str]:

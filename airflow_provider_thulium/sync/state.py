@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.sources import local_path
+from airflow_provider_thulium.sources.readers import local_path
 
 FORMAT = "thulium-sync-state/1"
 

@@ -15,9 +15,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import Any, TypedDict
 
+from airflow_provider_thulium.checks.records import item_name
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.validation import item_name
 
 #: The record field that assigns an agent.
 AGENT_FIELD = "agent_login"
@@ -67,7 +67,7 @@ def check_agent_logins(
     :param agents: the campaign's agents.
     :param campaign_id: the campaign, for the message.
     :param field: the input's name, for the message (a source's
-        :class:`~airflow_provider_thulium.validation.RowNames` names its rows).
+        :class:`~airflow_provider_thulium.checks.records.RowNames` names its rows).
     """
     logins = {agent["login"] for agent in agents}
     for index, record in enumerate(records):

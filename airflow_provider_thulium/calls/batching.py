@@ -16,10 +16,10 @@ from urllib.parse import quote
 
 import msgspec
 
-from airflow_provider_thulium.columns import ColumnRows
+from airflow_provider_thulium.checks.columns import ColumnRows
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.privacy import PHONE_PARAM
-from airflow_provider_thulium.spool import Spool
+from airflow_provider_thulium.sources.spool import Spool
 
 # msgspec writes a checked body about ten times faster than the json module (the body of every
 # PUT and POST is the largest CPU cost of those calls); the json module stays for what msgspec
@@ -139,7 +139,7 @@ def body_batches(
     """Batches of records in a ``{"records": [...]}`` body, ``max_batch_size`` records each.
 
     One encoder call per batch; the rare batch whose body comes out over the byte limit is halved
-    when it is sent (see :mod:`~airflow_provider_thulium.stream`).
+    when it is sent (see :mod:`~airflow_provider_thulium.calls.sending`).
 
     :param send_as: writes a phone as the campaign stores it (``phone_format``); the batch's
         ``phones`` stay as given.

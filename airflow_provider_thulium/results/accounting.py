@@ -14,12 +14,10 @@ from collections.abc import Callable, Collection, Mapping, Sequence
 from itertools import islice, repeat
 from typing import Any, cast
 
-from airflow_provider_thulium.batching import BatchResult
+from airflow_provider_thulium.calls.batching import BatchResult
+from airflow_provider_thulium.calls.operations import Operation
 from airflow_provider_thulium.exceptions import ThuliumError
-from airflow_provider_thulium.operations import Operation
-from airflow_provider_thulium.privacy import mask_phone, safe_server_text
-from airflow_provider_thulium.results_file import ResultsFile
-from airflow_provider_thulium.shapes import (
+from airflow_provider_thulium.outcomes import (
     CONTRADICTORY_ANSWER,
     INTERRUPTED,
     NO_ANSWER,
@@ -27,6 +25,8 @@ from airflow_provider_thulium.shapes import (
     REQUEST_FAILED,
     RunSummary,
 )
+from airflow_provider_thulium.privacy import mask_phone, safe_server_text
+from airflow_provider_thulium.results.results_file import ResultsFile
 
 _MAX_LOGGED_FAILURES = 3
 #: A run warns when "already as wanted" outcomes (NOT_EXIST of a delete) are more than half of its

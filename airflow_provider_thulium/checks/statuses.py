@@ -12,10 +12,10 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
+from airflow_provider_thulium.checks.records import STATUS_NAME_FIELD, item_name
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
-from airflow_provider_thulium.paging import whole_number
 from airflow_provider_thulium.privacy import mask_phone, safe_server_text
-from airflow_provider_thulium.validation import STATUS_NAME_FIELD, item_name
+from airflow_provider_thulium.reading.pages import whole_number
 
 #: System statuses whose records need more fields (docs/thulium-api.md, "PUT" and "POST").
 REQUIRED_BY_SYSTEM_STATUS: dict[str, tuple[str, ...]] = {

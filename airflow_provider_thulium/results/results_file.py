@@ -19,10 +19,10 @@ import weakref
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
-from airflow_provider_thulium.batching import encode_lines
+from airflow_provider_thulium.calls.batching import encode_lines
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.sources import open_path
-from airflow_provider_thulium.spool import remove_file
+from airflow_provider_thulium.sources.readers import open_path
+from airflow_provider_thulium.sources.spool import remove_file
 
 #: Formats by extension.
 RESULTS_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}

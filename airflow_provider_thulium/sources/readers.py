@@ -2,7 +2,7 @@
 
 A source is given wherever a records call takes its input (an operator's ``records`` or
 ``phone_numbers``, a hook or client call). It is read once, a chunk at a time, each chunk checked
-like a list would be and written to a local :class:`~airflow_provider_thulium.spool.Spool`; the
+like a list would be and written to a local :class:`~airflow_provider_thulium.sources.spool.Spool`; the
 run sends from the spool. So the whole input is checked before the first request, a query runs
 once, and memory holds a chunk, a set of the phones seen (duplicates are found across the whole
 source) and the batches in flight.
@@ -20,9 +20,16 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
 
-from airflow_provider_thulium.columns import Columns, columns_in_normal_form, ids_from_digits, records_from_columns
+from airflow_provider_thulium.checks.columns import (
+    Columns,
+    columns_in_normal_form,
+    ids_from_digits,
+    records_from_columns,
+)
+from airflow_provider_thulium.checks.records import RecordSpec, RowNames, item_name, parse_phone_numbers, parse_records
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
-from airflow_provider_thulium.file_formats import (
+from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.sources.file_formats import (
     CHUNK_ROWS,
     Chunk,
     columns_of_rows,
@@ -30,10 +37,8 @@ from airflow_provider_thulium.file_formats import (
     jsonl_chunks,
     parquet_chunks,
 )
-from airflow_provider_thulium.gc_pause import gc_paused
-from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.spool import Spool, SpooledPhones
-from airflow_provider_thulium.validation import RecordSpec, RowNames, item_name, parse_phone_numbers, parse_records
+from airflow_provider_thulium.sources.gc_pause import gc_paused
+from airflow_provider_thulium.sources.spool import Spool, SpooledPhones
 
 #: ``columns`` values that send a column into ``record_fields``: ``"record_fields.crm_id"``.
 RECORD_FIELDS_PREFIX = "record_fields."

@@ -2,7 +2,7 @@
 
 A chunk is the column names and one list of values per column (``None``: no value), about
 :data:`CHUNK_ROWS` rows. Columns rather than rows: a source's chunk is checked and spooled column
-by column (see :mod:`~airflow_provider_thulium.columns`).
+by column (see :mod:`~airflow_provider_thulium.checks.columns`).
 """
 
 from __future__ import annotations

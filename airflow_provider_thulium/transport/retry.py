@@ -1,10 +1,10 @@
 """The retry policy: which failures are retried, how long to wait, when to stop.
 
-Which failures: those whose error class is ``retryable`` (see :mod:`~airflow_provider_thulium.status_errors`).
+Which failures: those whose error class is ``retryable`` (see :mod:`~airflow_provider_thulium.transport.http_errors`).
 How long: ``Retry-After`` when the server sends one (capped), else exponential backoff with jitter.
 When to stop: after ``max_retries`` retries, or when the next attempt would start after the retry
 budget's end. Each attempt takes at most the transport's ``timeout`` (a deadline over the whole
-answer, see :mod:`~airflow_provider_thulium.transport`), so a request ends within
+answer, see :mod:`~airflow_provider_thulium.transport.session`), so a request ends within
 ``retry_budget + timeout``.
 """
 

@@ -2,7 +2,7 @@
 
 The plan reads the campaign once and compares, per phone, the fields the caller owns
 (``update_fields``); the changes are then sent with the add, update and delete calls under one
-:class:`~airflow_provider_thulium.run.OutcomePolicy`, as any other run. Memory: the desired
+:class:`~airflow_provider_thulium.runs.records_run.OutcomePolicy`, as any other run. Memory: the desired
 records (already in memory as the checked input), one small code per phone (keyed by its digits)
 and the edits themselves; the campaign's records are read a few pages at a time and not kept.
 """
@@ -16,13 +16,13 @@ from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumSyncGuardError
-from airflow_provider_thulium.operations import ADD, DELETE, UPDATE, Operation
+from airflow_provider_thulium.outcomes import ADDED, UPDATED, RunSummary, SyncPlanCounts, SyncSummary
 from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.results import outcome_counts
-from airflow_provider_thulium.run import OutcomePolicy, RecordsRun, Waiter
-from airflow_provider_thulium.shapes import ADDED, UPDATED, RunSummary, SyncPlanCounts, SyncSummary
-from airflow_provider_thulium.sync_state import SyncState, fingerprint
+from airflow_provider_thulium.results.accounting import outcome_counts
+from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun, Waiter
+from airflow_provider_thulium.sync.state import SyncState, fingerprint
 
 #: The plan's actions, as each phone's ``return_value`` entry names them.
 ACTION_ADD = "ADD"

@@ -5,7 +5,7 @@ column is a few passes in C per column; building a million dicts first, to check
 costs more than the rest of the read. So a chunk whose every column is already in the form the
 record-by-record check returns is spooled as columns (:data:`Columns`), and its records are made
 a chunk at a time while the run sends. Anything else is built into records here and goes through
-:func:`~airflow_provider_thulium.validation.parse_records`, which returns the same records or
+:func:`~airflow_provider_thulium.checks.records.parse_records`, which returns the same records or
 names the row and the column in its error.
 """
 
@@ -18,7 +18,7 @@ from typing import Any, overload
 
 import msgspec
 
-from airflow_provider_thulium.normal_form import (
+from airflow_provider_thulium.checks.fast_path import (
     _MAX_INT,
     _PHONE_LINES,
     _dates_in_normal_form,
@@ -29,7 +29,7 @@ from airflow_provider_thulium.normal_form import (
     _spelled_twice,
     _texts_fit,
 )
-from airflow_provider_thulium.validation import STATUS_NAME_FIELD, RecordSpec
+from airflow_provider_thulium.checks.records import STATUS_NAME_FIELD, RecordSpec
 
 #: A chunk as columns: the record keys, one list of values per key (``None``: the row has no
 #: value), then the ``record_fields`` names and one list of values per name. The phone column is

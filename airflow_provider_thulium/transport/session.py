@@ -38,9 +38,9 @@ from airflow_provider_thulium.exceptions import (
     ThuliumUnavailableError,
 )
 from airflow_provider_thulium.privacy import Secret, hide_phone_queries_in_urllib3_logs, hide_query, safe_server_text
-from airflow_provider_thulium.retry import RetryPolicy, retry_after_seconds
 from airflow_provider_thulium.settings import ThuliumSettings
-from airflow_provider_thulium.status_errors import error_from_answer
+from airflow_provider_thulium.transport.http_errors import error_from_answer
+from airflow_provider_thulium.transport.retry import RetryPolicy, retry_after_seconds
 
 # What OpenSSL says when the server answers a TLS hello in plain http (the sandbox, a local server).
 _PLAIN_HTTP_ANSWER = re.compile(r"wrong version number|record layer failure|packet length too long", re.IGNORECASE)

@@ -1,6 +1,6 @@
 """Reading every record of a campaign fast: pages read concurrently, yielded in order (the sync's read).
 
-:meth:`~airflow_provider_thulium.client.ThuliumClient.read_campaign` starts a read here when the
+:meth:`~airflow_provider_thulium.client.facade.ThuliumClient.read_campaign` starts a read here when the
 first page gives a usable count; otherwise it reads sequentially (``ThuliumClient.iter_records``' path).
 """
 
@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
-from airflow_provider_thulium.paging import PAGE_SIZE
+from airflow_provider_thulium.reading.pages import PAGE_SIZE
 
 
 class _SameThread:

@@ -16,8 +16,8 @@ from collections.abc import Callable, Collection, Iterator, Sequence
 from operator import itemgetter
 from typing import Any
 
-from airflow_provider_thulium.columns import ColumnRows, Columns, records_from_columns
-from airflow_provider_thulium.gc_pause import gc_paused
+from airflow_provider_thulium.checks.columns import ColumnRows, Columns, records_from_columns
+from airflow_provider_thulium.sources.gc_pause import gc_paused
 
 
 class Spool(Collection[Any]):
@@ -26,7 +26,7 @@ class Spool(Collection[Any]):
     Chunks are written with ``marshal``: the file is this process's own scratch space, written and
     read by the same interpreter, and checked items are plain dicts, lists, strings and numbers,
     which ``marshal`` writes and reads faster than ``pickle``. A chunk of records may be kept as
-    columns (:data:`~airflow_provider_thulium.columns.Columns`): its records are made when it is read.
+    columns (:data:`~airflow_provider_thulium.checks.columns.Columns`): its records are made when it is read.
 
     :param keys: record keys seen in any item (filled by the writer), e.g. to tell whether any
         record names its status.
@@ -66,7 +66,7 @@ class Spool(Collection[Any]):
         """The items in runs of ``size`` (the last one shorter), read a chunk at a time.
 
         A run within a chunk kept as columns, with a value in every cell, comes as
-        :class:`~airflow_provider_thulium.columns.ColumnRows`: its records are never made unless asked for.
+        :class:`~airflow_provider_thulium.checks.columns.ColumnRows`: its records are never made unless asked for.
 
         :param size: items per run.
         """

@@ -16,8 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.normal_form import (
+from airflow_provider_thulium.checks.fast_path import (
     _MAX_INT,
     _NEXT_CALL_DATE,
     _PHONE_LINES,
@@ -27,10 +26,11 @@ from airflow_provider_thulium.normal_form import (
     _records_in_normal_form,
     _spelled_twice,
 )
+from airflow_provider_thulium.checks.phones import PHONE as _PHONE
+from airflow_provider_thulium.checks.phones import why_not_a_phone
+from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.settings import parse_bool
-from airflow_provider_thulium.spellings import PHONE as _PHONE
-from airflow_provider_thulium.spellings import why_not_a_phone
 
 _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")

@@ -2,7 +2,7 @@
 
 Checking 100,000 items one by one in Python costs more than sending them; these answer the
 question with a few passes in C (type sets, joined text, one regex), and the one-by-one check of
-:mod:`~airflow_provider_thulium.validation` runs only when the answer is no: it finds the item,
+:mod:`~airflow_provider_thulium.checks.records` runs only when the answer is no: it finds the item,
 and names it in the error. Each one is at least as strict as the one-by-one check (the property
 and fuzz tests hold them to that).
 """
@@ -16,10 +16,10 @@ from datetime import datetime
 from itertools import chain, repeat
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from airflow_provider_thulium.spellings import PHONE as _PHONE
+from airflow_provider_thulium.checks.phones import PHONE as _PHONE
 
 if TYPE_CHECKING:
-    from airflow_provider_thulium.validation import RecordSpec
+    from airflow_provider_thulium.checks.records import RecordSpec
 
 # ASCII digits only: \d and str.isdigit() also match other scripts' digits (fullwidth, superscript...).
 _NEXT_CALL_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
