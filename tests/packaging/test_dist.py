@@ -107,3 +107,40 @@ def test_the_installed_wheel_is_found_by_airflow(dist_dir, tmp_path):
     location, hook = imported.stdout.strip().splitlines()[-2:]
     assert Path(location).is_relative_to(venv / "lib"), location  # the wheel's copy, not the checkout
     assert hook == "thulium Thulium"
+
+
+def readme_install_command() -> str:
+    """The one command of the README's "Install" section."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Install", 1)[1].split("\n## ", 1)[0]
+    (block,) = re.findall(r"```bash\n(.*?)```", section, re.DOTALL)
+    (command,) = block.strip().splitlines()
+    return command
+
+
+def test_the_readmes_install_command_installs_a_clone_beside_airflow(dist_dir, tmp_path):
+    """The README's install, run as written in a copy of the sources, into a venv that already has Airflow."""
+    command = readme_install_command()
+    assert command.startswith("pip install ")
+    with tarfile.open(one(dist_dir, "*.tar.gz")) as sdist:
+        sdist.extractall(tmp_path / "clone", filter="data")
+    (clone,) = (tmp_path / "clone").iterdir()
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
+    env = {
+        **os.environ,
+        "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ['PATH']}",
+        "PIP_DISABLE_PIP_VERSION_CHECK": "1",
+    }
+    airflow = f"apache-airflow=={importlib.metadata.version('apache-airflow')}"
+    subprocess.run(["pip", "install", "--quiet", airflow], check=True, env=env, timeout=600)
+    subprocess.run(command, shell=True, check=True, cwd=clone, env=env, timeout=600)  # noqa: S602  # the README's text
+
+    probe = (
+        "import importlib.metadata as m, pyarrow, airflow.providers.common.sql, airflow_provider_thulium.sources as s; "
+        "print(m.version('airflow-provider-thulium'), m.version('apache-airflow'), s.__file__)"
+    )
+    answer = subprocess.run(["python", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
+    version, airflow_version, location = answer.stdout.split()
+    assert (version, airflow_version) == (__version__, importlib.metadata.version("apache-airflow"))
+    assert Path(location).is_relative_to(venv / "lib"), location  # installed, not imported from the copy
