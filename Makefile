@@ -133,7 +133,7 @@ test-packaging: dist
 # on Airflow 3.3 and 2.11, each in its own environment: the other runs prove nothing depends on it.
 VENV_OL := .venv-openlineage
 VENV_OL_AF2 := .venv-openlineage-airflow2
-OL_TESTS ?= tests/lineage tests/integration/test_assets.py
+OL_TESTS ?= tests/lineage tests/integration/test_lineage.py
 
 $(VENV_OL)/.installed: OL_AIRFLOW = $(AIRFLOW3_VERSION)
 $(VENV_OL)/.installed: OL_PINS = openlineage-airflow3-py3.11

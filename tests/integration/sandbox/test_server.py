@@ -19,7 +19,7 @@ import requests
 from airflow_provider_thulium.sandbox import Fault, ThuliumSandbox
 
 CAMPAIGN = "00001"
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture

@@ -22,7 +22,7 @@ from airflow_provider_thulium.sandbox import Fault, ThuliumSandbox
 from airflow_provider_thulium.sandbox.describe import describe_markdown
 from airflow_provider_thulium.sandbox.server import CONTROL_ENDPOINTS
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 CLI = [sys.executable, "-m", "airflow_provider_thulium.sandbox"]
 
 

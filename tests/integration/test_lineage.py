@@ -43,6 +43,6 @@ def test_an_asset_uri_is_normalised_by_the_providers_rule():
 
 
 def test_a_malformed_asset_uri_is_refused_by_airflow():
-    # The cases are in tests/unit/test_lineage_names.py; here, that Airflow applies the provider's rule.
+    # The cases are in tests/unit/test_lineage.py; here, that Airflow applies the provider's rule.
     with pytest.raises(ValueError, match="is /outbounds/<campaign id>"):
         Asset("thulium://acme.thulium.com/campaigns/00001")
