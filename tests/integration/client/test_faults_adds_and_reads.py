@@ -24,7 +24,7 @@ from airflow_provider_thulium.operators.thulium import ThuliumAddRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import run_dag, task_states, xcom
 from tests.helpers import FAST_RETRIES, new_dag
-from tests.integration.test_faults import assert_no_phone_lost
+from tests.integration.client.test_faults import assert_no_phone_lost
 
 CAMPAIGN = "00044"
 PHONES = [f"4877{n:07d}" for n in range(30)]

@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 from airflow_provider_thulium.exceptions import ThuliumError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from tests.helpers import CLOSE, RawRequest, hook_on_raw_server, http_answer
-from tests.integration.test_fuzz_answers import FUZZ, JSON_VALUES, PER_PHONE, QUICK, TEXT, answers
+from tests.integration.client.test_fuzz_answers import FUZZ, JSON_VALUES, PER_PHONE, QUICK, TEXT, answers
 
 PHONES = ["48500100201", "48500100202", "+48500100203"]
 #: Requests a read may make before it counts as one that does not end (the scripts hold at most 6 pages).

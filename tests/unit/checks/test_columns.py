@@ -23,7 +23,7 @@ from airflow_provider_thulium.checks.columns import (
 )
 from airflow_provider_thulium.checks.records import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one
 from airflow_provider_thulium.sources.spool import Spool
-from tests.unit.test_validation_fast_path import FUZZ, NEAR_RECORD_LISTS, WARSAW, _Text
+from tests.unit.checks.test_fast_path import FUZZ, NEAR_RECORD_LISTS, WARSAW, _Text
 
 TRIED: Counter[str] = Counter()
 STATUS_NAMES = st.one_of(st.none(), st.sampled_from(["Nowy", " Nowy", "Nowy\n", "", _Text("Nowy"), "\ud800", 3]))

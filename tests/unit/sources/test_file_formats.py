@@ -16,7 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from airflow_provider_thulium.sources.file_formats import _arrow_csv_chunks, _python_csv_chunks, csv_chunks
-from tests.unit.test_validation_fast_path import FUZZ
+from tests.unit.checks.test_fast_path import FUZZ
 
 arrow_csv = pytest.importorskip("pyarrow.csv")
 
