@@ -8,20 +8,43 @@ Errors that a retry of the task cannot fix (bad input, an unusable connection, w
 a missing permission, an unknown campaign) are also Airflow's ``AirflowFailException``: the task
 fails at once instead of spending its ``retries``. The others (Thulium unavailable, unreadable
 answers, phones that failed) leave the task to Airflow's retries.
+
+The client is usable without Airflow: where Airflow is not installed, the same classes derive from
+plain exceptions (:class:`ThuliumError` from :class:`Exception`), and :attr:`ThuliumError.fail_fast`
+still says which errors no retry can fix.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from airflow_provider_thulium.privacy import safe_server_text
-from airflow_provider_thulium.version_compat import AirflowException, AirflowFailException
+
+
+class _NoRetryWithoutAirflow(Exception):
+    """Where Airflow is not installed: the mark of an error no retry can fix (Airflow's AirflowFailException)."""
+
+
+def _airflow_bases() -> tuple[type[Exception], type[Exception]]:
+    """Airflow's exception and its fail-fast one when Airflow is installed, else plain stand-ins."""
+    try:
+        from airflow.providers.common.compat.sdk import AirflowException, AirflowFailException
+    except ImportError:
+        return Exception, _NoRetryWithoutAirflow
+    return AirflowException, AirflowFailException
+
+
+if TYPE_CHECKING:
+    from airflow.providers.common.compat.sdk import AirflowException as _ErrorBase
+    from airflow.providers.common.compat.sdk import AirflowFailException as _FailFast
+else:
+    _ErrorBase, _FailFast = _airflow_bases()
 
 _MAX_SHOWN_MESSAGES = 5
 
 
-class ThuliumError(AirflowException):
+class ThuliumError(_ErrorBase):
     """Base class of every error the Thulium provider raises.
 
     :param message: what failed and what to check.
@@ -69,33 +92,38 @@ class ThuliumError(AirflowException):
         self.results: dict[str, Any] | None = None
         super().__init__(message + (f" ({', '.join(details)})" if details else ""))
 
+    @property
+    def fail_fast(self) -> bool:
+        """Whether a retry of the task cannot fix it: with Airflow, it is then an ``AirflowFailException``."""
+        return isinstance(self, _FailFast)
 
-class ThuliumConfigurationError(ThuliumError, AirflowFailException):
+
+class ThuliumConfigurationError(ThuliumError, _FailFast):
     """The connection or a hook argument is unusable (no host, plain http to a remote host, ...).
 
     Fails a task without retries.
     """
 
 
-class ThuliumValidationError(ThuliumError, AirflowFailException, ValueError):
+class ThuliumValidationError(ThuliumError, _FailFast, ValueError):
     """Input to a call is invalid; raised before any request is sent. Fails a task without retries."""
 
     batch_local = True
 
 
-class ThuliumAuthenticationError(ThuliumError, AirflowFailException):
+class ThuliumAuthenticationError(ThuliumError, _FailFast):
     """Thulium rejected the API user's login or password (HTTP 401). Fails a task without retries."""
 
 
-class ThuliumPermissionError(ThuliumError, AirflowFailException):
+class ThuliumPermissionError(ThuliumError, _FailFast):
     """The API user lacks the permission for this API method (HTTP 403). Fails a task without retries."""
 
 
-class ThuliumNotFoundError(ThuliumError, AirflowFailException):
+class ThuliumNotFoundError(ThuliumError, _FailFast):
     """The resource does not exist, e.g. an unknown campaign id (HTTP 404 or 410). Fails a task without retries."""
 
 
-class ThuliumSyncGuardError(ThuliumError, AirflowFailException):
+class ThuliumSyncGuardError(ThuliumError, _FailFast):
     """A sync's plan was refused before any write: it would remove more records than ``max_removals``
     allows, or the desired set is empty while the campaign is not. Fails a task without retries.
 
