@@ -12,6 +12,11 @@ from airflow.providers.common.compat.sdk import (
 )
 from airflow.providers.common.compat.version_compat import AIRFLOW_V_3_0_PLUS
 
+try:
+    from airflow.providers.common.compat.sdk import conf
+except ImportError:  # common-compat before 1.11 has no conf; Airflow 2.11's own is the same object
+    from airflow.configuration import conf  # type: ignore[no-redef]
+
 if AIRFLOW_V_3_0_PLUS:
     from airflow.providers.standard.triggers.temporal import DateTimeTrigger
 else:  # Airflow 2.11 ships the time trigger in core.
@@ -26,4 +31,5 @@ __all__ = [
     "Context",
     "DateTimeTrigger",
     "ObjectStoragePath",
+    "conf",
 ]

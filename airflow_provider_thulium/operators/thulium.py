@@ -24,7 +24,7 @@ from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun,
 from airflow_provider_thulium.sources.readers import Source
 from airflow_provider_thulium.sync.plan import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncRun, check_guard
 from airflow_provider_thulium.sync.state import state_file
-from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger
+from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger, conf
 
 XCOM_RESULTS_ALL = "all"
 XCOM_RESULTS_FAILURES = "failures"
@@ -323,7 +323,8 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
     :param call_in_progress_retries: how many more times to try phones whose record was in a call.
     :param call_in_progress_retry_delay: how long to wait before each of those tries.
     :param deferrable: wait for those tries in the triggerer rather than in a worker slot; the requests
-        are always sent from the worker when the task resumes.
+        are always sent from the worker when the task resumes. Default: Airflow's
+        ``[operators] default_deferrable`` (``False`` unless set).
     :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` and Airflow's ``BaseOperator``.
     """
 
@@ -339,7 +340,7 @@ class ThuliumDeleteRecordsOperator(ThuliumRecordsBaseOperator):
         not_exist_is_success: bool = True,
         call_in_progress_retries: int = 0,
         call_in_progress_retry_delay: timedelta | float = timedelta(minutes=1),
-        deferrable: bool = False,
+        deferrable: bool = conf.getboolean("operators", "default_deferrable", fallback=False),
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)

@@ -300,3 +300,21 @@ def test_a_task_stopped_mid_run_still_pushes_every_phone_and_sends_no_more(thuli
     sent = {phone for request in thulium_sandbox.requests for phone in request.query["phone_number[]"]}
     assert sent.isdisjoint(phones[20:])
     assert all(thulium_sandbox.state.find("00004", phone) for phone in phones[20:])
+
+
+@pytest.mark.parametrize(("setting", "expected"), [(None, "False"), ("True", "True"), ("False", "False")])
+def test_deferrable_defaults_to_airflows_default_deferrable(setting, expected):
+    import os
+    import subprocess
+    import sys
+
+    env = {key: value for key, value in os.environ.items() if key != "AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE"}
+    if setting is not None:
+        env["AIRFLOW__OPERATORS__DEFAULT_DEFERRABLE"] = setting
+    probe = (
+        "from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator as Delete; "
+        "print(Delete(task_id='t', campaign_id='00001', phone_numbers=['48500100201']).deferrable, "
+        "Delete(task_id='u', campaign_id='00001', phone_numbers=['48500100201'], deferrable=False).deferrable)"
+    )
+    shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
+    assert shown.stdout.split()[-2:] == [expected, "False"]
