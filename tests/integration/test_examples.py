@@ -42,6 +42,7 @@ def test_examples_import_without_errors(examples):
         "thulium_scale_out",
         "thulium_campaign_producer",
         "thulium_campaign_report",
+        "thulium_deferrable_delete",
     }
     for dag in examples.dags.values():
         assert dag.doc_md or dag.description or examples.dags[dag.dag_id].fileloc
@@ -198,3 +199,26 @@ def _asset_events(uri: str, run) -> int:
     with create_session() as session:
         (model,) = session.query(Model).filter_by(uri=uri).all()
         return session.query(Event).filter_by(**{key: model.id, "source_run_id": run.run_id}).count()
+
+
+def test_deferrable_delete_waits_for_the_call_and_then_removes_the_record(examples, thulium_sandbox):
+    from airflow_provider_thulium.sandbox import Fault
+
+    # The call ends when the retry arrives, as the system test has it.
+    thulium_sandbox.add_fault(
+        Fault(method="DELETE", after=1, action=lambda s: s.state.set_in_call("00001", "48500100203", False))
+    )
+    run = run_dag(examples.get_dag("thulium_deferrable_delete"))
+    assert task_states(run) == {"delete_in_call": "success"}
+    results = xcom(run, "delete_in_call")
+    assert results["48500100203"][0]["status"] == "REMOVED"
+    assert thulium_sandbox.state.find("00001", "48500100203") == []
+    deletes = [request for request in thulium_sandbox.requests if request.method == "DELETE"]
+    assert [request.query["phone_number[]"] for request in deletes] == [["48500100203", "48500100204"], ["48500100203"]]
+
+
+def test_deferrable_delete_reports_a_phone_still_in_a_call_and_succeeds(examples, thulium_sandbox):
+    run = run_dag(examples.get_dag("thulium_deferrable_delete"))
+    assert task_states(run) == {"delete_in_call": "success"}
+    assert xcom(run, "delete_in_call")["48500100203"][0]["status"] == "CALL_IN_PROGRESS"
+    assert xcom(run, "delete_in_call", "summary")["outcomes"].get("CALL_IN_PROGRESS") == 1

@@ -1,12 +1,12 @@
-"""Every example DAG, and a deferrable delete, in a production-shaped Airflow 3 against the sandbox.
+"""Every example DAG in a production-shaped Airflow 3 against the sandbox.
 
 PostgreSQL as the metadata database; ``airflow db migrate``; api-server, scheduler, dag-processor
 and triggerer as separate processes with the LocalExecutor; the Thulium sandbox (in this process)
 as the ``thulium_default`` connection through ``AIRFLOW_CONN_THULIUM_DEFAULT``. Each DAG of
-``dags_examples/`` (found in the folder, so a new example is included) and of ``tests/system/dags/``
-is triggered with ``airflow dags trigger`` on a freshly reset sandbox; the test then reads task
-states and XComs back from PostgreSQL and compares them with the sandbox's records. A DAG scheduled
-on an asset is left to the scheduler instead, which runs it on its producer's asset event.
+``dags_examples/`` (found in the folder, so a new example is included) is triggered with
+``airflow dags trigger`` on a freshly reset sandbox; the test then reads task states and XComs back
+from PostgreSQL and compares them with the sandbox's records. A DAG scheduled on an asset is left
+to the scheduler instead, which runs it on its producer's asset event.
 
 Run it with ``make test-system``.
 """
@@ -33,8 +33,7 @@ pytestmark = pytest.mark.system
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "dags_examples"
-SYSTEM_DAGS = Path(__file__).parent / "dags"
-DEFERRABLE_DAG = "thulium_system_deferrable_delete"
+DEFERRABLE_DAG = "thulium_deferrable_delete"
 WAIT_TRIGGER = "airflow.providers.standard.triggers.temporal.DateTimeTrigger"  # Airflow 3's own time trigger
 RUN_TIMEOUT = 180.0
 
@@ -274,8 +273,8 @@ CHECKS: dict[str, Callable[[Run, ThuliumSandbox, Path], None]] = {
 
 
 def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
-    files = dag_files(EXAMPLES) + dag_files(SYSTEM_DAGS)
-    assert len(dag_files(EXAMPLES)) >= 3 and dag_files(SYSTEM_DAGS)
+    files = dag_files(EXAMPLES)
+    assert len(files) >= 3
     base = Path(tempfile.mkdtemp(prefix="thulium-system-"))
     report_dir = base / "reports"
     timings: list[str] = []
@@ -287,7 +286,7 @@ def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
                 "THULIUM_REPORT_DIR": str(report_dir),
             }
             crm = {"crm_db": EXAMPLES / "data" / "crm_leads.sql"}  # thulium_crm_sync's leads, in PostgreSQL
-            with deployment(base, extra_env, [EXAMPLES, SYSTEM_DAGS], crm) as (postgres, airflow):
+            with deployment(base, extra_env, [EXAMPLES], crm) as (postgres, airflow):
                 up = time.monotonic() - started
                 timings.append(f"PostgreSQL, db migrate, 4 Airflow processes healthy: {up:.1f} s")
                 dags_by_file = wait_until_parsed(postgres, airflow, files)
