@@ -8,7 +8,8 @@ paths to the API's semantics), ``api`` (what each endpoint does: permissions, re
 update, add), ``state`` (:class:`SandboxState` and its set-up helpers), ``records`` (campaigns,
 records, statuses, agents, filters), ``seeds`` (users, agents, demo campaigns), ``faults``
 (:class:`Fault` and how it shapes an answer), ``control`` (the ``/_sandbox/`` endpoints),
-``answers`` (JSON and error bodies), ``request_log``, ``tls``, ``describe`` (the Markdown reference),
+``interface`` (what ``handler``, ``routes`` and ``control`` use of the sandbox), ``answers`` (JSON
+and error bodies), ``request_log``, ``tls``, ``describe`` (the Markdown reference),
 ``pytest_plugin`` (the fixtures) and ``__main__`` (the CLI).
 
 >>> from airflow_provider_thulium.sandbox import ThuliumSandbox

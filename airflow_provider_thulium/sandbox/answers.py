@@ -9,34 +9,40 @@ from typing import Any
 
 
 @dataclass
-class _Answer:
+class Answer:
+    """What the server sends back: status, body, content type and headers beyond the usual ones."""
+
     status: int
     body: bytes
     content_type: str = "application/json"
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _json_answer(status: int, data: Any, request_id: str) -> _Answer:
+def json_answer(status: int, data: Any, request_id: str) -> Answer:
+    """``data`` as a compact JSON answer carrying the request's ``X-Request-Id``."""
     body = json.dumps(data, separators=(",", ":")).encode()
-    return _Answer(status, body, headers=[("X-Request-Id", request_id)])
+    return Answer(status, body, headers=[("X-Request-Id", request_id)])
 
 
-def _error_answer(status: int, message: str, request_id: str) -> _Answer:
+def error_answer(status: int, message: str, request_id: str) -> Answer:
+    """The API's error body for ``status`` and ``message`` (a 401 also asks for Basic auth)."""
     data = {"request_id": request_id, "errors": [{"message": message, "code": status}]}
-    answer = _json_answer(status, data, request_id)
+    answer = json_answer(status, data, request_id)
     if status == 401:
         answer.headers.append(("WWW-Authenticate", 'Basic realm="Thulium API"'))
     return answer
 
 
-def _phrase(status: int) -> str:
+def status_phrase(status: int) -> str:
+    """The reason phrase of an HTTP status, ``"Unknown"`` for one the standard library does not know."""
     try:
         return HTTPStatus(status).phrase
     except ValueError:
         return "Unknown"
 
 
-def _content_type_of(text: str) -> str:
+def content_type_of(text: str) -> str:
+    """The content type to serve raw ``text`` with: JSON if it parses, else HTML or plain text."""
     try:
         json.loads(text)
     except ValueError:

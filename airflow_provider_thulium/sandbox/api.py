@@ -12,16 +12,16 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from .records import (
-    _INT_RE,
+    INT_RE,
     SYSTEM_STATUSES,
     Agent,
     Campaign,
     Record,
     RecordFilter,
-    _as_optional_int,
-    _phone_key,
-    _valid_date,
-    _valid_day,
+    as_optional_int,
+    is_valid_date,
+    is_valid_day,
+    phone_key,
 )
 
 #: Permission names an API user can hold; ``None`` in a user's entry means all of them.
@@ -63,7 +63,7 @@ def _parse_days(values: Sequence[str] | None, name: str) -> str | None:
     if not values:
         return None
     value = values[-1]
-    if not _valid_day(value):
+    if not is_valid_day(value):
         raise ApiError(400, f"Invalid {name}: expected the format YYYY-MM-DD.")
     return value
 
@@ -72,7 +72,7 @@ def parse_record_filter(query: dict[str, list[str]]) -> RecordFilter:
     """The filters of ``GET outbounds/:id/records`` from its query, or a 400 :class:`ApiError`."""
     status_ids: set[int] = set()
     for value in query.get("status_id[]", ()):
-        if not _INT_RE.fullmatch(value.strip()):
+        if not INT_RE.fullmatch(value.strip()):
             raise ApiError(400, "Invalid status_id[]: expected integers.")
         status_ids.add(int(value))
     systems: set[str] = set()
@@ -97,7 +97,7 @@ def _batch_phones(body: Any) -> tuple[list[Any], list[str]]:
     items: list[Any] = body["records"]
     phones: list[str] = []
     for position, item in enumerate(items):
-        phone = _phone_key(item.get("phone_number")) if isinstance(item, dict) else None
+        phone = phone_key(item.get("phone_number")) if isinstance(item, dict) else None
         if phone is None:
             raise ApiError(400, f"records[{position}]: phone_number is required.")
         phones.append(phone)
@@ -309,7 +309,7 @@ class ApiSemantics:
             system_status = status["system_status"]
         if "dictionary_status_id" in item:
             try:
-                _as_optional_int(item["dictionary_status_id"])
+                as_optional_int(item["dictionary_status_id"])
             except ValueError:
                 return "Invalid dictionary_status_id.", None
         if "agent_login" in item:
@@ -318,7 +318,7 @@ class ApiSemantics:
                 not isinstance(agent, str) or agent not in campaign.agents or agent not in self.agents
             ):
                 return MSG_AGENT_NOT_FOUND, None
-        if item.get("next_call_date") is not None and not _valid_date(item["next_call_date"]):
+        if item.get("next_call_date") is not None and not is_valid_date(item["next_call_date"]):
             return MSG_BAD_DATE, None
         if "record_fields" in item:
             fields = item["record_fields"]
@@ -333,7 +333,7 @@ class ApiSemantics:
                 return "Invalid identifier.", None
         if "order" in item:
             try:
-                order = _as_optional_int(item["order"])
+                order = as_optional_int(item["order"])
             except ValueError:
                 return "Invalid order.", None
             if order is not None and order < 0:
@@ -468,12 +468,12 @@ def _new_record(record_id: int, phone: str, item: dict[str, Any], campaign: Camp
         record_id=record_id,
         phone_number=phone,
         status_id=campaign.default_status_id() if status_id is None else int(str(status_id).strip()),
-        dictionary_status_id=_as_optional_int(item.get("dictionary_status_id")),
+        dictionary_status_id=as_optional_int(item.get("dictionary_status_id")),
         agent_login=item.get("agent_login"),
         next_call_date=item.get("next_call_date"),
         record_fields=dict(item.get("record_fields") or {}),
         identifier=None if identifier is None else str(identifier),
-        order=_as_optional_int(item.get("order")),
+        order=as_optional_int(item.get("order")),
         create_date=created,
     )
 
@@ -482,7 +482,7 @@ def _apply_update(record: Record, item: dict[str, Any]) -> None:
     if "status_id" in item:
         record.status_id = int(str(item["status_id"]).strip())
     if "dictionary_status_id" in item:
-        record.dictionary_status_id = _as_optional_int(item["dictionary_status_id"])
+        record.dictionary_status_id = as_optional_int(item["dictionary_status_id"])
     if "agent_login" in item:
         record.agent_login = item["agent_login"]
     if "next_call_date" in item:

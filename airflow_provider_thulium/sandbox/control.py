@@ -8,13 +8,13 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .answers import _Answer, _error_answer, _json_answer
+from .answers import Answer, error_answer, json_answer
 from .faults import Fault
 
 if TYPE_CHECKING:
     from email.message import Message
 
-    from .server import ThuliumSandbox
+    from .interface import SandboxInterface
 
 _HOST_PORT_RE = re.compile(r"[0-9]{1,5}")
 
@@ -139,8 +139,8 @@ def control_refusal(headers: Message, method: str, body: bytes) -> str | None:
 
 
 def control_answer(
-    sandbox: ThuliumSandbox, headers: Message, method: str, path: str, body: bytes, request_id: str
-) -> _Answer:
+    sandbox: SandboxInterface, headers: Message, method: str, path: str, body: bytes, request_id: str
+) -> Answer:
     """The unauthenticated ``/_sandbox/`` endpoints (:data:`CONTROL_ENDPOINTS`).
 
     :param sandbox: the sandbox to show or change.
@@ -152,47 +152,47 @@ def control_answer(
     """
     refusal = control_refusal(headers, method, body)
     if refusal is not None:
-        return _error_answer(403, refusal, request_id)
+        return error_answer(403, refusal, request_id)
     state = sandbox.state
     rest = path[len("/_sandbox") :].strip("/")
     parts = [unquote(part) for part in rest.split("/")] if rest else []
     try:
         payload = json.loads(body) if body.strip() else None
     except ValueError:
-        return _error_answer(400, "Invalid JSON body.", request_id)
+        return error_answer(400, "Invalid JSON body.", request_id)
     options = payload if isinstance(payload, dict) else {}
     try:
         if parts == [] and method == "GET":
             listing = [{"method": m, "path": p, "description": d} for m, p, d in CONTROL_ENDPOINTS]
-            return _json_answer(200, listing, request_id)
+            return json_answer(200, listing, request_id)
         if parts == ["state"] and method == "GET":
-            return _json_answer(200, state.snapshot(), request_id)
+            return json_answer(200, state.snapshot(), request_id)
         if parts == ["requests"] and method == "GET":
-            return _json_answer(200, [r.to_json() for r in sandbox.requests], request_id)
+            return json_answer(200, [r.to_json() for r in sandbox.requests], request_id)
         if parts == ["requests"] and method == "DELETE":
             sandbox.clear_requests()
-            return _json_answer(200, {"cleared": True}, request_id)
+            return json_answer(200, {"cleared": True}, request_id)
         if parts == ["faults"]:
             if method == "GET":
-                return _json_answer(200, [f.to_json() for f in sandbox.faults], request_id)
+                return json_answer(200, [f.to_json() for f in sandbox.faults], request_id)
             if method == "POST":
                 items = payload if isinstance(payload, list) else [payload]
                 faults = [Fault.from_json(item) for item in items]
                 for fault in faults:
                     sandbox.add_fault(fault)
-                return _json_answer(200, {"added": len(faults)}, request_id)
+                return json_answer(200, {"added": len(faults)}, request_id)
             if method == "DELETE":
                 sandbox.clear_faults()
-                return _json_answer(200, {"cleared": True}, request_id)
+                return json_answer(200, {"cleared": True}, request_id)
         if parts == ["reset"] and method == "POST":
             seed = options.get("seed", "demo")
             sandbox.reset(seed)
-            return _json_answer(200, {"seed": seed}, request_id)
+            return json_answer(200, {"seed": seed}, request_id)
         if parts == ["clock"] and method == "POST":
             if "now" not in options:
                 raise ValueError('expected {"now": "YYYY-MM-DD hh:mm"} or {"now": null}')
             state.set_clock(options["now"])
-            return _json_answer(200, {"now": state.now(), "frozen": options["now"] is not None}, request_id)
+            return json_answer(200, {"now": state.now(), "frozen": options["now"] is not None}, request_id)
         if parts == ["campaigns"] and method == "POST":
             campaign = state.add_campaign(
                 str(options.get("id", "")),
@@ -201,7 +201,7 @@ def control_answer(
                 statuses=options.get("statuses"),
                 agents=options.get("agents"),
             )
-            return _json_answer(200, {"id": campaign.id}, request_id)
+            return json_answer(200, {"id": campaign.id}, request_id)
         if parts == ["agents"] and method == "POST":
             if not isinstance(options.get("login"), str):
                 raise ValueError('expected {"login": "...", ...}')
@@ -214,16 +214,16 @@ def control_answer(
                 campaigns=options.get("campaigns"),
                 active_in_outbound=bool(options.get("active_in_outbound", True)),
             )
-            return _json_answer(200, agent.to_json(), request_id)
+            return json_answer(200, agent.to_json(), request_id)
         if len(parts) == 3 and parts[0] == "campaigns":
             campaign_id, what = parts[1], parts[2]
             if what == "records" and method == "GET":
-                return _json_answer(200, state.records(campaign_id), request_id)
+                return json_answer(200, state.records(campaign_id), request_id)
             if what == "records" and method == "POST":
                 if not isinstance(payload, list):
                     raise ValueError("expected a JSON list of records")
                 ids = state.add_records(campaign_id, payload)
-                return _json_answer(200, {"added": len(ids), "record_ids": ids}, request_id)
+                return json_answer(200, {"added": len(ids), "record_ids": ids}, request_id)
             if what == "bulk" and method == "POST":
                 added = state.bulk_add(
                     campaign_id,
@@ -232,17 +232,17 @@ def control_answer(
                     create_date=options.get("create_date"),
                     call_date=options.get("call_date"),
                 )
-                return _json_answer(200, {"added": added}, request_id)
+                return json_answer(200, {"added": added}, request_id)
             if what == "in_call" and method == "GET":
-                return _json_answer(200, state.in_call(campaign_id), request_id)
+                return json_answer(200, state.in_call(campaign_id), request_id)
             if what == "in_call" and method == "POST":
                 phone = options.get("phone_number")
                 if not isinstance(phone, str):
                     raise ValueError('expected {"phone_number": "...", "in_call": true}')
                 matched = state.set_in_call(campaign_id, phone, bool(options.get("in_call", True)))
-                return _json_answer(200, {"matched": matched}, request_id)
+                return json_answer(200, {"matched": matched}, request_id)
     except KeyError as error:
-        return _error_answer(404, str(error.args[0] if error.args else error), request_id)
+        return error_answer(404, str(error.args[0] if error.args else error), request_id)
     except (ValueError, TypeError) as error:
-        return _error_answer(400, str(error), request_id)
-    return _error_answer(404, "Not found: GET /_sandbox/ lists the control endpoints.", request_id)
+        return error_answer(400, str(error), request_id)
+    return error_answer(404, "Not found: GET /_sandbox/ lists the control endpoints.", request_id)

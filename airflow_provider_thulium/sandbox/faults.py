@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .answers import _Answer, _content_type_of, _error_answer, _phrase
+from .answers import Answer, content_type_of, error_answer, status_phrase
 
 _FAULT_KEYS = frozenset(
     {"status", "times", "after", "method", "path", "retry_after", "delay", "drop", "apply", "body", "truncate"}
@@ -168,14 +168,14 @@ class Fault:
         return data
 
 
-def fault_answer(fault: Fault, real: Callable[..., _Answer], request_id: str) -> _Answer | None:
+def fault_answer(fault: Fault, real: Callable[..., Answer], request_id: str) -> Answer | None:
     """The answer to a request ``fault`` fired on (None: drop the connection).
 
     :param fault: the fault that fired.
     :param real: computes the real answer, applying the change unless called with ``dry_run=True``.
     :param request_id: the request's id, for the answer's ``X-Request-Id``.
     """
-    answer: _Answer | None
+    answer: Answer | None
     if fault.drop:
         if fault.apply:
             real()
@@ -183,14 +183,14 @@ def fault_answer(fault: Fault, real: Callable[..., _Answer], request_id: str) ->
     if fault.body is not None:
         if fault.apply:
             real()
-        answer = _Answer(
+        answer = Answer(
             fault.status or 200,
             fault.body.encode(),
-            _content_type_of(fault.body),
+            content_type_of(fault.body),
             [("X-Request-Id", request_id)],
         )
     elif fault.status is not None:
-        answer = _error_answer(fault.status, f"{_phrase(fault.status)} (sandbox fault).", request_id)
+        answer = error_answer(fault.status, f"{status_phrase(fault.status)} (sandbox fault).", request_id)
     else:
         answer = real(dry_run=fault.truncate and not fault.apply)
         if fault.truncate:

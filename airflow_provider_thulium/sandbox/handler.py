@@ -19,18 +19,19 @@ import threading
 import time
 import traceback
 import uuid
+from collections.abc import Callable
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
-from .answers import _Answer, _error_answer, _phrase
+from .answers import Answer, error_answer, status_phrase
 from .control import control_answer
 from .faults import Fault, fault_answer
 from .request_log import RequestLog
 from .routes import api_answer
 
 if TYPE_CHECKING:
-    from .server import ThuliumSandbox
+    from .interface import SandboxInterface
 
 #: A request line longer than this (without CRLF) is answered 414, as nginx does by default.
 MAX_REQUEST_LINE = 8192
@@ -45,17 +46,32 @@ _LINGER_SECONDS = 2.0
 _LINGER_BYTES = 64 * 1_048_576
 
 
-class _Server(ThreadingHTTPServer):
+class SandboxServer(ThreadingHTTPServer):
+    """The threaded HTTP(S) server of one sandbox, which can close its kept-alive connections.
+
+    :param address: ``(host, port)`` to listen on; a host with ``:`` is IPv6.
+    :param sandbox: what requests read and change (see :class:`~.interface.SandboxInterface`).
+    :param ssl_context: serve TLS with this context, or plain HTTP with None.
+    :param log_request: called with every request but the control ones, to count and log it.
+    :param pick_fault: called with an ``/api/`` request's method and path; returns the fault that
+        fires on it (counted as fired), or None.
+    """
+
     daemon_threads = True
     allow_reuse_address = True
 
     def __init__(
         self,
         address: tuple[str, int],
-        sandbox: ThuliumSandbox,
+        sandbox: SandboxInterface,
         ssl_context: ssl.SSLContext | None,
+        *,
+        log_request: Callable[[RequestLog], None],
+        pick_fault: Callable[[str, str], Fault | None],
     ) -> None:
         self.sandbox = sandbox
+        self.log_request = log_request
+        self.pick_fault = pick_fault
         self.ssl_context = ssl_context
         self.connections: set[socket.socket] = set()
         self.connections_lock = threading.Lock()
@@ -110,10 +126,14 @@ class _Handler(BaseHTTPRequestHandler):
     timeout = 120.0
 
     @property
-    def sandbox(self) -> ThuliumSandbox:
+    def _sandbox_server(self) -> SandboxServer:
         server = self.server
-        assert isinstance(server, _Server)
-        return server.sandbox
+        assert isinstance(server, SandboxServer)
+        return server
+
+    @property
+    def sandbox(self) -> SandboxInterface:
+        return self._sandbox_server.sandbox
 
     def setup(self) -> None:
         super().setup()
@@ -126,7 +146,7 @@ class _Handler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer protocol errors found by http.server with the API's error body, then close."""
         self.close_connection = True
-        self._send(_error_answer(code, message or _phrase(code), uuid.uuid4().hex))
+        self._send(error_answer(code, message or status_phrase(code), uuid.uuid4().hex))
 
     # ----------------------------------------------------------------- request reading
 
@@ -169,7 +189,7 @@ class _Handler(BaseHTTPRequestHandler):
         split = urlsplit(target)
         self.close_connection = True
         request_id = uuid.uuid4().hex
-        self.sandbox._record(
+        self._sandbox_server.log_request(
             RequestLog(
                 method=method,
                 path=split.path,
@@ -180,7 +200,7 @@ class _Handler(BaseHTTPRequestHandler):
                 body_bytes=0,
             )
         )
-        self._send(_error_answer(414, "Request-URI Too Large.", request_id))
+        self._send(error_answer(414, "Request-URI Too Large.", request_id))
         self._linger()
 
     def _linger(self) -> None:
@@ -220,7 +240,8 @@ class _Handler(BaseHTTPRequestHandler):
     # ----------------------------------------------------------------- request serving
 
     def _serve(self, line_bytes: int) -> None:
-        sandbox = self.sandbox
+        server = self._sandbox_server
+        sandbox = server.sandbox
         method = self.command
         split = urlsplit(self.path)
         path = split.path
@@ -229,7 +250,7 @@ class _Handler(BaseHTTPRequestHandler):
         request_id = uuid.uuid4().hex
 
         def log(status: int, body: bytes = b"", declared: int = 0) -> None:
-            sandbox._record(
+            server.log_request(
                 RequestLog(method, path, query, login, status, line_bytes, declared, body),
             )
 
@@ -239,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             if not control:
                 log(411)
-            self._send(_error_answer(411, "Length Required.", request_id))
+            self._send(error_answer(411, "Length Required.", request_id))
             self._linger()
             return
         try:
@@ -250,13 +271,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             if not control:
                 log(400)
-            self._send(_error_answer(400, "Invalid Content-Length.", request_id))
+            self._send(error_answer(400, "Invalid Content-Length.", request_id))
             return
         if declared > MAX_BODY:
             self.close_connection = True
             if not control:
                 log(413, declared=declared)
-            self._send(_error_answer(413, "Request Entity Too Large.", request_id))
+            self._send(error_answer(413, "Request Entity Too Large.", request_id))
             self._linger()
             return
         body = self.rfile.read(declared) if declared else b""
@@ -269,8 +290,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
 
         is_api = path.startswith("/api/")
-        fault = sandbox._pick_fault(method, path) if is_api else None
-        answer: _Answer | None
+        fault = server.pick_fault(method, path) if is_api else None
+        answer: Answer | None
         try:
             if fault is not None and fault.action is not None:
                 fault.action(sandbox)
@@ -278,7 +299,7 @@ class _Handler(BaseHTTPRequestHandler):
         except Exception:
             # A bug in the sandbox or in a test's fault action: show it, answer like a server would.
             traceback.print_exc()
-            answer = _error_answer(500, "Internal sandbox error.", request_id)
+            answer = error_answer(500, "Internal sandbox error.", request_id)
 
         pause = (sandbox.latency if is_api else 0.0) + (fault.delay if fault is not None else 0.0)
         if pause > 0:
@@ -301,17 +322,17 @@ class _Handler(BaseHTTPRequestHandler):
         body: bytes,
         request_id: str,
         fault: Fault | None,
-    ) -> _Answer | None:
-        def real(dry_run: bool = False) -> _Answer:
+    ) -> Answer | None:
+        def real(dry_run: bool = False) -> Answer:
             return api_answer(self.sandbox, method, path, query, login, password, body, request_id, dry_run)
 
         if fault is None:
             return real()
         return fault_answer(fault, real, request_id)
 
-    def _send(self, answer: _Answer) -> None:
+    def _send(self, answer: Answer) -> None:
         lines = [
-            f"HTTP/1.1 {answer.status} {_phrase(answer.status)}",
+            f"HTTP/1.1 {answer.status} {status_phrase(answer.status)}",
             f"Server: {self.server_version}",
             f"Date: {self.date_time_string()}",
             f"Content-Type: {answer.content_type}",

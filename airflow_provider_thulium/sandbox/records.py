@@ -45,7 +45,8 @@ DEFAULT_STATUSES: tuple[tuple[str, str, str, int | None], ...] = (
 # client bug cannot hide behind shared code (a wrong definition shared by both sides would pass
 # every test).
 
-_RECORD_KEYS = frozenset(
+#: The keys of a record (the fields of :class:`Record`), as the API and the set-up helpers name them.
+RECORD_KEYS = frozenset(
     {
         "record_id",
         "phone_number",
@@ -69,7 +70,8 @@ DATE_FORMAT = "%Y-%m-%d %H:%M"
 DAY_FORMAT = "%Y-%m-%d"
 _DATE_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}")
 _DAY_RE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
-_INT_RE = re.compile(r"-?[0-9]+")
+#: An integer written as a string, e.g. a status id.
+INT_RE = re.compile(r"-?[0-9]+")
 
 
 @dataclass(slots=True)
@@ -339,19 +341,21 @@ def _discard(index: dict[str, set[int]], key: str, record_id: int) -> None:
         del index[key]
 
 
-def _as_optional_int(value: Any) -> int | None:
+def as_optional_int(value: Any) -> int | None:
+    """``value`` (None, an int or a string of digits) as an int or None; ``ValueError`` for anything else."""
     if value is None:
         return None
     if isinstance(value, bool):
         raise ValueError(value)
     if isinstance(value, int):
         return value
-    if isinstance(value, str) and _INT_RE.fullmatch(value.strip()):
+    if isinstance(value, str) and INT_RE.fullmatch(value.strip()):
         return int(value)
     raise ValueError(value)
 
 
-def _valid_date(value: Any) -> bool:
+def is_valid_date(value: Any) -> bool:
+    """Whether ``value`` is a date-time that exists, as a string in :data:`DATE_FORMAT`."""
     if not isinstance(value, str) or not _DATE_RE.fullmatch(value):
         return False
     try:
@@ -361,7 +365,8 @@ def _valid_date(value: Any) -> bool:
     return True
 
 
-def _valid_day(value: str) -> bool:
+def is_valid_day(value: str) -> bool:
+    """Whether ``value`` is a day that exists, in :data:`DAY_FORMAT`."""
     if not _DAY_RE.fullmatch(value):
         return False
     try:
@@ -371,7 +376,7 @@ def _valid_day(value: str) -> bool:
     return True
 
 
-def _phone_key(value: Any) -> str | None:
+def phone_key(value: Any) -> str | None:
     """The phone number of a request record as a string, or None when it is not a number."""
     if isinstance(value, bool):
         return None
@@ -382,16 +387,16 @@ def _phone_key(value: Any) -> str | None:
     return None
 
 
-def _as_date(value: datetime | str, what: str) -> str:
+def as_date(value: datetime | str, what: str) -> str:
     """A date-time given as datetime or ``YYYY-MM-DD hh:mm`` string, as the API's string."""
     if isinstance(value, datetime):
         return value.strftime(DATE_FORMAT)
-    if not _valid_date(value):
+    if not is_valid_date(value):
         raise ValueError(f"{what} must be a datetime or a 'YYYY-MM-DD hh:mm' string, got {value!r}")
     return value
 
 
-def _checked_statuses(statuses: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+def checked_statuses(statuses: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
     """Statuses given in the API's shape, checked and copied (``status_id`` as a string)."""
     checked: list[dict[str, Any]] = []
     seen: set[str] = set()
@@ -399,7 +404,7 @@ def _checked_statuses(statuses: Iterable[dict[str, Any]]) -> list[dict[str, Any]
         if not isinstance(status, dict) or status.get("system_status") not in SYSTEM_STATUSES:
             raise ValueError(f"a status needs a system_status out of {SYSTEM_STATUSES}, got {status!r}")
         sid = str(status.get("status_id", "")).strip()
-        if not _INT_RE.fullmatch(sid) or sid in seen:
+        if not INT_RE.fullmatch(sid) or sid in seen:
             raise ValueError(f"a status needs a status_id that is an integer and unique, got {status!r}")
         seen.add(sid)
         dictionary = status.get("dictionary_status_id")

@@ -9,7 +9,7 @@ import json
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote
 
-from .answers import _Answer, _error_answer, _json_answer
+from .answers import Answer, error_answer, json_answer
 from .api import (
     DEFAULT_PAGE_LIMIT,
     ApiError,
@@ -17,7 +17,7 @@ from .api import (
 )
 
 if TYPE_CHECKING:
-    from .server import ThuliumSandbox
+    from .interface import SandboxInterface
 
 
 def _flag(query: dict[str, list[str]], name: str) -> bool:
@@ -45,7 +45,7 @@ def _int_param(query: dict[str, list[str]], name: str, default: int) -> int:
 
 
 def api_answer(
-    sandbox: ThuliumSandbox,
+    sandbox: SandboxInterface,
     method: str,
     path: str,
     query: dict[str, list[str]],
@@ -54,7 +54,7 @@ def api_answer(
     body: bytes,
     request_id: str,
     dry_run: bool,
-) -> _Answer:
+) -> Answer:
     """The answer to an ``/api/`` request, computed by the state's API semantics.
 
     :param sandbox: the sandbox whose state answers.
@@ -76,21 +76,21 @@ def api_answer(
         parts = [unquote(p) for p in path[len("/api/") :].strip("/").split("/")]
         if method == "GET" and parts == ["outbounds"]:
             state.require(login, "outbounds.list")
-            return _json_answer(200, state.api_list_campaigns(), request_id)
+            return json_answer(200, state.api_list_campaigns(), request_id)
         if method == "GET" and len(parts) == 3 and parts[0] == "outbounds":
             campaign_id, what = parts[1], parts[2]
             if what == "statuses":
                 state.require(login, "records.read")
-                return _json_answer(200, state.api_statuses(campaign_id), request_id)
+                return json_answer(200, state.api_statuses(campaign_id), request_id)
             if what == "records":
                 state.require(login, "records.read")
                 limit = _int_param(query, "limit", DEFAULT_PAGE_LIMIT)
                 offset = _int_param(query, "offset", 0)
                 wanted = parse_record_filter(query)
-                return _json_answer(200, state.api_page(campaign_id, limit, offset, wanted), request_id)
+                return json_answer(200, state.api_page(campaign_id, limit, offset, wanted), request_id)
             if what == "agents":
                 state.require(login, "agents.read")
-                return _json_answer(200, state.api_agents(campaign_id), request_id)
+                return json_answer(200, state.api_agents(campaign_id), request_id)
         if len(parts) == 4 and parts[:2] == ["batch", "outbounds"] and parts[3] == "records":
             campaign_id = parts[2]
             if method == "DELETE":
@@ -100,7 +100,7 @@ def api_answer(
                     raise ApiError(400, "The parameter phone_number[] is required.")
                 additional = _flag(query, "search_in_additional_numbers")
                 result: Any = state.api_delete(campaign_id, phones, additional, dry_run)
-                return _json_answer(sandbox.batch_status, result, request_id)
+                return json_answer(sandbox.batch_status, result, request_id)
             if method == "PUT":
                 state.require(login, "records.update")
                 additional = _flag(query, "search_in_additional_numbers")
@@ -109,7 +109,7 @@ def api_answer(
                 except ValueError:
                     raise ApiError(400, "Invalid JSON body.") from None
                 result = state.api_update(campaign_id, payload, additional, dry_run)
-                return _json_answer(sandbox.batch_status, result, request_id)
+                return json_answer(sandbox.batch_status, result, request_id)
             if method == "POST":
                 state.require(login, "records.add")
                 try:
@@ -117,7 +117,7 @@ def api_answer(
                 except ValueError:
                     raise ApiError(400, "Invalid JSON body.") from None
                 result = state.api_add(campaign_id, payload, dry_run)
-                return _json_answer(sandbox.batch_status, result, request_id)
+                return json_answer(sandbox.batch_status, result, request_id)
         raise ApiError(404, "Not found.")
     except ApiError as error:
-        return _error_answer(error.status, error.message, request_id)
+        return error_answer(error.status, error.message, request_id)

@@ -36,8 +36,9 @@ DEFAULT_AGENTS: tuple[tuple[str, str, str, int, bool], ...] = (
     ("k.kowalski", "Krzysztof Kowalski", "104", 1023, False),
 )
 
-# The first record id is arbitrary; starting above 1 makes ids easy to tell apart from counts.
-_FIRST_RECORD_ID = 1001
+#: The id of the first record a fresh state adds. Arbitrary: starting above 1 makes ids easy to tell
+#: apart from counts.
+FIRST_RECORD_ID = 1001
 
 
 #: The demo data set (``seed="demo"``), as ``(campaign id, name, fields, statuses, agents, records)``;

@@ -18,11 +18,11 @@ from typing import Any
 
 from .control import CONTROL_ENDPOINTS
 from .faults import Fault, retry_after_value
-from .handler import MAX_BODY, MAX_REQUEST_LINE, _Server
+from .handler import MAX_BODY, MAX_REQUEST_LINE, SandboxServer
 from .request_log import RequestLog
 from .seeds import DEFAULT_LOGIN, DEFAULT_PASSWORD
 from .state import SandboxState
-from .tls import _write_tls_files
+from .tls import write_tls_files
 
 # The names other modules and earlier versions import from here.
 __all__ = [
@@ -92,7 +92,7 @@ class ThuliumSandbox:
         self._faults: list[Fault] = []
         self._requests: list[RequestLog] = []
         self._request_count = 0
-        self._server: _Server | None = None
+        self._server: SandboxServer | None = None
         self._thread: threading.Thread | None = None
         self._tls_dir: str | None = None
         self._ca_bundle: str | None = None
@@ -106,12 +106,14 @@ class ThuliumSandbox:
         context: ssl.SSLContext | None = None
         if self.tls:
             self._tls_dir = tempfile.mkdtemp(prefix="thulium-sandbox-tls-")
-            ca_path, cert_path, key_path = _write_tls_files(self._tls_dir, self.host)
+            ca_path, cert_path, key_path = write_tls_files(self._tls_dir, self.host)
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.load_cert_chain(cert_path, key_path)
             self._ca_bundle = ca_path
         try:
-            server = _Server((self.host, self._port), self, context)
+            server = SandboxServer(
+                (self.host, self._port), self, context, log_request=self._record, pick_fault=self._pick_fault
+            )
         except BaseException:
             if self._tls_dir is not None:
                 shutil.rmtree(self._tls_dir, ignore_errors=True)

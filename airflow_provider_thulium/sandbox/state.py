@@ -4,7 +4,7 @@ Everything here is plain Python with no I/O: the HTTP layer in :mod:`.handler` p
 calls :class:`SandboxState`, which answers with JSON-able data or raises :class:`ApiError`. One
 re-entrant lock guards the whole state, so the threaded server can call it from any thread. What the
 state is made of lives in :mod:`.records`, the seeds in :mod:`.seeds`, what each API endpoint does
-in :mod:`.api`; their public names are importable from here as well.
+in :mod:`.api`; the names earlier versions offered here (``__all__``) are importable from here still.
 """
 
 from __future__ import annotations
@@ -35,29 +35,29 @@ from .api import (
     parse_record_filter,
 )
 from .records import (
-    _INT_RE,
-    _RECORD_KEYS,
     DATE_FORMAT,
     DAY_FORMAT,
     DEFAULT_STATUSES,
+    INT_RE,
+    RECORD_KEYS,
     SYSTEM_STATUSES,
     Agent,
     Campaign,
     Record,
     RecordFilter,
-    _as_date,
-    _as_optional_int,
-    _checked_statuses,
-    _phone_key,
+    as_date,
+    as_optional_int,
+    checked_statuses,
     default_statuses,
+    phone_key,
     statuses_from,
 )
 from .seeds import (
-    _FIRST_RECORD_ID,
     DEFAULT_AGENTS,
     DEFAULT_LOGIN,
     DEFAULT_PASSWORD,
     DEMO_CAMPAIGNS,
+    FIRST_RECORD_ID,
     LIMITED_LOGIN,
     LIMITED_PASSWORD,
     LIMITED_PERMISSIONS,
@@ -120,7 +120,7 @@ class SandboxState(ApiSemantics):
         self.users: dict[str, tuple[str, frozenset[str] | None]] = {}
         self.agents: dict[str, Agent] = {}
         self.campaigns: dict[str, Campaign] = {}
-        self._next_record_id = _FIRST_RECORD_ID
+        self._next_record_id = FIRST_RECORD_ID
         self._clock: Callable[[], datetime] = datetime.now
         #: Whether ``GET outbounds/:id/records`` shows ``record_fields``: the vendor's documented answer
         #: does not (docs/thulium-api.md, "Paged records"); a setting, so both answers can be served.
@@ -148,7 +148,7 @@ class SandboxState(ApiSemantics):
                 for login, name, number, agent_id, active in DEFAULT_AGENTS
             }
             self.campaigns = {}
-            self._next_record_id = _FIRST_RECORD_ID
+            self._next_record_id = FIRST_RECORD_ID
             if seed == "demo":
                 self.seed_demo()
 
@@ -207,7 +207,7 @@ class SandboxState(ApiSemantics):
                 id=campaign_id,
                 name=name,
                 fields=set(fields),
-                statuses=_checked_statuses(statuses) if statuses is not None else default_statuses(),
+                statuses=checked_statuses(statuses) if statuses is not None else default_statuses(),
                 agents=members,
             )
             self.campaigns[campaign_id] = campaign
@@ -271,8 +271,8 @@ class SandboxState(ApiSemantics):
         :param create_date: every record's creation date (a datetime or ``YYYY-MM-DD hh:mm``).
         :param call_date: every record's last call date.
         """
-        created = self.now() if create_date is None else _as_date(create_date, "create_date")
-        called = None if call_date is None else _as_date(call_date, "call_date")
+        created = self.now() if create_date is None else as_date(create_date, "create_date")
+        called = None if call_date is None else as_date(call_date, "call_date")
         with self.lock:
             campaign = self._campaign(campaign_id)
             status = campaign.default_status_id() if status_id is None else int(status_id)
@@ -380,7 +380,7 @@ class SandboxState(ApiSemantics):
             if status_id is None:
                 status_id = max((int(s["status_id"]) for s in campaign.statuses), default=0) + 1
             sid = str(status_id)
-            if not _INT_RE.fullmatch(sid) or campaign.status(sid) is not None:
+            if not INT_RE.fullmatch(sid) or campaign.status(sid) is not None:
                 raise ValueError(f"status id {sid!r} is not an integer or already exists in campaign {campaign_id}")
             campaign.statuses.append(
                 {
@@ -423,9 +423,9 @@ class SandboxState(ApiSemantics):
         :param changes: the fields to set, by the names of :class:`Record` (not the numbers or the id).
         """
         fixed = {"record_id", "phone_number", "additional_numbers"}
-        unknown = set(changes) - (_RECORD_KEYS - fixed)
+        unknown = set(changes) - (RECORD_KEYS - fixed)
         if unknown:
-            raise ValueError(f"cannot set {sorted(unknown)} (settable: {sorted(_RECORD_KEYS - fixed)})")
+            raise ValueError(f"cannot set {sorted(unknown)} (settable: {sorted(RECORD_KEYS - fixed)})")
         with self.lock:
             campaign = self._campaign(campaign_id)
             record = campaign.records.get(record_id)
@@ -433,7 +433,7 @@ class SandboxState(ApiSemantics):
                 raise KeyError(f"no record {record_id} in campaign {campaign_id!r}")
             for key in ("create_date", "call_date", "next_call_date"):
                 if changes.get(key) is not None:
-                    changes[key] = _as_date(changes[key], key)
+                    changes[key] = as_date(changes[key], key)
             for key, value in changes.items():
                 setattr(record, key, value)
             campaign.version += 1
@@ -447,7 +447,7 @@ class SandboxState(ApiSemantics):
         if now is None:
             clock: Callable[[], datetime] = datetime.now
         else:
-            frozen = datetime.strptime(_as_date(now, "now"), DATE_FORMAT)
+            frozen = datetime.strptime(as_date(now, "now"), DATE_FORMAT)
 
             def clock() -> datetime:
                 return frozen
@@ -538,10 +538,10 @@ class SandboxState(ApiSemantics):
         return rid
 
     def _record_from_dict(self, campaign: Campaign, data: dict[str, Any]) -> Record:
-        unknown = set(data) - _RECORD_KEYS
+        unknown = set(data) - RECORD_KEYS
         if unknown:
             raise ValueError(f"unknown record keys: {sorted(unknown)}")
-        phone = _phone_key(data.get("phone_number"))
+        phone = phone_key(data.get("phone_number"))
         if phone is None:
             raise ValueError("a record needs a phone_number")
         status_id = data.get("status_id")
@@ -553,14 +553,14 @@ class SandboxState(ApiSemantics):
             phone_number=phone,
             additional_numbers=[str(n) for n in data.get("additional_numbers") or []],
             status_id=campaign.default_status_id() if status_id is None else int(status_id),
-            dictionary_status_id=_as_optional_int(data.get("dictionary_status_id")),
+            dictionary_status_id=as_optional_int(data.get("dictionary_status_id")),
             agent_login=data.get("agent_login"),
             next_call_date=data.get("next_call_date"),
             record_fields=dict(data.get("record_fields") or {}),
             in_call=bool(data.get("in_call", False)),
             identifier=None if identifier is None else str(identifier),
             order=None if order is None else int(order),
-            create_date=_as_date(data.get("create_date") or self.now(), "create_date"),
-            call_date=None if call_date is None else _as_date(call_date, "call_date"),
+            create_date=as_date(data.get("create_date") or self.now(), "create_date"),
+            call_date=None if call_date is None else as_date(call_date, "call_date"),
             last_note=str(data.get("last_note") or ""),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ipaddress
 
 
-def _write_tls_files(directory: str, host: str) -> tuple[str, str, str]:
+def write_tls_files(directory: str, host: str) -> tuple[str, str, str]:
     """Create a throwaway CA and a server certificate for loopback; returns (ca, cert, key) paths."""
     # Imported here: cryptography is only needed when a test asks for TLS.
     import datetime
