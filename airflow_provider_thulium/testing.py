@@ -26,8 +26,8 @@ from airflow_provider_thulium.version_compat import AIRFLOW_V_3_0_PLUS
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "MISSING", "__bool__": lambda self: False})()
 
 
-def _xcom_rows() -> tuple[Any, Any]:
-    """The XCom table's model, and how to read a row's value on this Airflow version."""
+def xcom_model() -> tuple[Any, Any]:
+    """The XCom table's model, and how to read a row's value, on this Airflow version (to read rows directly)."""
     if AIRFLOW_V_3_0_PLUS:
         from airflow.models.xcom import XComModel
 
@@ -133,7 +133,7 @@ def xcoms(dag_run: Any, key: str = "return_value") -> dict[str, Any]:
     """
     from airflow.utils.session import create_session
 
-    model, value_of = _xcom_rows()
+    model, value_of = xcom_model()
     with create_session() as session:
         rows = session.query(model).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id, key=key).all()
         return {

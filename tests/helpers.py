@@ -78,9 +78,9 @@ def xcom_rows(dag_run: Any) -> list[tuple[str, int, str]]:
     """Every XCom row of the run as (task_id, map_index, key), read from the metadata database."""
     from airflow.utils.session import create_session
 
-    from airflow_provider_thulium.testing import _xcom_rows
+    from airflow_provider_thulium.testing import xcom_model
 
-    model, _ = _xcom_rows()
+    model, _ = xcom_model()
     with create_session() as session:
         rows = session.query(model).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
         return sorted((row.task_id, row.map_index, row.key) for row in rows)
