@@ -52,9 +52,6 @@ class RecordResults:
     in a call that are tried again, records an upsert edits): counts and failed phones are kept,
     the entries not.
 
-    The run says what it is doing through :meth:`note_sent`, :meth:`add_batch`, :meth:`send_ended`,
-    :meth:`input_sent`, :meth:`forget`, :meth:`interrupted` and :meth:`finish`.
-
     :param operation: the call.
     :param campaign_id: the campaign, for warnings and the summary.
     :param phones: every input phone, in input order (each once).
