@@ -1,6 +1,7 @@
 """The records calls as values, their batches, and how batches are sent.
 
-Internal: the client and the runs use these.
+Internal: the client, the runs and the sync use these; :class:`CheckedCall` is public as
+``airflow_provider_thulium.client.CheckedCall``.
 
 Where things live:
 
@@ -9,11 +10,13 @@ Where things live:
 - ``batching``: input cut into requests under the request-line and body limits; :class:`Batch`,
   :class:`BatchResult` and the JSON encoding.
 - ``sending``: batches on a bounded thread pool, results in input order, a 413/414 answer halved.
+- ``checked``: :class:`CheckedCall`, a call whose input passed every check: ready to send.
 """
 
 from __future__ import annotations
 
 from airflow_provider_thulium.calls.batching import Batch, BatchResult, encode_lines
+from airflow_provider_thulium.calls.checked import CheckedCall
 from airflow_provider_thulium.calls.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
 from airflow_provider_thulium.calls.sending import OnSend, stream_batches
 
@@ -24,6 +27,7 @@ __all__ = [
     "UPDATE",
     "Batch",
     "BatchResult",
+    "CheckedCall",
     "OnSend",
     "Operation",
     "encode_lines",

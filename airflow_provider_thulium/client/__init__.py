@@ -2,15 +2,27 @@
 
 Public: :class:`ThuliumClient` (scripts and tests build one with ``ThuliumClient.for_host``;
 :class:`~airflow_provider_thulium.hooks.thulium.ThuliumHook` builds one from a connection) and
-:class:`CheckedCall`.
+:class:`CheckedCall`. Internal: :class:`InputChecker` and :class:`RunFactory`, which the client builds.
 
 Where things live:
 
-- ``facade``: :class:`ThuliumClient`, the one object callers hold.
+- ``facade``: :class:`ThuliumClient`, the one object callers hold: the account's reads, and the
+  records and sync calls, each handed to the part below whose job it is.
+- ``checker``: :class:`InputChecker`, a call's input checked in full before its first request
+  (status names resolved, agent logins checked, the connection prepared), and how phones compare
+  with the campaign's spelling.
+- ``runs``: :class:`RunFactory`, the runs of checked calls and of sync plans, built with all they
+  need, and the stream of a call's batches.
+
+:class:`CheckedCall` lives in :mod:`airflow_provider_thulium.calls.checked`; the sync's planner in
+:mod:`airflow_provider_thulium.sync.planner`.
 """
 
 from __future__ import annotations
 
-from airflow_provider_thulium.client.facade import CheckedCall, ThuliumClient
+from airflow_provider_thulium.calls.checked import CheckedCall
+from airflow_provider_thulium.client.checker import InputChecker
+from airflow_provider_thulium.client.facade import ThuliumClient
+from airflow_provider_thulium.client.runs import RunFactory
 
-__all__ = ["CheckedCall", "ThuliumClient"]
+__all__ = ["CheckedCall", "InputChecker", "RunFactory", "ThuliumClient"]

@@ -1,32 +1,31 @@
 """ThuliumClient: the Thulium API as Python calls, without Airflow.
 
-It owns the transport (session, retries, error mapping), the records calls with their batching
-and streaming, and runs them under one outcome policy. :class:`~airflow_provider_thulium.hooks.thulium.ThuliumHook`
-builds one from an Airflow connection; scripts and tests can build one directly.
+One object per account: it owns the transport (session, retries, error mapping), reads campaigns,
+and makes the records calls, each checked in full before its first request, sent in batches and
+concluded under one outcome policy. It builds its parts and hands each call to the one whose job it
+is: an :class:`~airflow_provider_thulium.client.checker.InputChecker` for the input, a
+:class:`~airflow_provider_thulium.client.runs.RunFactory` for runs and streams, and a
+:class:`~airflow_provider_thulium.sync.planner.SyncPlanner` for sync plans. Scripts and tests build
+one with :meth:`ThuliumClient.for_host`; the Airflow hook builds one from a connection.
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
-from functools import cached_property
 from typing import Any
-from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.calls.batching import BatchResult
-from airflow_provider_thulium.calls.operations import ADD, DELETE, EDIT_EXISTING, UPDATE, Operation
-from airflow_provider_thulium.calls.sending import OnSend, stream_batches
-from airflow_provider_thulium.checks.agents import CampaignAgent, check_agent_logins, read_agents
-from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
-from airflow_provider_thulium.checks.phones import phone_sender, spelling_difference
-from airflow_provider_thulium.checks.records import (
-    normalize_campaign_id,
-    parse_flag,
-    resolve_timezone,
-)
-from airflow_provider_thulium.checks.statuses import CampaignStatus, read_statuses, resolve_status_names
+from airflow_provider_thulium.calls.checked import CheckedCall
+from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
+from airflow_provider_thulium.calls.sending import OnSend
+from airflow_provider_thulium.checks.agents import CampaignAgent, read_agents
+from airflow_provider_thulium.checks.options import parse_max_removals
+from airflow_provider_thulium.checks.records import normalize_campaign_id, parse_flag
+from airflow_provider_thulium.checks.statuses import CampaignStatus, read_statuses
+from airflow_provider_thulium.client.checker import InputChecker
+from airflow_provider_thulium.client.runs import RunFactory
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
 from airflow_provider_thulium.outcomes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.privacy import safe_server_text
@@ -36,16 +35,14 @@ from airflow_provider_thulium.results.results_file import ResultsFile
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
 from airflow_provider_thulium.sources.readers import Source
-from airflow_provider_thulium.sources.spool import Spool, SpooledPhones
 from airflow_provider_thulium.sync.plan import (
     DEFAULT_MAX_REMOVALS,
     DEFAULT_UPDATE_FIELDS,
     SyncPlan,
     SyncRun,
-    build_plan,
     check_guard,
 )
-from airflow_provider_thulium.sync.state import SyncState
+from airflow_provider_thulium.sync.planner import SyncPlanner
 from airflow_provider_thulium.transport.session import Transport
 
 
@@ -73,6 +70,11 @@ class ThuliumClient:
         self.settings = settings or ThuliumSettings()
         self.log = log or logging.getLogger(__name__)
         self.transport = Transport(base_url, login, password, self.settings, source=source, log=self.log)
+        self._checker = InputChecker(
+            self.transport, self.settings, self.get_statuses, self.get_agents, self._records_page, self.log
+        )
+        self._runs = RunFactory(self.transport, self.settings, self._checker.spelling_evidence, self.log)
+        self._planner = SyncPlanner(self._checker.check, self.read_campaign, self.log)
 
     @classmethod
     def for_host(
@@ -105,10 +107,10 @@ class ThuliumClient:
         """The account's API root, ending in ``/api/``."""
         return self.transport.base_url
 
-    @cached_property
+    @property
     def account_timezone(self) -> ZoneInfo:
         """The account's time zone (``timezone`` setting), used for aware ``next_call_date`` values."""
-        return resolve_timezone(self.settings.timezone)
+        return self._checker.account_timezone
 
     def close(self) -> None:
         """Close the session's pooled connections."""
@@ -145,7 +147,7 @@ class ThuliumClient:
         return read(answer.payload, description)
 
     def iter_records(self, campaign_id: str | int, **filters: Any) -> Iterator[dict[str, Any]]:
-        """Yield the campaign's records page by page (``GET outbounds/:id/records``); see :class:`RecordFilter`.
+        """Yield the campaign's records, 100 a page (``GET outbounds/:id/records``), in the order they were added.
 
         Memory is bounded by one page. A record already yielded in this pass (same ``record_id``,
         or same content without one) is not yielded again; when the total changed while paging, a
@@ -155,7 +157,9 @@ class ThuliumClient:
         :class:`ThuliumResponseError` naming what the server did.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
-        :param filters: the filters of :meth:`ThuliumHook.iter_records`.
+        :param filters: keyword filters, as
+            :meth:`~airflow_provider_thulium.reading.pages.RecordFilter.from_arguments` takes them:
+            ``status_ids``, ``system_statuses``, ``created_from``, ``created_to``, ``called_from``, ``called_to``.
         """
         campaign = normalize_campaign_id(campaign_id)
         # Checked here, not at the first next(): a bad filter fails where the call is made.
@@ -238,7 +242,9 @@ class ThuliumClient:
         integer) or contradicts it.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
-        :param filters: the filters of :meth:`ThuliumHook.iter_records`.
+        :param filters: keyword filters, as
+            :meth:`~airflow_provider_thulium.reading.pages.RecordFilter.from_arguments` takes them:
+            ``status_ids``, ``system_statuses``, ``created_from``, ``created_to``, ``called_from``, ``called_to``.
         """
         campaign = normalize_campaign_id(campaign_id)
         count, page = self._records_page(campaign, RecordFilter.from_arguments(**filters).query(), 1, 0)
@@ -287,12 +293,24 @@ class ThuliumClient:
         search_in_additional_numbers: bool = False,
         policy: OutcomePolicy | None = None,
     ) -> DeleteResults:
-        """Remove records by phone number; see :meth:`ThuliumHook.delete_records`.
+        """Remove records by phone number (``DELETE batch/outbounds/:id/records``).
+
+        The numbers are checked in full first, then sent in as many requests as the request-line
+        limit needs. Every record found for a number is removed; a record in a call is not
+        (``CALL_IN_PROGRESS``), and the policy may try those phones again after a delay.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
-        :param phone_numbers: the numbers, as :meth:`ThuliumHook.delete_records` takes them.
+        :param phone_numbers: the numbers (str or int), one string of them separated by commas or
+            whitespace, or a :class:`~airflow_provider_thulium.sources.readers.Source` (read once). A
+            number listed twice is sent once; written both with and without ``+`` it is refused.
         :param search_in_additional_numbers: also match records by their additional numbers.
         :param policy: what counts as success, and the tries of records in a call (default: the defaults).
+        :return: phone → list of results, in the API's shape, one key per distinct input phone; a
+            phone Thulium gave no answer about gets a client-side entry (``NO_ANSWER``, ``NOT_SENT``...).
+        :raises ThuliumValidationError: before any request, when the input is invalid.
+        :raises ThuliumError: the error that stopped the run early (credentials, unknown campaign,
+            Thulium unreachable...), or the phones' failures when the policy fails on them; its
+            ``results`` hold every phone's result.
         """
         return self.run(DELETE, campaign_id, phone_numbers, search_in_additional_numbers, policy)
 
@@ -303,12 +321,19 @@ class ThuliumClient:
         search_in_additional_numbers: bool = False,
         policy: OutcomePolicy | None = None,
     ) -> UpdateResults:
-        """Edit records; see :meth:`ThuliumHook.update_records`.
+        """Edit records (``PUT batch/outbounds/:id/records``), checked in full before the first request.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
-        :param records: the records, as :meth:`ThuliumHook.update_records` takes them.
+        :param records: dicts with ``phone_number`` and any of ``status_id``, ``dictionary_status_id``,
+            ``agent_login``, ``next_call_date`` (``YYYY-MM-DD hh:mm`` in the account's time zone, or a
+            datetime), ``record_fields``; a JSON string of such a list; or a
+            :class:`~airflow_provider_thulium.sources.readers.Source`. A phone may appear once.
         :param search_in_additional_numbers: also match records by their additional numbers.
         :param policy: what counts as success (default: the defaults).
+        :return: phone → one result, in the API's shape (``{"http_status": 204}`` on success).
+        :raises ThuliumValidationError: before any request, when the input is invalid.
+        :raises ThuliumError: the error that stopped the run early, or the phones' failures when the
+            policy fails on them; its ``results`` hold every phone's result.
         """
         return self.run(UPDATE, campaign_id, records, search_in_additional_numbers, policy)
 
@@ -318,11 +343,24 @@ class ThuliumClient:
         records: Sequence[dict[str, Any]] | str | Source,
         policy: OutcomePolicy | None = None,
     ) -> AddResults:
-        """Add records; see :meth:`ThuliumHook.add_records`.
+        """Add records (``POST batch/outbounds/:id/records``), checked in full before the first request.
+
+        Status names are resolved against the campaign's statuses and agent logins checked against
+        its agents first; with a policy for ``on_existing="update"``
+        (:meth:`~airflow_provider_thulium.runs.records_run.OutcomePolicy.for_add`), the records
+        already there are then edited.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
-        :param records: the records, as :meth:`ThuliumHook.add_records` takes them.
+        :param records: dicts with ``phone_number`` and any of ``status`` (a status's name) or
+            ``status_id``, ``dictionary_status_id``, ``identifier``, ``agent_login``,
+            ``next_call_date``, ``record_fields``, ``order``; a JSON string of such a list; or a
+            :class:`~airflow_provider_thulium.sources.readers.Source`. A phone may appear once.
         :param policy: what counts as success, and what to do with records already there (default: skip them).
+        :return: phone → one result: ``{"http_status": 201, "record_id": …, "status": "ADDED"}``,
+            ``ALREADY_EXISTS`` with the existing ``record_id``, ``FAILED`` with a ``message``.
+        :raises ThuliumValidationError: before any request, when the input is invalid.
+        :raises ThuliumError: the error that stopped the run early, or the phones' failures when the
+            policy fails on them; its ``results`` hold every phone's result.
         """
         return self.run(ADD, campaign_id, records, False, policy)
 
@@ -335,42 +373,42 @@ class ThuliumClient:
         remove_missing: object = False,
         state_path: Any = None,
     ) -> SyncPlan:
-        """Read the campaign once and plan what makes it match ``records``; sends nothing.
+        """Read the campaign once and plan what makes it match ``records``; sends nothing that writes.
 
-        See :meth:`~airflow_provider_thulium.hooks.thulium.ThuliumHook.plan_sync`.
+        Per phone (matched on its digits): ``ADD`` when the campaign lacks it, ``UPDATE`` when an
+        owned field differs or cannot be read back, ``UNCHANGED`` otherwise, ``REMOVE`` for the
+        campaign's other phones with ``remove_missing``. A desired phone held by several records is
+        left as it is and counted under ``duplicates``.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param records: the desired records, as :meth:`add_records` takes them (a source included).
-        :param update_fields: the fields the caller owns on records already in the campaign.
+        :param update_fields: the fields the caller owns on records already in the campaign
+            (``"status"`` names ``status_id``); the records' other fields are used only to add.
         :param remove_missing: plan the removal of the campaign's records whose phone is not in ``records``.
-        :param state_path: the fingerprints file of earlier syncs, or ``None``.
+        :param state_path: the fingerprints file of earlier syncs (a path or an ``ObjectStoragePath``),
+            or ``None``: owned fields the records answer does not show are compared with it.
         """
-        owned = parse_update_fields(update_fields)
-        remove = parse_flag(remove_missing, "remove_missing")
-        call = self.check(ADD, campaign_id, records, False)
-        state = None if state_path is None else SyncState.load(state_path, call.campaign_id)
-        read = self.read_campaign(call.campaign_id)
-        plan = build_plan(
-            call.campaign_id, call.items, owned, read.count, read.records, remove_missing=remove, state=state
+        return self._planner.plan(
+            campaign_id, records, update_fields=update_fields, remove_missing=remove_missing, state_path=state_path
         )
-        plan.read_requests = read.pages
-        self.log.info("sync plan for campaign %s: %s", call.campaign_id, plan.describe())
-        for note in plan.notes:
-            self.log.warning("%s", note)
-        return plan
 
-    def start_sync(self, plan: SyncPlan, policy: OutcomePolicy | None = None) -> SyncRun:
+    def start_sync(
+        self,
+        plan: SyncPlan,
+        policy: OutcomePolicy | None = None,
+        *,
+        on_interrupted: Callable[[SyncRun], None] | None = None,
+        failures_only: bool = False,
+    ) -> SyncRun:
         """A run of a plan's changes under ``policy``; nothing is sent until it applies.
 
         :param plan: the plan, from :meth:`plan_sync`.
         :param policy: what counts as success (default: the defaults).
+        :param on_interrupted: called with the run when a send is interrupted, once every phone has
+            its result (a caller that must report even a killed run reports there).
+        :param failures_only: conclude with the failed phones' entries only.
         """
-        policy = policy or OutcomePolicy()
-
-        def start(operation: Operation, phones: list[str], items: list[Any]) -> RecordsRun:
-            return self.start_run(CheckedCall(operation, plan.campaign_id, phones, items, False), policy)
-
-        return SyncRun(plan, start, policy, self.log)
+        return self._runs.start_sync(plan, policy, on_interrupted=on_interrupted, failures_only=failures_only)
 
     def sync_campaign(
         self,
@@ -384,17 +422,26 @@ class ThuliumClient:
         state_path: Any = None,
         policy: OutcomePolicy | None = None,
     ) -> dict[str, Any]:
-        """Plan, check the guard, and apply the changes; see :meth:`ThuliumHook.sync_campaign`.
+        """Make the campaign match ``records``: plan (:meth:`plan_sync`), check the guard, send only the changes.
+
+        Adds, edits and removals go through the same calls, batching and outcome policy as
+        :meth:`add_records`, :meth:`update_records` and :meth:`delete_records`.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param records: the desired records, as :meth:`add_records` takes them (a source included).
         :param update_fields: the fields the caller owns on records already in the campaign.
         :param remove_missing: remove the campaign's records whose phone is not in ``records``.
         :param max_removals: the most phones the plan may remove (each with all its records): an int, or a
-            float below 1 as a fraction of the campaign's records.
+            float below 1 as a fraction of the campaign's records. A plan removing more, or an empty
+            ``records`` for a campaign that is not empty, raises
+            :class:`~airflow_provider_thulium.exceptions.ThuliumSyncGuardError` before any write.
         :param dry_run: return the plan's entries and send nothing that writes.
-        :param state_path: the fingerprints file of earlier syncs, or ``None``.
+        :param state_path: the fingerprints file of earlier syncs, or ``None``; written when the run
+            ends, failed or not, with only what Thulium confirmed.
         :param policy: what counts as success (default: the defaults).
+        :return: phone → ``{"action": "ADD" | "UPDATE" | "REMOVE" | "UNCHANGED", "result": …}``, the result in
+            the shape of the call made (none for ``UNCHANGED``).
+        :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's entry.
         """
         limit = parse_max_removals(max_removals)
         dry = parse_flag(dry_run, "dry_run")
@@ -436,106 +483,33 @@ class ThuliumClient:
         """Check everything a call needs first: a ``ThuliumValidationError`` names a problem of the input,
         a ``ThuliumConfigurationError`` one of the connection (no login or password, a missing CA bundle).
 
+        Records that name their status cost a read of the campaign's statuses, records that assign
+        an agent one of its agents.
+
         :param operation: the call (``operations.DELETE``, ``UPDATE`` or ``ADD``).
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param raw_input: the phone numbers or records, in any form the operation reads.
         :param search_in_additional_numbers: the flag, as a bool or its text.
         """
-        campaign = normalize_campaign_id(campaign_id)
-        search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
-        phones, items = operation.parse(raw_input, self.account_timezone)
-        # Credentials, CA bundles and the like too, so a run never stops at them before sending anything.
-        self.transport.prepare()
-        if operation.names_statuses(items):
-            # Only input that names statuses costs this read: an API user may lack its permission.
-            statuses = self._statuses_for_names(campaign)
-            if isinstance(items, Spool) and isinstance(raw_input, Source):
-                source = raw_input
-                items = items.map_chunks(
-                    lambda chunk, first: resolve_status_names(chunk, statuses, campaign, source.row_names(first + 1))
-                )
-                phones = SpooledPhones(items)
-            else:
-                items = resolve_status_names(list(items), statuses, campaign)
-        if operation.names_agents(items):
-            agents = self._agents_for_check(campaign)
-            if agents is not None:
-                if isinstance(items, Spool) and isinstance(raw_input, Source):
-                    for first, chunk in items.chunks():
-                        check_agent_logins(chunk, agents, campaign, raw_input.row_names(first + 1))
-                else:
-                    check_agent_logins(items, agents, campaign)
-        return CheckedCall(operation, campaign, phones, items, search)
-
-    def _agents_for_check(self, campaign: str) -> list[CampaignAgent] | None:
-        try:
-            return self.get_agents(campaign)
-        except ThuliumPermissionError:
-            # Optional, unlike status names: the server still answers an unknown agent per phone.
-            self.log.info(
-                "records assign agents, but the API user may not list campaign %s's agents (GET outbounds/%s/agents "
-                "answered 403): their logins are not checked before sending; Thulium answers an unknown one per phone",
-                campaign,
-                campaign,
-            )
-            return None
-
-    def _statuses_for_names(self, campaign: str) -> list[CampaignStatus]:
-        try:
-            return self.get_statuses(campaign)
-        except ThuliumPermissionError as exc:
-            raise ThuliumPermissionError(
-                f"records name their status, so campaign {campaign}'s statuses must be read, but the API user may "
-                f"not list them (GET outbounds/{campaign}/statuses answered 403): grant it that permission, or give "
-                "status_id numbers instead of names",
-                status_code=exc.status_code,
-                request_id=exc.request_id,
-                api_messages=exc.api_messages,
-            ) from None
-
-    def _spelling_evidence(self, campaign: str, phones: list[str]) -> str | None:
-        """How ``phones`` (as given) are sent spelled unlike the numbers of the campaign's first page of
-        records, or ``None`` when they agree or the page cannot be read (then there is no evidence)."""
-        try:
-            _, page = self._records_page(campaign, "", PAGE_SIZE, 0)
-        except ThuliumError as exc:
-            self.log.info(
-                "%d phone(s) answered as if already done; campaign %s's records could not be read to compare how "
-                "they spell numbers (%s), so no warning about the numbers' form",
-                len(phones),
-                campaign,
-                type(exc).__name__ + (f", HTTP {exc.status_code}" if exc.status_code else ""),
-            )
-            return None
-        send_as = phone_sender(self.settings.phone_format)
-        sent = list(map(send_as, phones)) if send_as is not None else phones
-        return spelling_difference(sent, (record.get("phone_number") for record in page if isinstance(record, dict)))
+        return self._checker.check(operation, campaign_id, raw_input, search_in_additional_numbers)
 
     def start_run(
-        self, call: CheckedCall, policy: OutcomePolicy | None = None, results_file: ResultsFile | None = None
+        self,
+        call: CheckedCall,
+        policy: OutcomePolicy | None = None,
+        results_file: ResultsFile | None = None,
+        *,
+        on_interrupted: Callable[[RecordsRun], None] | None = None,
     ) -> RecordsRun:
         """A run of a checked call under ``policy``; nothing is sent until the run sends.
 
         :param call: the checked call, from :meth:`check`.
         :param policy: what counts as success (default: the defaults).
         :param results_file: where every phone's result is written as it arrives (see :class:`RecordsRun`).
+        :param on_interrupted: called with the run when a send is interrupted, once every phone has
+            its result (a caller that must report even a killed run reports there).
         """
-
-        def send(items: Collection[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
-            return self.stream(call, items, on_send=on_send)
-
-        run = RecordsRun(
-            call.operation, call.campaign_id, call.phones, send, policy or OutcomePolicy(), self.log, results_file
-        )
-        run.results.spelling_evidence = lambda phones: self._spelling_evidence(call.campaign_id, phones)
-
-        def send_edits(edits: Collection[Any], on_send: OnSend) -> Generator[BatchResult, None, None]:
-            phones = [edit["phone_number"] for edit in edits]
-            edit_call = CheckedCall(EDIT_EXISTING, call.campaign_id, phones, list(edits), False)
-            return self.stream(edit_call, on_send=on_send)
-
-        run.send_edits = send_edits
-        return run
+        return self._runs.start_run(call, policy, results_file, on_interrupted=on_interrupted)
 
     def stream(
         self, call: CheckedCall, items: Collection[Any] | None = None, on_send: OnSend | None = None
@@ -549,32 +523,7 @@ class ThuliumClient:
         :param items: the items to send (default: all the call's items).
         :param on_send: called with each batch's phones as the batch goes on the wire.
         """
-        path = f"batch/outbounds/{call.campaign_id}/records"
-        flags = "search_in_additional_numbers=true" if call.search_in_additional_numbers else ""
-        batches = call.operation.batches(
-            call.items if items is None else items,
-            path=path,
-            flags=flags,
-            settings=self.settings,
-            base_path=urlsplit(self.base_url).path,
-        )
-        return stream_batches(self.transport, call.operation.method, path, batches, on_send)
+        return self._runs.stream(call, items, on_send)
 
 
-@dataclass(frozen=True)
-class CheckedCall:
-    """A records call whose input passed every check: ready to send.
-
-    :param operation: the call.
-    :param campaign_id: the five-character campaign id.
-    :param phones: every input phone, in input order, each once.
-    :param items: what is sent: phones or normalised records (a list, or a
-        :class:`~airflow_provider_thulium.sources.spool.Spool` of a source's).
-    :param search_in_additional_numbers: the flag, as a bool.
-    """
-
-    operation: Operation
-    campaign_id: str
-    phones: Collection[str]
-    items: Collection[Any]
-    search_in_additional_numbers: bool
+__all__ = ["CheckedCall", "ThuliumClient"]

@@ -15,10 +15,11 @@ from airflow_provider_thulium import lineage
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
 from airflow_provider_thulium.checks.records import parse_flag
-from airflow_provider_thulium.client.facade import CheckedCall
+from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.outcomes import CALL_IN_PROGRESS, RunSummary
+from airflow_provider_thulium.results.deferral import DeferralState
 from airflow_provider_thulium.results.results_file import ResultsFile, results_format
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.sources.readers import Source
@@ -177,15 +178,16 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         :param event: the trigger's event (the wait carries nothing: the results so far are in XCom).
         """
         ti = context["ti"]
-        state = ti.xcom_pull(task_ids=ti.task_id, key=DEFERRED_RESULTS_KEY, map_indexes=ti.map_index)
-        if not state:
+        saved = ti.xcom_pull(task_ids=ti.task_id, key=DEFERRED_RESULTS_KEY, map_indexes=ti.map_index)
+        if not saved:
             raise ThuliumError(f"resumed from the wait, but the XCom {DEFERRED_RESULTS_KEY!r} with the results is gone")
+        state = DeferralState.from_json(saved)
         # A source is not read again: only the phones still in a call are sent from here.
-        call = self._check(resuming=list(state["results"]))
+        call = self._check(resuming=list(state.results))
         run = self._start(context, call)
         run.results.load_state(state)
         run.send(run.results.phones_with_outcome(CALL_IN_PROGRESS))
-        run.retry_calls_in_progress(self._waiter(context, run), done=state["attempt"])
+        run.retry_calls_in_progress(self._waiter(context, run), done=saved["attempt"])
         return self._conclude(context, run)
 
     def _do_render_template_fields(
@@ -220,12 +222,12 @@ class ThuliumRecordsBaseOperator(BaseOperator):
 
     def _start(self, context: Context, call: CheckedCall) -> RecordsRun:
         results_file = ResultsFile(self.results_path, self.results_conn_id) if self.results_path else None
-        run = self.hook.client.start_run(call, self.outcome_policy(), results_file)
-        # Killed, timed out or broken mid-run: still leave every phone's result behind.
-        run.on_interrupted = lambda stopped: self._push_xcoms(
-            context, stopped.results.results, stopped.results.summary(), returning=False
-        )
-        return run
+
+        def interrupted(stopped: RecordsRun) -> None:
+            # Killed, timed out or broken mid-run: still leave every phone's result behind.
+            self._push_xcoms(context, stopped.results.results, stopped.results.summary(), returning=False)
+
+        return self.hook.client.start_run(call, self.outcome_policy(), results_file, on_interrupted=interrupted)
 
     def _waiter(self, context: Context, run: RecordsRun) -> Waiter | None:
         if not self.deferrable:
@@ -234,7 +236,8 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         def defer(delay: timedelta, done: int) -> None:
             # The results so far wait in an XCom (Airflow keeps a task's XComs across a deferral):
             # in the trigger or its event they would be printed, full numbers and all, in its logs.
-            context["ti"].xcom_push(key=DEFERRED_RESULTS_KEY, value={**run.results.to_state(), "attempt": done})
+            state = run.results.to_state().to_json()
+            context["ti"].xcom_push(key=DEFERRED_RESULTS_KEY, value={**state, "attempt": done})
             self.defer(trigger=DateTimeTrigger(datetime.now(timezone.utc) + delay), method_name="execute_complete")
 
         return defer
@@ -534,16 +537,15 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
             entries, summary = plan.entries(), plan.summary(dry_run=True)
             self._write_results(entries, summary, {})
             return self._push_xcoms(context, entries, summary, returning=True)
-        run = client.start_sync(plan, self.outcome_policy())
 
         def interrupted(stopped: SyncRun) -> None:
             entries, summary = stopped.entries(), stopped.summary()
             self._write_results(entries, summary, _outcomes(stopped))
             self._push_xcoms(context, entries, summary, returning=False)
 
-        run.on_interrupted = interrupted
         # A results file holds every phone; only XCom is cut down to the failures.
-        run.failures_only = self.xcom_results == XCOM_RESULTS_FAILURES and not self.results_path
+        failures_only = self.xcom_results == XCOM_RESULTS_FAILURES and not self.results_path
+        run = client.start_sync(plan, self.outcome_policy(), on_interrupted=interrupted, failures_only=failures_only)
         run.apply()
         entries, summary, error = run.conclude()
         self._write_results(entries, summary, _outcomes(run))

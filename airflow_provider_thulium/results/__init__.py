@@ -6,13 +6,29 @@ Internal: what DAGs read of it (entries, summaries, outcome names) is typed in
 Where things live:
 
 - ``accounting``: :class:`RecordResults`, every phone's entry and outcome in a run, the summary and
-  its warnings, the batch log lines, and what a deferral carries over.
-- ``results_file``: :class:`ResultsFile`, a run's results written to ``results_path`` (JSON Lines or CSV).
+  its warnings; what a run says it is doing comes in through its methods.
+- ``batch_log``: :class:`BatchLog`, the per-batch log line (outcome counts, a few failed phones
+  masked), and :func:`outcome_counts`, the outcome counts as log-safe text.
+- ``writer``: :class:`ResultsWriter`, what of a run goes to its results file and when (each batch's
+  lines as it is answered, the phones a later try may change again at the end).
+- ``results_file``: :class:`ResultsFile`, the file at ``results_path`` (JSON Lines or CSV).
+- ``deferral``: :class:`DeferralState`, what a run's results carry across a deferral, as JSON.
 """
 
 from __future__ import annotations
 
-from airflow_provider_thulium.results.accounting import RecordResults, outcome_counts
+from airflow_provider_thulium.results.accounting import RecordResults
+from airflow_provider_thulium.results.batch_log import BatchLog, outcome_counts
+from airflow_provider_thulium.results.deferral import DeferralState
 from airflow_provider_thulium.results.results_file import ResultsFile, results_format
+from airflow_provider_thulium.results.writer import ResultsWriter
 
-__all__ = ["RecordResults", "ResultsFile", "outcome_counts", "results_format"]
+__all__ = [
+    "BatchLog",
+    "DeferralState",
+    "RecordResults",
+    "ResultsFile",
+    "ResultsWriter",
+    "outcome_counts",
+    "results_format",
+]

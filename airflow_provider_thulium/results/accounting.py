@@ -1,4 +1,4 @@
-"""Per-phone results of a run: every input phone accounted for, outcomes counted, logs masked.
+"""Per-phone results of a run: every input phone accounted for, outcomes counted, the summary.
 
 Statuses and messages are the server's own text: XCom keeps them as they came, log lines and
 error messages show them through :func:`~airflow_provider_thulium.privacy.safe_server_text`.
@@ -6,12 +6,11 @@ error messages show them through :func:`~airflow_provider_thulium.privacy.safe_s
 
 from __future__ import annotations
 
-import logging
 import operator
 import time
 from collections import Counter
 from collections.abc import Callable, Collection, Mapping, Sequence
-from itertools import islice, repeat
+from itertools import repeat
 from typing import Any, cast
 
 from airflow_provider_thulium.calls.batching import BatchResult
@@ -26,19 +25,18 @@ from airflow_provider_thulium.outcomes import (
     RunSummary,
 )
 from airflow_provider_thulium.privacy import mask_phone, safe_server_text
-from airflow_provider_thulium.results.results_file import ResultsFile
+from airflow_provider_thulium.results.batch_log import BatchLog
+from airflow_provider_thulium.results.deferral import DeferralState
+from airflow_provider_thulium.results.writer import ResultsWriter
 
-_MAX_LOGGED_FAILURES = 3
 #: A run warns when "already as wanted" outcomes (NOT_EXIST of a delete) are more than half of its
 #: phones and at least this many, or all of them: numbers the campaign stores in another form
 #: (``+48…`` against ``48…``) answer NOT_EXIST too, and count as a success.
 _MANY_ALREADY_DONE = 3
 #: How many of the "already done" phones written to a results file are kept for that warning.
 _ALREADY_DONE_SAMPLE = 100
-_MAX_LOGGED_OUTCOMES = 10
 _NOT_SENT_MESSAGE = "not sent: the run stopped before this phone"
 _MAX_FAILURE_LINES = 5
-_CHUNK = 10_000
 
 
 def _spelling(key: str) -> str:
@@ -46,28 +44,23 @@ def _spelling(key: str) -> str:
     return ("'+" if key.startswith("+") else "'") + mask_phone(key) + "'"
 
 
-def outcome_counts(counts: Mapping[str, int]) -> str:
-    """Outcomes and their counts as one log-safe text (``NOT_EXIST 2, REMOVED 10``); a server's own statuses
-    can be many and long, so the names are cut and at most ten shown."""
-    ranked = sorted(counts.items())
-    text = ", ".join(f"{safe_server_text(name, 60)} {count}" for name, count in ranked[:_MAX_LOGGED_OUTCOMES])
-    more = len(ranked) - _MAX_LOGGED_OUTCOMES
-    return text + (f" and {more} other outcome(s)" if more > 0 else "")
-
-
 class RecordResults:
     """Collects batch results into one object keyed by phone, in input order.
 
-    With a results file, each phone's result is written to it as its batch is answered and only
-    the phones a run may still change stay in memory (``held`` outcomes: records in a call that
-    are tried again, records an upsert edits): counts and failed phones are kept, the entries not.
+    With a results writer, each phone's result is written to the file as its batch is answered and
+    only the phones a run may still change stay in memory (the writer's ``held`` outcomes: records
+    in a call that are tried again, records an upsert edits): counts and failed phones are kept,
+    the entries not.
 
     :param operation: the call.
-    :param campaign_id: the campaign, for log lines.
+    :param campaign_id: the campaign, for warnings and the summary.
     :param phones: every input phone, in input order (each once).
-    :param log: where the per-batch lines go.
     :param success_outcomes: the outcomes that count as a success.
-    :param results_file: where every phone's result is written as it arrives, if anywhere.
+    :param batch_log: logs each batch's line.
+    :param writer: writes every phone's result as it arrives, if anywhere.
+    :param spelling_evidence: compares phones that mostly answered "already done" with how the
+        campaign spells its numbers: a masked sentence on a difference, ``None`` when they agree or
+        cannot be compared. Without it, such a run always warns.
     """
 
     def __init__(
@@ -75,47 +68,42 @@ class RecordResults:
         operation: Operation,
         campaign_id: str,
         phones: Collection[str],
-        log: logging.Logger | Any,
         success_outcomes: frozenset[str],
-        results_file: ResultsFile | None = None,
+        batch_log: BatchLog,
+        writer: ResultsWriter | None = None,
+        spelling_evidence: Callable[[list[str]], str | None] | None = None,
     ) -> None:
         self.operation = operation
         self.campaign_id = campaign_id
-        self.log = log
         self.success_outcomes = success_outcomes
-        self.file = results_file
-        #: Outcomes whose phones stay in memory when written to a file, for a later try (set by the run).
-        self.held: frozenset[str] = frozenset()
-        #: Whether batches of the input (not tries again) are being recorded: those are written to the file.
-        self.first_pass = True
-        #: Whether no phone of the batches now recorded has been heard of before: so while a run sends
-        #: its input once (each phone is in one batch). A batch answered alike is then stored without
-        #: a look at each phone's earlier result. Cleared (by the run, and here) once a phone may be
-        #: heard of again.
-        self.first_hearing = True
+        self._batch_log = batch_log
+        self._writer = writer
+        self._spelling_evidence = spelling_evidence
+        # Whether batches of the input (not tries again) are being recorded: those are written as they come.
+        self._first_pass = True
+        # Whether no phone of the batches now recorded has been heard of before: so while a run sends
+        # its input once (each phone is in one batch). A batch answered alike is then stored without
+        # a look at each phone's earlier result.
+        self._first_hearing = True
         self._input = phones
-        self._written = _Written(operation.already_done)
+        self._forgotten = _Forgotten(operation.already_done)
         # None marks a phone nothing has been heard about yet; finish() turns those into NOT_SENT.
-        # With a file, a phone is added when its batch is answered and removed once written.
-        self.results: dict[str, Any] = {} if results_file is not None else dict.fromkeys(phones)
+        # With a writer, a phone is added when its batch is answered and removed once written.
+        self.results: dict[str, Any] = {} if writer is not None else dict.fromkeys(phones)
         # Each phone's outcome, worked out once when its result is stored (summary, logs and the
         # failure policy all read it; 100,000 phones make that worth keeping).
         # (A copy of the phones' dict: cloned in C, several times faster than hashing the phones again.)
-        self.outcomes: dict[str, str | None] = {} if results_file is not None else self.results.copy()
+        self.outcomes: dict[str, str | None] = {} if writer is not None else self.results.copy()
         self.requests = 0
         self.retries = 0
         self.batches = 0
         self.unmatched_answers = 0
         #: Phones whose "already done" answered a retry after a lost answer (see :meth:`_mark_lost_answers`).
         self.after_lost_answer: set[str] = set()
-        #: Warnings the run adds (e.g. fields an upsert could not edit), for the summary and the log.
-        self.notes: list[str] = []
-        #: Compares phones that mostly answered "already done" with how the campaign spells its
-        #: numbers: a masked sentence on a difference, ``None`` when they agree or cannot be compared
-        #: (the client reads one page of records for it). Without it, such a run always warns.
-        self.spelling_evidence: Callable[[list[str]], str | None] | None = None
+        self._notes: list[str] = []  # warnings the run adds (e.g. fields an upsert could not edit)
         self._evidence: dict[tuple[str, ...], str | None] = {}  # asked once per run, however often summarised
-        self.stop_error: BaseException | None = None  # the error that ended the run early, if one did
+        #: The error that ended the run early, if one did.
+        self.stop_error: BaseException | None = None
         # The phones of batches on the wire and not yet recorded (added from the stream's worker
         # threads): a run stopped mid-way marks these INTERRUPTED and the others NOT_SENT.
         self._in_flight: set[str] = set()
@@ -137,9 +125,27 @@ class RecordResults:
         """Note that a batch with these phones goes on the wire (called from the stream's workers)."""
         self._in_flight.update(phones)
 
+    def send_ended(self) -> None:
+        """Note that a send of the run ended: a later one (calls in progress tried again) may hear of
+        its phones again."""
+        self._first_hearing = False
+
+    def input_sent(self) -> None:
+        """Note that the run's input was sent: later batches (tries again, an upsert's edits) are of
+        phones already written, whose lines are written again when the run ends."""
+        self._first_hearing = self._first_pass = False
+
+    def add_warning(self, warning: str) -> None:
+        """Add a warning of the run's own (e.g. fields an upsert could not edit) to the summary.
+
+        :param warning: a masked sentence.
+        """
+        self._notes.append(warning)
+
     def add_batch(self, batch: BatchResult, read_as: Operation | None = None) -> None:
         """Record one batch: Thulium's answers, or a client-side entry for each phone of a failed batch.
 
+        :param batch: the batch, as sent and answered.
         :param read_as: the call the batch was sent as, when it differs from the run's (the edits of an upsert).
         """
         self.batches += 1
@@ -165,25 +171,25 @@ class RecordResults:
                 self._mark_lost_answers(batch.phones)
                 uniform = None
         self._in_flight.difference_update(batch.phones)
-        self._log_batch(batch, "" if read_as is None else f" ({read_as.name} of existing records)", uniform)
-        if self.file is not None and self.first_pass:
+        label = "" if read_as is None else f" ({read_as.name} of existing records)"
+        self._batch_log.batch(self.batches, batch, self.outcomes, self._failed, label, uniform)
+        if self._writer is not None and self._first_pass:
             self._write(batch.phones)
 
     def _write(self, phones: Sequence[str]) -> None:
         """Write answered phones to the file, in input order; forget those no later try changes."""
-        assert self.file is not None
-        results, outcomes, written, success = self.results, self.outcomes, self._written, self.success_outcomes
+        assert self._writer is not None
+        results, outcomes, forgotten, failed = self.results, self.outcomes, self._forgotten, self._failed
         lines = [(phone, results[phone], outcomes[phone] or NOT_SENT) for phone in phones]
-        self.file.add([(phone, entry, outcome, not self._failed(phone, outcome)) for phone, entry, outcome in lines])
-        for phone, entry, outcome in lines:
-            if outcome not in self.held:
-                del results[phone], outcomes[phone]
-                if outcome not in success or outcome in written.tracked:
-                    written.count(phone, entry, outcome, self, not self._failed(phone, outcome))
-                else:
-                    written.outcomes[outcome] += 1
-                    written.phones_counted += 1
-        written.phones += len(phones)
+        let_go = self._writer.add([(phone, entry, name, not failed(phone, name)) for phone, entry, name in lines])
+        success, tracked = self.success_outcomes, forgotten.tracked
+        for phone, entry, outcome, succeeded in let_go:
+            del results[phone], outcomes[phone]
+            if outcome not in success or outcome in tracked:
+                forgotten.count(phone, entry, outcome, succeeded)
+            else:
+                forgotten.outcomes[outcome] += 1
+                forgotten.phones += 1
 
     def _add_answer(self, batch: BatchResult, operation: Operation) -> str | None:
         """Record a batch's answer; return the outcome every phone of the batch got, if they all got one alike."""
@@ -194,7 +200,7 @@ class RecordResults:
         if expected.issuperset(answer):  # keyed by the numbers as sent: by far the common case
             uniform = operation.read_uniform(answer.values())
             if uniform is not None and (
-                self.first_hearing or all(map(operator.is_, map(results.get, answer), repeat(None)))
+                self._first_hearing or all(map(operator.is_, map(results.get, answer), repeat(None)))
             ):
                 # Every phone answered alike and first heard of now: recorded without a step per phone.
                 results.update(answer)
@@ -274,14 +280,42 @@ class RecordResults:
         self.outcomes[phone] = self.operation.outcome(entry)
 
     def forget(self, phones: Sequence[str]) -> None:
-        """Mark phones as not yet answered, before they are sent again as another call (an upsert's edits)."""
-        self.first_hearing = False
+        """Mark phones as not yet answered, before they are sent again as another call (an upsert's edits).
+
+        :param phones: the phones sent again.
+        """
+        self._first_hearing = False
         for phone in phones:
             self.results[phone] = self.outcomes[phone] = None
 
+    def add_fields(self, fields: Mapping[str, Mapping[str, Any]]) -> None:
+        """Put keys back on phones' entries, under the entries' own: what an add's answer said about a
+        record, kept on the entry of its edit.
+
+        :param fields: phone → the keys and values to add (a phone whose entry is no object is left).
+        """
+        results = self.results
+        for phone, kept in fields.items():
+            entry = results[phone]
+            if isinstance(entry, dict) and kept:
+                # A copy: client-side entries (NOT_SENT, INTERRUPTED) are one object shared by many phones.
+                results[phone] = {**kept, **entry}
+
     def phones_with_outcome(self, name: str) -> list[str]:
-        """The phones whose outcome is ``name`` so far, in input order."""
+        """The phones whose outcome is ``name`` so far, in input order.
+
+        :param name: the outcome.
+        """
         return [phone for phone, result in self.outcomes.items() if result == name]
+
+    def interrupted(self, error: BaseException) -> None:
+        """Note that a send was stopped by ``error`` (a task killed or timed out included) and finish the results.
+
+        :param error: what stopped it; the summary's ``stopped_by`` names it unless an error stopped the run before.
+        """
+        if self.stop_error is None:
+            self.stop_error = error
+        self.finish(interrupted=True)
 
     def finish(self, interrupted: bool = False) -> dict[str, Any]:
         """Give every phone not yet answered a client-side entry and return the results.
@@ -290,18 +324,18 @@ class RecordResults:
             whose batch went on the wire but whose answer was not recorded is ``INTERRUPTED`` (it
             may have been applied); a phone never sent is ``NOT_SENT`` either way.
         """
-        self.first_hearing = False
+        self._first_hearing = False
         sent = self._in_flight if interrupted else set()
         not_sent = self.operation.client_entry(NOT_SENT, _NOT_SENT_MESSAGE)
         interrupted_entry = self.operation.client_entry(
             INTERRUPTED, "the run was stopped before Thulium's answer was recorded; it may have been applied"
         )
-        if self.file is not None and self._written.phones < len(self._input):
-            # The phones the run never got to, read from the input after those written, a chunk at a time
-            # (a run stopped by an error may have ended its first pass without reaching them).
-            self.first_pass = False
-            rest = islice(iter(self._input), self._written.phones, None)
-            while chunk := list(islice(rest, _CHUNK)):
+        writer = self._writer
+        if writer is not None and writer.written < len(self._input):
+            # The phones the run never got to (a run stopped by an error may have ended its first
+            # pass without reaching them).
+            self._first_pass = False
+            for chunk in writer.unwritten(self._input):
                 for phone in chunk:
                     self._store(phone, interrupted_entry if phone in sent else not_sent)
                 self._write(chunk)
@@ -309,18 +343,17 @@ class RecordResults:
         if None in set(self.outcomes.values()):
             for phone in [phone for phone, entry in self.results.items() if entry is None]:
                 self._store(phone, interrupted_entry if phone in sent else not_sent)
-        if self.file is not None:
-            self.write_file()
+        if writer is not None:
+            self._write_file(writer)
         return self.results
 
-    def write_file(self) -> None:
+    def _write_file(self, writer: ResultsWriter) -> None:
         """Write the results file as it stands (the phones kept in memory with their latest result)."""
-        assert self.file is not None
-        changed = {}
+        latest = {}
         for phone, entry in self.results.items():
             outcome = self.outcomes[phone] or NOT_SENT
-            changed[phone] = (entry, outcome, not self._failed(phone, outcome))
-        self.file.write(changed)
+            latest[phone] = (entry, outcome, not self._failed(phone, outcome))
+        writer.finish(latest)
 
     def failed_phones(self) -> list[str]:
         """Phones whose outcome is not a success, in input order (those kept for a later try last)."""
@@ -328,7 +361,7 @@ class RecordResults:
             held: list[str] = []  # the common end of a run, told in C
         else:
             held = [phone for phone, result in self.outcomes.items() if self._failed(phone, result)]
-        return self._written.failed + held if self._written.failed else held
+        return self._forgotten.failed + held if self._forgotten.failed else held
 
     def _failed(self, phone: str, name: str | None) -> bool:
         if name in self.success_outcomes:
@@ -339,11 +372,11 @@ class RecordResults:
         """Counts per outcome, the failed phones, requests, retries and duration."""
         read: Counter[str | None] = Counter(self.outcomes.values())
         unanswered = read.pop(None, 0) + read.pop("", 0)
-        counts = cast("Counter[str]", read) + self._written.outcomes
+        counts = cast("Counter[str]", read) + self._forgotten.outcomes
         if unanswered:
             counts[NOT_SENT] += unanswered
         failed = self.failed_phones()
-        phones = len(self.results) if self.file is None else self._written.phones
+        phones = len(self.results) if self._writer is None else self._writer.written
         return {
             "operation": self.operation.name,
             "campaign_id": self.campaign_id,
@@ -364,7 +397,7 @@ class RecordResults:
 
     def warnings(self) -> list[str]:
         """Outcomes that look like a mistake rather than a normal day, as masked sentences."""
-        return self._mostly_already_done() + self._lost_answers() + self.notes
+        return self._mostly_already_done() + self._lost_answers() + self._notes
 
     def _lost_answers(self) -> list[str]:
         if not self.after_lost_answer:
@@ -381,9 +414,9 @@ class RecordResults:
         if not self.operation.warns_when_mostly_already_done:
             return []
         already_done = [phone for phone, name in self.outcomes.items() if name in self.operation.already_done]
-        written = self._written
-        count = len(already_done) + written.already_done
-        phones = len(self.outcomes) + written.phones_counted
+        forgotten = self._forgotten
+        count = len(already_done) + forgotten.already_done
+        phones = len(self.outcomes) + forgotten.phones
         if not count or count * 2 <= phones or (count < _MANY_ALREADY_DONE and count < phones):
             return []
         cause = (
@@ -391,19 +424,19 @@ class RecordResults:
             "+ or the country code)"
         )
         unless = " If they were removed before, nothing is wrong."
-        if self.spelling_evidence is not None:
+        if self._spelling_evidence is not None:
             if self.stop_error is not None:
                 return []  # the error that stopped the run is the news; no read while it is raised
-            sample = already_done + written.already_done_sample
+            sample = already_done + forgotten.already_done_sample
             key = tuple(sample)
             if key not in self._evidence:
-                self._evidence[key] = self.spelling_evidence(sample)
+                self._evidence[key] = self._spelling_evidence(sample)
             if self._evidence[key] is None:
                 return []  # spelled as the campaign spells its numbers: removed before, a normal night
             cause, unless = f"the campaign spells its numbers otherwise: {self._evidence[key]}", ""
         names = "/".join(sorted(self.operation.already_done))
-        with_plus = sum(phone.startswith("+") for phone in already_done) + written.already_done_with_plus
-        example = max(already_done + written.already_done_sample, key=len)  # a masked example that shows something
+        with_plus = sum(phone.startswith("+") for phone in already_done) + forgotten.already_done_with_plus
+        example = max(already_done + forgotten.already_done_sample, key=len)  # a masked example that shows something
         spelled = f"{with_plus} given with a leading +"
         if with_plus in (0, count):
             spelled = f"all given {'with' if with_plus else 'without'} a leading +"
@@ -415,84 +448,51 @@ class RecordResults:
         ]
 
     def failure_lines(self, limit: int = 5) -> list[str]:
-        """The first few failures as masked, readable lines (for an error message or a log)."""
-        lines = self._written.failure_lines[:limit]
+        """The first few failures as masked, readable lines (for an error message or a log).
+
+        :param limit: how many.
+        """
+        lines = self._forgotten.failure_lines[:limit]
         for phone in self.failed_phones()[len(lines) : limit]:
             lines.append(failure_line(phone, self.results.get(phone), self.outcomes.get(phone) or NOT_SENT))
         return lines
 
-    def _log_batch(self, batch: BatchResult, label: str = "", uniform: str | None = None) -> None:
-        """Log one batch's line: its outcome counts and a few of its failed phones, masked.
-
-        :param uniform: the outcome every phone of the batch got, when known: the counts without a
-            look at each phone.
-        """
-        counts: Counter[str] = Counter()
-        if uniform is not None:
-            counts[uniform] = len(batch.phones)
-        else:
-            for name, count in Counter(map(self.outcomes.__getitem__, batch.phones)).items():
-                counts[name or NOT_SENT] += count
-        failures: list[str] = []
-        if not self.success_outcomes.issuperset(counts):
-            for phone in batch.phones:
-                name = self.outcomes[phone] or NOT_SENT
-                if self._failed(phone, name):
-                    failures.append(f"{mask_phone(phone)} {safe_server_text(name, 60)}")
-                    if len(failures) == _MAX_LOGGED_FAILURES:
-                        break
-        self.log.info(
-            "%s batch %d%s, campaign %s: %d phone(s): %s; %d request(s), %d retries, %.2f s%s",
-            self.operation.name.upper(),
-            self.batches,
-            label,
-            self.campaign_id,
-            len(batch.phones),
-            outcome_counts(counts),
-            batch.requests,
-            batch.retries,
-            batch.seconds,
-            f"; failed e.g. {', '.join(failures)}" if failures else "",
-        )
-
-    def to_state(self) -> dict[str, Any]:
-        """The collector as JSON-able data, to carry across a deferral.
+    def to_state(self) -> DeferralState:
+        """What a deferral carries over of these results.
 
         With a results file, the file is written first and the state holds only the phones kept
         for a later try: the others are read back from the file on resuming.
         """
-        if self.file is not None:
-            self.write_file()
-        return {
-            "results": self.results,
-            "requests": self.requests,
-            "retries": self.retries,
-            "batches": self.batches,
-            "started": self.started,
-            # With a results file the marked phones' entries are in the file, not in "results".
-            "after_lost_answer": sorted(self.after_lost_answer),
-        }
+        if self._writer is not None:
+            self._write_file(self._writer)
+        return DeferralState(
+            results=self.results,
+            requests=self.requests,
+            retries=self.retries,
+            batches=self.batches,
+            started=self.started,
+            after_lost_answer=sorted(self.after_lost_answer),
+        )
 
-    def load_state(self, state: dict[str, Any]) -> None:
-        """Restore what :meth:`to_state` saved."""
-        self.first_hearing = False
-        self.results = dict(state["results"])
+    def load_state(self, state: DeferralState) -> None:
+        """Take up the results a deferred run carried over (:meth:`to_state`); the input was sent before.
+
+        :param state: what :meth:`to_state` gave, in the process that deferred.
+        """
+        self._first_hearing = self._first_pass = False
+        self.results = dict(state.results)
         self.outcomes = {
             phone: None if entry is None else self.operation.outcome(entry) for phone, entry in self.results.items()
         }
-        self.after_lost_answer = set(state.get("after_lost_answer", ())) | {
-            phone for phone, entry in self.results.items() if isinstance(entry, dict) and entry.get("after_lost_answer")
-        }
-        self.requests = state["requests"]
-        self.retries = state["retries"]
-        self.batches = state["batches"]
-        self.started = state["started"]
-        self.first_pass = False
-        if self.file is not None:
-            for phone, outcome, succeeded in self.file.resume():
+        self.after_lost_answer = set(state.after_lost_answer)
+        self.requests = state.requests
+        self.retries = state.retries
+        self.batches = state.batches
+        self.started = state.started
+        if self._writer is not None:
+            for phone, outcome, succeeded in self._writer.resume():
                 if phone not in self.results:
-                    self._written.count(phone, None, outcome, self, succeeded)
-                self._written.phones += 1
+                    self._forgotten.count(phone, None, outcome, succeeded)
 
 
 def failure_line(phone: str, entry: Any, outcome: str) -> str:
@@ -503,14 +503,13 @@ def failure_line(phone: str, entry: Any, outcome: str) -> str:
     return line + (f" ({safe_server_text(message)})" if message else "")
 
 
-class _Written:
-    """What a run keeps of the phones it wrote to its results file and forgot: counts, not entries."""
+class _Forgotten:
+    """What a run keeps of the phones it wrote to its results file and let go: counts, not entries."""
 
-    def __init__(self, tracked: frozenset[str] = frozenset()) -> None:
+    def __init__(self, already_done: frozenset[str] = frozenset()) -> None:
         #: Successful outcomes counted one by one all the same (an operation's ``already_done``).
-        self.tracked = tracked
-        self.phones = 0  # input phones written, in order (the next one to write is the input's phones-th)
-        self.phones_counted = 0  # of those, the ones forgotten (not kept for a later try)
+        self.tracked = already_done
+        self.phones = 0
         self.outcomes: Counter[str] = Counter()
         self.failed: list[str] = []
         self.failure_lines: list[str] = []
@@ -519,17 +518,15 @@ class _Written:
         #: A few of those phones: the warning's example and the evidence it compares with the campaign.
         self.already_done_sample: list[str] = []
 
-    def count(
-        self, phone: str, entry: Any, outcome: str, results: RecordResults, succeeded: bool | None = None
-    ) -> None:
-        """Count one phone written and forgotten."""
-        self.phones_counted += 1
+    def count(self, phone: str, entry: Any, outcome: str, succeeded: bool) -> None:
+        """Count one phone written and let go."""
+        self.phones += 1
         self.outcomes[outcome] += 1
-        if not (outcome in results.success_outcomes if succeeded is None else succeeded):
+        if not succeeded:
             self.failed.append(phone)
             if len(self.failure_lines) < _MAX_FAILURE_LINES:
                 self.failure_lines.append(failure_line(phone, entry, outcome))
-        if outcome in results.operation.already_done:
+        if outcome in self.tracked:
             self.already_done += 1
             self.already_done_with_plus += phone.startswith("+")
             if len(self.already_done_sample) < _ALREADY_DONE_SAMPLE:

@@ -22,8 +22,10 @@ from airflow_provider_thulium.checks.records import ADD_ONLY_FIELDS, EDITABLE_FI
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumValidationError
 from airflow_provider_thulium.outcomes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.results.accounting import RecordResults, outcome_counts
+from airflow_provider_thulium.results.accounting import RecordResults
+from airflow_provider_thulium.results.batch_log import BatchLog, outcome_counts
 from airflow_provider_thulium.results.results_file import ResultsFile
+from airflow_provider_thulium.results.writer import ResultsWriter
 
 #: What an add does with a record already in the campaign (``ALREADY_EXISTS``): count it as a
 #: success and leave it, edit it with the record's editable fields (an upsert), or count it as a failure.
@@ -100,6 +102,12 @@ class RecordsRun:
     :param log: where progress is logged.
     :param results_file: where every phone's result is written as it arrives; the results then
         keep in memory only the phones a later try may change.
+    :param send_edits: sends edits of records an add found already there (an upsert's second
+        half, when the policy asks for it).
+    :param spelling_evidence: compares phones that mostly answered "already done" with how the
+        campaign spells its numbers (see :class:`~airflow_provider_thulium.results.accounting.RecordResults`).
+    :param on_interrupted: called with the run when a send is interrupted, after every phone got its
+        result (an operator pushes its XComs there, since a failing task returns nothing).
     """
 
     def __init__(
@@ -111,26 +119,33 @@ class RecordsRun:
         policy: OutcomePolicy,
         log: logging.Logger | Any,
         results_file: ResultsFile | None = None,
+        *,
+        send_edits: Sender | None = None,
+        spelling_evidence: Callable[[list[str]], str | None] | None = None,
+        on_interrupted: Callable[[RecordsRun], None] | None = None,
     ) -> None:
         self.operation = operation
         self.policy = policy
         self.log = log
         self._send = send
-        #: Called with the run when a send is interrupted, after every phone got its result (an
-        #: operator pushes its XComs there, since a failing task returns nothing).
-        self.on_interrupted: Callable[[RecordsRun], None] | None = None
-        #: Sends edits of records an add found already there (set by the client for an upsert).
-        self.send_edits: Sender | None = None
+        self._send_edits = send_edits
+        self._on_interrupted = on_interrupted
+        success = operation.success_outcomes(policy.already_done_is_success)
+        writer = None
+        if results_file is not None:
+            # Phones a later step may change stay in memory, to be written again with their final result.
+            held = {CALL_IN_PROGRESS} if policy.call_in_progress_retries else set()
+            held |= {ALREADY_EXISTS} if policy.edit_existing else set()
+            writer = ResultsWriter(results_file, frozenset(held))
         self.results = RecordResults(
             operation,
             campaign_id,
             phones,
-            log,
-            operation.success_outcomes(policy.already_done_is_success),
-            results_file,
+            success,
+            BatchLog(operation.name, campaign_id, log, success),
+            writer,
+            spelling_evidence,
         )
-        held = {CALL_IN_PROGRESS} if policy.call_in_progress_retries else set()
-        self.results.held = frozenset(held | ({ALREADY_EXISTS} if policy.edit_existing else set()))
 
     def send(self, items: Collection[Any]) -> None:
         """Send ``items`` and record each batch.
@@ -138,20 +153,24 @@ class RecordsRun:
         On any exception (a task killed or timed out included), the results are finished before it
         propagates, so nothing is lost: phones whose request was on the wire are ``INTERRUPTED``,
         phones never sent ``NOT_SENT``, and the summary's ``stopped_by`` names the exception.
+
+        :param items: the phones or records to send.
         """
         if items:
             try:
                 self._record(self._send, items)
             finally:
-                # A later send (calls in progress tried again) may hear of these phones again.
-                self.results.first_hearing = False
+                self.results.send_ended()
 
     def send_all(self, items: Collection[Any]) -> None:
-        """Send the input, then the edits of an upsert when the policy asks for them."""
+        """Send the input, then the edits of an upsert when the policy asks for them.
+
+        :param items: the run's whole input.
+        """
         self.send(items)
-        self.results.first_pass = False
-        if self.policy.edit_existing and self.send_edits is not None:
-            self.edit_existing(items, self.send_edits)
+        self.results.input_sent()
+        if self.policy.edit_existing and self._send_edits is not None:
+            self.edit_existing(items, self._send_edits)
 
     def _record(self, send: Sender, items: Collection[Any], read_as: Operation | None = None) -> None:
         try:
@@ -160,11 +179,9 @@ class RecordsRun:
                 for batch in batches:
                     self.results.add_batch(batch, read_as)
         except BaseException as exc:
-            if self.results.stop_error is None:
-                self.results.stop_error = exc
-            self.results.finish(interrupted=True)
-            if self.on_interrupted is not None:
-                self.on_interrupted(self)
+            self.results.interrupted(exc)
+            if self._on_interrupted is not None:
+                self._on_interrupted(self)
             raise
 
     def retry_calls_in_progress(self, wait: Waiter | None = None, done: int = 0) -> None:
@@ -218,7 +235,7 @@ class RecordsRun:
                 edits.append(edit)
                 edited.append(phone)
         if add_only:
-            self.results.notes.append(
+            self.results.add_warning(
                 f"{add_only} record(s) already in campaign {self.results.campaign_id} hold "
                 f"{' or '.join(sorted(ADD_ONLY_FIELDS))}, which an edit cannot change; their other fields were edited"
             )
@@ -242,11 +259,7 @@ class RecordsRun:
             self.log.info("%d record(s) already in campaign %s: editing them", len(edits), campaign)
             self._record(send_edits, edits, read_as=EDIT_EXISTING)
         finally:
-            for phone, fields in kept.items():
-                entry = self.results.results[phone]
-                if isinstance(entry, dict) and fields:
-                    # A copy: client-side entries (NOT_SENT, INTERRUPTED) are one object shared by many phones.
-                    self.results.results[phone] = {**fields, **entry}
+            self.results.add_fields(kept)
 
     def conclude(self) -> tuple[dict[str, Any], RunSummary, ThuliumError | None]:
         """Finish the results and decide: every phone's entry, the summary, and the error to raise (or ``None``).

@@ -6,6 +6,8 @@ Where things live:
 
 - ``plan``: :class:`SyncPlan` (ADD / UPDATE / UNCHANGED / REMOVE per phone), how it is built from
   the desired records and the campaign's pages, the removal guard, and :class:`SyncRun`.
+- ``planner``: :class:`SyncPlanner`, which checks the desired records, reads the campaign once and
+  builds the plan (the client's ``plan_sync``).
 - ``state``: :class:`SyncState`, what a sync last applied per phone (``state_path``), for the fields
   the records answer does not show.
 """
@@ -20,12 +22,14 @@ from airflow_provider_thulium.sync.plan import (
     build_plan,
     check_guard,
 )
+from airflow_provider_thulium.sync.planner import SyncPlanner
 from airflow_provider_thulium.sync.state import SyncState, state_file
 
 __all__ = [
     "DEFAULT_MAX_REMOVALS",
     "DEFAULT_UPDATE_FIELDS",
     "SyncPlan",
+    "SyncPlanner",
     "SyncRun",
     "SyncState",
     "build_plan",

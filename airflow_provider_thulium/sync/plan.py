@@ -20,7 +20,7 @@ from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Opera
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumSyncGuardError
 from airflow_provider_thulium.outcomes import ADDED, UPDATED, RunSummary, SyncPlanCounts, SyncSummary
 from airflow_provider_thulium.privacy import mask_phone
-from airflow_provider_thulium.results.accounting import outcome_counts
+from airflow_provider_thulium.results.batch_log import outcome_counts
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.sync.state import SyncState, fingerprint
 
@@ -380,8 +380,9 @@ def check_guard(plan: SyncPlan, max_removals: int | float) -> None:
         )
 
 
-#: Builds a run of one of the plan's calls: (operation, phones, items) → a run that has sent nothing.
-RunFactory = Callable[[Operation, list[str], list[Any]], RecordsRun]
+#: Builds a run of one of the plan's calls, under the caller's policy: (operation, phones, items,
+#: what to call when one of its sends is interrupted) → a run that has sent nothing.
+StartRun = Callable[[Operation, list[str], list[Any], Callable[[RecordsRun], None]], RecordsRun]
 
 
 class SyncRun:
@@ -391,27 +392,35 @@ class SyncRun:
     :param start: builds the run of one call (the client's, under the caller's policy).
     :param policy: the outcome policy the three calls share.
     :param log: where progress is logged.
+    :param on_interrupted: called with this run when a send is interrupted, after every phone got its
+        result (an operator pushes its XComs there).
+    :param failures_only: conclude with the failed phones' entries only (``xcom_results="failures"``):
+        a million unchanged phones then need no entry built.
 
     The plan's fingerprints file (``state_path``) is written when the run ends, failed or not.
     """
 
-    def __init__(self, plan: SyncPlan, start: RunFactory, policy: OutcomePolicy, log: logging.Logger | Any) -> None:
+    def __init__(
+        self,
+        plan: SyncPlan,
+        start: StartRun,
+        policy: OutcomePolicy,
+        log: logging.Logger | Any,
+        *,
+        on_interrupted: Callable[[SyncRun], None] | None = None,
+        failures_only: bool = False,
+    ) -> None:
         self.plan = plan
         self.policy = policy
         self.log = log
+        self._on_interrupted = on_interrupted
+        self.failures_only = failures_only
         adds, updates = plan.adds(), plan.updates()
         self.parts: list[tuple[RecordsRun, Sequence[Any]]] = [
-            (start(ADD, [r["phone_number"] for r in adds], adds), adds),
-            (start(UPDATE, [r["phone_number"] for r in updates], updates), updates),
-            (start(DELETE, plan.removes, plan.removes), plan.removes),
+            (start(ADD, [r["phone_number"] for r in adds], adds, self._interrupted), adds),
+            (start(UPDATE, [r["phone_number"] for r in updates], updates, self._interrupted), updates),
+            (start(DELETE, plan.removes, plan.removes, self._interrupted), plan.removes),
         ]
-        #: Called with this run when a send is interrupted (an operator pushes its XComs there).
-        self.on_interrupted: Callable[[SyncRun], None] | None = None
-        #: Conclude with the failed phones' entries only (``xcom_results="failures"``): a million
-        #: unchanged phones then need no entry built.
-        self.failures_only = False
-        for run, _ in self.parts:
-            run.on_interrupted = self._interrupted
 
     @property
     def runs(self) -> list[RecordsRun]:
@@ -434,7 +443,7 @@ class SyncRun:
 
         The error is the one that stopped a call, else a :class:`ThuliumPhoneFailuresError` when the
         policy fails on failed phones; either way its ``results`` hold the entries
-        (only the failed phones' with :attr:`failures_only`).
+        (only the failed phones' with ``failures_only``).
         """
         errors = [run.conclude()[2] for run in self.runs if run.results.results]
         summary = self.summary()
@@ -489,5 +498,5 @@ class SyncRun:
         for run in self.runs:
             run.results.finish(interrupted=True)
         self.save_state()
-        if self.on_interrupted is not None:
-            self.on_interrupted(self)
+        if self._on_interrupted is not None:
+            self._on_interrupted(self)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable, Sequence
 from datetime import timedelta
@@ -18,6 +19,7 @@ from airflow_provider_thulium.exceptions import (
     ThuliumRequestRejectedError,
 )
 from airflow_provider_thulium.outcomes import CLIENT_STATUSES, NO_ANSWER
+from airflow_provider_thulium.results.deferral import DeferralState
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun
 
 LOG = logging.getLogger("tests.outcomes")
@@ -146,9 +148,12 @@ def test_an_interrupted_send_marks_only_phones_on_the_wire_interrupted_and_tells
         on_send(["48500100202"])  # on the wire when the task is stopped; the third batch never left
         raise KeyboardInterrupt
 
-    run = RecordsRun(DELETE, "00001", phones, send, OutcomePolicy(), LOG)
     seen: list[tuple[dict[str, Any], Any]] = []
-    run.on_interrupted = lambda stopped: seen.append((dict(stopped.results.results), stopped.results.summary()))
+
+    def interrupted(stopped: RecordsRun) -> None:
+        seen.append((dict(stopped.results.results), stopped.results.summary()))
+
+    run = RecordsRun(DELETE, "00001", phones, send, OutcomePolicy(), LOG, on_interrupted=interrupted)
     with pytest.raises(KeyboardInterrupt):
         run.send(phones)
     results, summary = seen[0]
@@ -189,6 +194,7 @@ def test_state_survives_a_deferral_round_trip():
     run = RecordsRun(DELETE, "00001", ["48500100201"], send, OutcomePolicy(), LOG)
     run.send(["48500100201"])
     resumed = RecordsRun(DELETE, "00001", ["48500100201"], answers(), OutcomePolicy(), LOG)
-    resumed.results.load_state(run.results.to_state())
+    carried = json.loads(json.dumps(run.results.to_state().to_json()))  # as an XCom holds it
+    resumed.results.load_state(DeferralState.from_json(carried))
     assert resumed.results.phones_with_outcome("CALL_IN_PROGRESS") == ["48500100201"]
     assert resumed.results.requests == 1
