@@ -1,8 +1,12 @@
 """The Thulium API as Python calls, without Airflow: :class:`ThuliumClient`.
 
 Public: :class:`ThuliumClient` (scripts and tests build one with ``ThuliumClient.for_host``;
-:class:`~airflow_provider_thulium.hooks.thulium.ThuliumHook` builds one from a connection) and
-:class:`CheckedCall`. Internal: :class:`InputChecker` and :class:`RunFactory`, which the client builds.
+:class:`~airflow_provider_thulium.hooks.thulium.ThuliumHook` builds one from a connection), and the
+types its calls take and return: :class:`CheckedCall`, :class:`OutcomePolicy`, :class:`BatchResult`,
+:class:`RecordFilter`, :class:`CampaignRead`, :class:`CampaignStatus`, :class:`CampaignAgent` and
+:class:`SyncPlan` (each defined in the internal package whose job it is). The parts the client
+builds (:class:`~airflow_provider_thulium.client.checker.InputChecker`,
+:class:`~airflow_provider_thulium.client.runs.RunFactory`) are internal.
 
 Where things live:
 
@@ -20,9 +24,24 @@ Where things live:
 
 from __future__ import annotations
 
+from airflow_provider_thulium.calls.batching import BatchResult
 from airflow_provider_thulium.calls.checked import CheckedCall
-from airflow_provider_thulium.client.checker import InputChecker
+from airflow_provider_thulium.checks.agents import CampaignAgent
+from airflow_provider_thulium.checks.statuses import CampaignStatus
 from airflow_provider_thulium.client.facade import ThuliumClient
-from airflow_provider_thulium.client.runs import RunFactory
+from airflow_provider_thulium.reading.campaign import CampaignRead
+from airflow_provider_thulium.reading.pages import RecordFilter
+from airflow_provider_thulium.runs.records_run import OutcomePolicy
+from airflow_provider_thulium.sync.plan import SyncPlan
 
-__all__ = ["CheckedCall", "InputChecker", "RunFactory", "ThuliumClient"]
+__all__ = [
+    "BatchResult",
+    "CampaignAgent",
+    "CampaignRead",
+    "CampaignStatus",
+    "CheckedCall",
+    "OutcomePolicy",
+    "RecordFilter",
+    "SyncPlan",
+    "ThuliumClient",
+]
