@@ -213,8 +213,9 @@ CASES = [
     ),
     Case(
         "429-retry-after-http-date",
-        # HTTP dates have one-second resolution: "now + 2 s" means a wait of more than one second.
-        _retry_after_faults(lambda: format_datetime(datetime.now(timezone.utc) + timedelta(seconds=2), usegmt=True)),
+        # HTTP dates have one-second resolution, and the date is written when the fault is set up, before
+        # the run starts: "now + 4 s" leaves a wait of more than half a second on a loaded machine too.
+        _retry_after_faults(lambda: format_datetime(datetime.now(timezone.utc) + timedelta(seconds=4), usegmt=True)),
         _all(REMOVED, UPDATED),
         check_timing=_waited_at_least(0.5),
     ),
