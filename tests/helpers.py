@@ -19,6 +19,8 @@ from typing import Any
 import pytest
 from airflow.providers.common.compat.sdk import DAG
 
+from airflow_provider_thulium.version_compat import AIRFLOW_V_3_0_PLUS
+
 #: Retry settings that keep a test's retries to milliseconds.
 FAST_RETRIES: dict[str, Any] = {"backoff": 0.01, "max_backoff": 0.05}
 
@@ -78,9 +80,10 @@ def xcom_rows(dag_run: Any) -> list[tuple[str, int, str]]:
     """Every XCom row of the run as (task_id, map_index, key), read from the metadata database."""
     from airflow.utils.session import create_session
 
-    from airflow_provider_thulium.testing import _xcom_rows
-
-    model, _ = _xcom_rows()
+    if AIRFLOW_V_3_0_PLUS:
+        from airflow.models.xcom import XComModel as model
+    else:
+        from airflow.models.xcom import XCom as model
     with create_session() as session:
         rows = session.query(model).filter_by(dag_id=dag_run.dag_id, run_id=dag_run.run_id).all()
         return sorted((row.task_id, row.map_index, row.key) for row in rows)
