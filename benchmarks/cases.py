@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from baselines import _case_handwritten, _case_naive
+from baselines import case_handwritten, case_naive
 from inputs import (
     CAMPAIGN,
     CONN_ID,
@@ -24,7 +24,7 @@ from inputs import (
 from meters import cpu_seconds, current_rss_bytes, peak_rss_bytes
 
 
-class _FakeTaskInstance:
+class FakeTaskInstance:
     """Just enough of a TaskInstance for execute(): xcom_push keeps what was pushed."""
 
     def __init__(self) -> None:
@@ -61,7 +61,7 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
         records: Any = FileSource(spec["source_csv"], columns=SOURCE_COLUMNS) if spec.get("source_csv") else None
         operator = ThuliumAddRecordsOperator(task_id="bench_add", records=records or add_records(count), **common)
     input_rss = current_rss_bytes()
-    ti = _FakeTaskInstance()
+    ti = FakeTaskInstance()
     context = {"ti": ti}
     profiler = None
     if spec.get("profile"):
@@ -110,7 +110,7 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
 
 
 #: The worker entries of ``run.py --worker``, by the spec's ``client``.
-CASES = {"provider": _case_provider, "handwritten": _case_handwritten, "naive": _case_naive}
+CASES = {"provider": _case_provider, "handwritten": case_handwritten, "naive": case_naive}
 
 
 def worker_main(spec_path: str, cases: dict[str, Callable[[dict[str, Any]], dict[str, Any]]]) -> int:

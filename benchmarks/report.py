@@ -50,7 +50,8 @@ def machine_info() -> dict[str, Any]:
     return info
 
 
-def _fmt_int(value: float) -> str:
+def fmt_int(value: float) -> str:
+    """``value`` rounded, with thousands separated: ``1,000,000``."""
     return f"{value:,.0f}"
 
 
@@ -82,16 +83,16 @@ def print_report(report: dict[str, Any]) -> None:
         xcom = row.get("xcom_return_value_bytes")
         label = row["label"]
         print(
-            f"{label:<34} {_fmt_int(row['records']):>8} {row['wall_seconds']:>7.2f} "
-            f"{_fmt_int(row['records_per_second']):>10} {row['requests']:>8} "
+            f"{label:<34} {fmt_int(row['records']):>8} {row['wall_seconds']:>7.2f} "
+            f"{fmt_int(row['records_per_second']):>10} {row['requests']:>8} "
             f"{row['client_cpu_seconds']:>9.2f} {row['server_cpu_seconds']:>9.2f} {row['rss_rest_bytes'] / MB:>8.1f} "
             f"{row['input_above_rest_mb']:>8.1f} {row['peak_rss_above_rest_mb']:>8.1f} "
-            f"{_fmt_int(xcom) if xcom is not None else '-':>11}"
+            f"{fmt_int(xcom) if xcom is not None else '-':>11}"
         )
     naive = report["naive_extrapolated"]
     print(
-        f"{'  naive, EXTRAPOLATED to ' + _fmt_int(naive['records']):<34} {_fmt_int(naive['records']):>8} "
-        f"{naive['wall_seconds']:>7.1f} {_fmt_int(naive['records_per_second']):>10} {naive['requests']:>8}"
+        f"{'  naive, EXTRAPOLATED to ' + fmt_int(naive['records']):<34} {fmt_int(naive['records']):>8} "
+        f"{naive['wall_seconds']:>7.1f} {fmt_int(naive['records_per_second']):>10} {naive['requests']:>8}"
         "   (extrapolated from the sample's rate, not measured)"
     )
     print()
@@ -104,24 +105,24 @@ def print_report(report: dict[str, Any]) -> None:
     lat = report["latency"]
     print(
         f"Latency: sandbox adds {lat['latency_seconds'] * 1000:.0f} ms to every answer; delete of "
-        f"{_fmt_int(lat['records'])} numbers, max_batch_size {lat['max_batch_size']}"
+        f"{fmt_int(lat['records'])} numbers, max_batch_size {lat['max_batch_size']}"
     )
     print(f"{'max_concurrent_requests':>24} {'wall s':>8} {'records/s':>10} {'requests':>9} {'speed-up':>9}")
     for row in lat["runs"]:
         speedup = lat["runs"][0]["wall_seconds"] / row["wall_seconds"]
         print(
             f"{row['max_concurrent_requests']:>24} {row['wall_seconds']:>8.2f} "
-            f"{_fmt_int(row['records_per_second']):>10} {row['requests']:>9} {speedup:>8.2f}x"
+            f"{fmt_int(row['records_per_second']):>10} {row['requests']:>9} {speedup:>8.2f}x"
         )
     print()
     cap = report["capacity"]
     print(
-        f"Sandbox capacity: {cap['clients']} raw http.client processes, {_fmt_int(cap['phones'])} numbers in "
-        f"{cap['requests']} DELETE batches: {cap['seconds']:.2f} s = {_fmt_int(cap['requests_per_second'])} "
-        f"requests/s ({_fmt_int(cap['phones_per_second'])} numbers/s), sandbox CPU {cap['server_cpu_seconds']:.2f} s"
+        f"Sandbox capacity: {cap['clients']} raw http.client processes, {fmt_int(cap['phones'])} numbers in "
+        f"{cap['requests']} DELETE batches: {cap['seconds']:.2f} s = {fmt_int(cap['requests_per_second'])} "
+        f"requests/s ({fmt_int(cap['phones_per_second'])} numbers/s), sandbox CPU {cap['server_cpu_seconds']:.2f} s"
     )
     print(
-        f"Provider delete needed {_fmt_int(cap['provider_requests_per_second'])} requests/s: the sandbox has "
+        f"Provider delete needed {fmt_int(cap['provider_requests_per_second'])} requests/s: the sandbox has "
         f"{cap['headroom']:.1f}x that (sandbox CPU was {cap['provider_server_busy'] * 100:.0f}% of the provider's "
         "wall time)"
     )

@@ -10,7 +10,7 @@ import statistics
 from typing import Any
 
 from inputs import Sizes, write_add_csv
-from report import _fmt_int
+from report import fmt_int
 from runner import Runner, median_run, pair_ratios
 
 #: A source file with results to a file, against the same records from a list.
@@ -38,7 +38,7 @@ def run_source_case(runner: Runner, sizes: Sizes, repeat: int) -> dict[str, Any]
     cpu_ratios = pair_ratios(groups["add_source_csv"], groups["add_source_list"], "client_cpu_seconds")
     time_ratio = statistics.median(ratios)
     rss = median_run(groups["add_source_csv"])["peak_rss_above_rest_mb"]
-    n_text = _fmt_int(n)
+    n_text = fmt_int(n)
     return {
         "records": n,
         "groups": groups,
@@ -70,7 +70,7 @@ def run_source_case(runner: Runner, sizes: Sizes, repeat: int) -> dict[str, Any]
 
 def print_source_report(source: dict[str, Any]) -> None:
     """The source case's section of the printed report: each run, and the ratios."""
-    print(f"Add {_fmt_int(source['records'])} records with results to a JSON Lines file: from a CSV file vs a list")
+    print(f"Add {fmt_int(source['records'])} records with results to a JSON Lines file: from a CSV file vs a list")
     for key, runs in source["groups"].items():
         for run in runs:
             print(

@@ -16,7 +16,7 @@ from inputs import (
     FULL,
     QUICK,
 )
-from report import RESULTS, _fmt_int, machine_info
+from report import RESULTS, fmt_int, machine_info
 from runner import Runner, bench_env, median_run, pair_ratios
 from sandbox_process import SandboxProcess
 from source_case import run_source_case
@@ -190,7 +190,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         passed = value <= goal if op == "<=" else value >= goal
         return {"name": name, "value": value, "op": op, "target": goal, "pass": passed}
 
-    n_text = _fmt_int(n)
+    n_text = fmt_int(n)
     targets = [
         target(
             "delete: provider wall time / hand-written loop",

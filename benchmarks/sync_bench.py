@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-from baselines import _session
-from cases import _FakeTaskInstance
+from baselines import new_session
+from cases import FakeTaskInstance
 from inputs import CAMPAIGN, CONN_ID, phones, provider_defaults
 from meters import MB, cpu_seconds, current_rss_bytes, peak_rss_bytes
-from report import _fmt_int
+from report import fmt_int
 from runner import pair_ratios, run_worker
 from sandbox_process import SandboxProcess
 
@@ -56,7 +56,7 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
         thulium_conn_id=CONN_ID,
         xcom_results="failures",
     )
-    ti = _FakeTaskInstance()
+    ti = FakeTaskInstance()
     cpu, started = cpu_seconds(), time.perf_counter()
     value = operator.execute({"ti": ti})  # type: ignore[arg-type]
     wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
@@ -75,7 +75,7 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
 
 def _case_lower_bound(spec: dict[str, Any]) -> dict[str, Any]:
     defaults = provider_defaults()
-    session = _session(spec)
+    session = new_session(spec)
     rest = current_rss_bytes()
     count = spec["records"]
     changes = [{"phone_number": p, "status_id": 2} for p in phones(count)[::CHANGED_EVERY]]
@@ -186,7 +186,7 @@ def print_sync_report(sync: dict[str, Any]) -> None:
     print("Sync: a campaign made to match a desired set of the same size, 1 % of the statuses changed")
     for run in sync["runs"]:
         print(
-            f"  {run['client']:<12} {_fmt_int(run['records']):>9} {run['wall_seconds']:8.2f} s  "
+            f"  {run['client']:<12} {fmt_int(run['records']):>9} {run['wall_seconds']:8.2f} s  "
             f"client CPU {run['client_cpu_seconds']:7.2f} s  {run['requests']:6d} requests  "
             f"peak above rest {run['peak_rss_above_rest_mb']:7.1f} MB"
         )

@@ -16,14 +16,8 @@ from zoneinfo import ZoneInfo
 from airflow_provider_thulium.calls.batching import Batch, body_batches, query_batches
 from airflow_provider_thulium.checks.agents import AGENT_FIELD
 from airflow_provider_thulium.checks.phones import phone_sender
-from airflow_provider_thulium.checks.records import (
-    ADD_RECORDS,
-    STATUS_NAME_FIELD,
-    UPDATE_RECORDS,
-    RecordSpec,
-    parse_phone_numbers,
-    parse_records,
-)
+from airflow_provider_thulium.checks.records import parse_phone_numbers, parse_records
+from airflow_provider_thulium.checks.spec import ADD_RECORDS, STATUS_NAME_FIELD, UPDATE_RECORDS, RecordSpec
 from airflow_provider_thulium.outcomes import (
     ADD_FAILED,
     ADDED,

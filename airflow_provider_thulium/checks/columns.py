@@ -1,10 +1,11 @@
-"""A source's rows kept column by column, checked whole, and built into records only when sent.
+"""A source's rows kept column by column, and built into records only when sent.
 
-A chunk of a source arrives as columns (a CSV's cells, a query's rows). Checking it column by
-column is a few passes in C per column; building a million dicts first, to check them one by one,
-costs more than the rest of the read. So a chunk whose every column is already in the form the
-record-by-record check returns is spooled as columns (:data:`Columns`), and its records are made
-a chunk at a time while the run sends. Anything else is built into records here and goes through
+A chunk of a source arrives as columns (a CSV's cells, a query's rows). Building a million dicts
+first, to check them one by one, costs more than the rest of the read. So a chunk whose every
+column is already in the form the record-by-record check returns
+(:func:`~airflow_provider_thulium.checks.normal_form.columns_in_normal_form`) is spooled as columns
+(:data:`Columns`), and its batches are encoded from them while the run sends (:class:`ColumnRows`).
+Anything else is built into records here (:func:`records_from_columns`) and goes through
 :func:`~airflow_provider_thulium.checks.records.parse_records`, which returns the same records or
 names the row and the column in its error.
 """
@@ -13,23 +14,15 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterator, Sequence
+from collections import deque
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import compress, repeat
+from operator import is_not, setitem
 from typing import Any, overload
 
 import msgspec
 
-from airflow_provider_thulium.checks.fast_path import (
-    _MAX_INT,
-    _PHONE_LINES,
-    _dates_in_normal_form,
-    _field_values_fit,
-    _is_utf8,
-    _joined_if_all_match,
-    _lines_of,
-    _spelled_twice,
-    _texts_fit,
-)
-from airflow_provider_thulium.checks.records import STATUS_NAME_FIELD, RecordSpec
+from airflow_provider_thulium.checks.rules import joined_if_all_match, lines_of
 
 #: A chunk as columns: the record keys, one list of values per key (``None``: the row has no
 #: value), then the ``record_fields`` names and one list of values per name. The phone column is
@@ -38,7 +31,7 @@ Columns = tuple[list[str], list[list[Any]], list[str], list[list[Any]]]
 
 _PHONE = "phone_number"
 #: What ``int()`` of a CSV cell turns into an id the API takes: ASCII digits, fewer than 19.
-_ID_LINES = _lines_of(re.compile(r"[0-9]{1,18}"))
+_ID_LINES = lines_of(re.compile(r"[0-9]{1,18}"))
 #: What a struct's field may not be renamed to (the JSON key it writes).
 _STRUCT_UNNAMEABLE = re.compile(r'[\\"\x00-\x1f]')
 
@@ -48,7 +41,7 @@ def ids_from_digits(column: list[Any]) -> list[Any] | None:
 
     :param column: a column of cells.
     """
-    if _joined_if_all_match(column, _ID_LINES) is None:
+    if joined_if_all_match(column, _ID_LINES) is None:
         return None
     return list(map(int, column))
 
@@ -153,93 +146,43 @@ def records_from_columns(chunk: Columns) -> list[dict[str, Any]]:
     :param chunk: the columns.
     """
     keys, columns, names, fields = chunk
-    count = len(columns[0]) if columns else 0
+    count = len((columns or fields)[0]) if columns or fields else 0
+    records = rows_as_dicts(keys, columns, count)
     if names:
-        keys = [*keys, "record_fields"]
-        columns = [*columns, rows_as_dicts(names, fields, count)]
-    return rows_as_dicts(keys, columns, count)
+        objects = rows_as_dicts(names, fields, count)
+        if "record_fields" in keys:  # a column of whole objects gives way to the fields read one by one
+            _run(map(dict.pop, records, repeat("record_fields"), repeat(None)))
+        # An empty object is no value either: only the rows with a field value get record_fields.
+        _run(map(setitem, compress(records, objects), repeat("record_fields"), filter(None, objects)))
+    return records
 
 
-def rows_as_dicts(keys: list[str], columns: Sequence[Sequence[Any]], count: int) -> list[dict[str, Any]]:
-    """One dict per row of ``columns`` (one list of values per key); a ``None`` value leaves its key out.
+def rows_as_dicts(keys: Sequence[str], columns: Sequence[Sequence[Any]], count: int) -> list[dict[str, Any]]:
+    """One dict per row of ``columns`` (one list of values per key), keys in order; a ``None`` value leaves its key out.
+
+    Made a column at a time, in C (``map`` over ``setitem``): a ``dict(zip(keys, row))`` per row costs
+    twice as much, and its ``None`` values would then be deleted one by one.
 
     :param keys: the dicts' keys.
     :param columns: the values, a list per key.
     :param count: the rows (for dicts of no key).
     """
-    if not keys:
-        return [{} for _ in range(count)]
-    dicts = _dict_builder(len(keys))(keys, columns)
-    if any(None in column for column in columns):
-        for row in dicts:
-            for key in [key for key, value in row.items() if value is None]:
-                del row[key]
-    # An empty record_fields object is no value either.
-    if keys[-1] == "record_fields" and {} in columns[-1]:
-        for row in dicts:
-            if row.get("record_fields") == {}:
-                del row["record_fields"]
-    return dicts
+    if keys and None not in columns[0]:
+        # A display makes a dict with room for its first key, cheaper than an empty one grown.
+        first = keys[0]
+        rows = [{first: value} for value in columns[0]]
+        keys, columns = keys[1:], columns[1:]
+    else:
+        rows = [{} for _ in range(count)]
+    for key, column in zip(keys, columns, strict=True):
+        if None in column:
+            has_value = list(map(is_not, column, repeat(None)))
+            _run(map(setitem, compress(rows, has_value), repeat(key), compress(column, has_value)))
+        else:
+            _run(map(setitem, rows, repeat(key), column))
+    return rows
 
 
-@functools.cache
-def _dict_builder(width: int) -> Callable[[list[str], Sequence[Sequence[Any]]], list[dict[str, Any]]]:
-    """A function making one dict per row of ``width`` columns, keyed by ``width`` keys.
-
-    Its body is a dict display in a comprehension, ``[{k0: v0, k1: v1} for v0, v1 in zip(*columns)]``,
-    written for the width (as :func:`collections.namedtuple` writes its class): twice as fast as
-    ``dict(zip(keys, row))`` per row, a second on a million rows. Only generated names go into the
-    code; the keys are passed in as values.
-    """
-    keys = [f"k{i}" for i in range(width)]
-    values = [f"v{i}" for i in range(width)]
-    display = ", ".join(f"{key}: {value}" for key, value in zip(keys, values, strict=True))
-    code = (
-        f"def build(keys, columns):\n"
-        f"    {', '.join(keys)}, = keys\n"
-        f"    return [{{{display}}} for {', '.join(values)}, in zip(*columns, strict=True)]\n"
-    )
-    namespace: dict[str, Any] = {}
-    exec(code, namespace)  # noqa: S102  # generated from the width alone
-    build: Callable[[list[str], Sequence[Sequence[Any]]], list[dict[str, Any]]] = namespace["build"]
-    return build
-
-
-def columns_in_normal_form(chunk: Columns, spec: RecordSpec) -> bool:
-    """Whether ``parse_records`` would return the chunk's records unchanged, field for field.
-
-    The conditions of the record-by-record check's fast path, stated per column; a ``None`` is no
-    value. Stricter where that is simpler (a column read as both a status name and a status id, an
-    edit whose rows may hold nothing to change): the chunk then takes the record-by-record path.
-
-    :param chunk: the columns, as :func:`records_from_columns` builds them.
-    :param spec: what the call's records may hold.
-    """
-    keys, columns, names, fields = chunk
-    if not spec.accepted.issuperset(keys) or (STATUS_NAME_FIELD in keys and "status_id" in keys):
-        return False
-    # A key twice (the last one is the record's), or record_fields as one value (an object to check).
-    if len(set(keys)) != len(keys) or "record_fields" in keys:
-        return False
-    by_key = dict(zip(keys, columns, strict=True))
-    phones = by_key.get(_PHONE)
-    joined = None if phones is None else _joined_if_all_match(phones, _PHONE_LINES)
-    if joined is None or len(set(phones)) != len(phones) or _spelled_twice(phones, joined, len(phones)):  # type: ignore[arg-type]
-        return False
-    if spec.needs_change and not any(key != _PHONE and None not in column for key, column in by_key.items()):
-        return False
-    for key, column in by_key.items():
-        values = [value for value in column if value is not None] if None in column else column
-        if not values or key == _PHONE:
-            continue
-        if key in ("status_id", "dictionary_status_id", "order"):
-            if set(map(type, values)) != {int} or min(values) < 0 or max(values) > _MAX_INT:
-                return False
-        elif key == "next_call_date":
-            if not _dates_in_normal_form(values):
-                return False
-        elif not _texts_fit(values):  # agent_login, identifier, status (a name)
-            return False
-    if names and ("" in names or not _is_utf8("".join(names))):
-        return False
-    return all(map(_field_values_fit, fields))
+def _run(calls: Iterable[object]) -> None:
+    """Make the calls of a lazy ``map``, in C, keeping none of their results."""
+    deque(calls, maxlen=0)

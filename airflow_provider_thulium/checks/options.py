@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import math
 
-from airflow_provider_thulium.checks.records import EDITABLE_FIELDS, STATUS_NAME_FIELD, as_sequence
+from airflow_provider_thulium.checks.records import as_sequence
+from airflow_provider_thulium.checks.spec import EDITABLE_FIELDS, STATUS_NAME_FIELD
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 
 

@@ -1,83 +1,41 @@
 """Checks and normalisation of user input, done in full before any request is sent.
 
-Every error is a :class:`ThuliumValidationError` naming the field, the item's index and a masked
-form of the phone number (phone numbers are personal data and error messages end up in logs).
+A list of records is first asked whole whether it is already in normal form
+(:mod:`~airflow_provider_thulium.checks.normal_form`); only when it is not is it checked here one
+record at a time, each key by its rule (:mod:`~airflow_provider_thulium.checks.rules`). Every
+error is a :class:`ThuliumValidationError` naming the field, the item's index and a masked form of
+the phone number (phone numbers are personal data and error messages end up in logs).
 """
 
 from __future__ import annotations
 
 import ast
 import json
-import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from airflow_provider_thulium.checks.fast_path import (
-    _MAX_INT,
-    _NEXT_CALL_DATE,
-    _PHONE_LINES,
-    NEXT_CALL_DATE_FORMAT,
-    _is_utf8,
-    _joined_if_all_match,
-    _records_in_normal_form,
-    _spelled_twice,
+from airflow_provider_thulium.checks.normal_form import records_in_normal_form
+from airflow_provider_thulium.checks.phones import PHONE
+from airflow_provider_thulium.checks.rules import (
+    FIELD_RULES,
+    PHONE_LINES,
+    checked_phone,
+    joined_if_all_match,
+    spelled_twice,
 )
-from airflow_provider_thulium.checks.phones import PHONE as _PHONE
-from airflow_provider_thulium.checks.phones import why_not_a_phone
+from airflow_provider_thulium.checks.spec import STATUS_NAME_FIELD, UPDATE_RECORDS, RecordSpec
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.settings import parse_bool
 
 _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
 _CAMPAIGN_ID = re.compile(r"[A-Za-z0-9]{5}")
-# The form SQL databases and CRM exports write; the API takes minutes, so the seconds are dropped.
-_NEXT_CALL_DATE_SECONDS = re.compile(r"(?P<minutes>[0-9]{4}-[0-9]{2}-[0-9]{2} [0-9]{2}:[0-9]{2}):[0-9]{2}")
-_DIGITS = re.compile(r"[0-9]+")
-
-
-_MAX_PHONE = 10**20  # 20 digits at most
 #: The fewest digits of a whole dialable number (country code included; the shortest national
 #: numbers have 4 digits after a 3-digit country code): a whitespace-separated part with fewer is
 #: a piece of one number written with spaces, not a number.
 MIN_WHOLE_NUMBER_DIGITS = 7
-
-#: The fields a record of ``PUT batch/outbounds/:id/records`` may hold (docs/thulium-api.md, "PUT").
-EDITABLE_FIELDS = frozenset(
-    {"phone_number", "status_id", "dictionary_status_id", "agent_login", "next_call_date", "record_fields"}
-)
-#: Fields only ``POST batch/outbounds/:id/records`` takes (docs/thulium-api.md, "POST").
-ADD_ONLY_FIELDS = frozenset({"identifier", "order"})
-#: A status by its name instead of ``status_id``; resolved through the campaign's statuses before sending.
-STATUS_NAME_FIELD = "status"
-
-
-@dataclass(frozen=True)
-class RecordSpec:
-    """What a call's records may hold.
-
-    :param fields: the keys the API takes.
-    :param needs_change: a record must hold something besides ``phone_number`` (an edit does; an add does not).
-    :param duplicate_hint: what to do about a phone given twice, for the error message.
-    """
-
-    fields: frozenset[str]
-    needs_change: bool
-    duplicate_hint: str
-
-    @property
-    def accepted(self) -> frozenset[str]:
-        """The keys a caller may give: the API's, and a status name."""
-        return self.fields | {STATUS_NAME_FIELD}
-
-
-UPDATE_RECORDS = RecordSpec(EDITABLE_FIELDS, True, "merge the two edits into one record")
-ADD_RECORDS = RecordSpec(
-    EDITABLE_FIELDS | ADD_ONLY_FIELDS, False, "the API cannot add one number twice; keep one of the two records"
-)
 
 
 class RowNames(str):
@@ -177,22 +135,6 @@ def parse_flag(value: object, field: str) -> bool:
         raise ThuliumValidationError(f"{field}: {exc}") from None
 
 
-def _phone(value: object, where: object) -> str:
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        raise ThuliumValidationError(f"{where}: expected a phone number as str or int, got {type(value).__name__}")
-    if isinstance(value, int) and not 0 <= value < _MAX_PHONE:
-        # Checked before str(): an int of more than 4300 digits cannot be turned into text.
-        raise ThuliumValidationError(f"{where}: the number is negative or longer than 20 digits")
-    text = str(value).strip()
-    if not _PHONE.fullmatch(text):
-        shown = mask_phone(text) if text else "''"
-        raise ThuliumValidationError(
-            f"{where}: phone {shown} is not a phone number (1-20 digits, optionally after a leading +): "
-            f"it {why_not_a_phone(text)}"
-        )
-    return text
-
-
 def _list_literal(text: str, field: str, hint: str = "") -> list[Any]:
     """A list written as text (a template rendering a list: ``['485…', '486…']``, or JSON), as a list."""
     try:
@@ -250,16 +192,16 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         raise ThuliumValidationError(
             f"{field}: expected a list of phone numbers or a string of them, got {type(phone_numbers).__name__}"
         )
-    joined = _joined_if_all_match(items, _PHONE_LINES)
+    joined = joined_if_all_match(items, PHONE_LINES)
     if joined is not None:
         unique: dict[str, None] = dict.fromkeys(items)  # type: ignore[arg-type]  # all str, checked whole
-        if not _spelled_twice(unique, joined, len(items)):
+        if not spelled_twice(unique, joined, len(items)):
             return list(unique)
     first_index: dict[str, tuple[int, str]] = {}  # digits → (index, spelling) of the first item with them
     key = "phone_number" if isinstance(field, RowNames) else None  # a source's row: name its column too
     for index, value in enumerate(items):
         where = _Where(field, index, key=key)
-        phone = _phone(value, where)
+        phone = checked_phone(value, where)
         earlier = first_index.setdefault(phone.lstrip("+"), (index, phone))
         if earlier[1] != phone:
             raise _same_number_error(where, item_name(field, earlier[0]), phone, earlier[1])
@@ -271,12 +213,12 @@ def _refuse_one_number_with_spaces(parts: Sequence[str], field: str) -> None:
     number written with spaces, and deleting ``+48``, ``500``, ``100`` and ``201`` would remove nothing
     and leave the task green. Parts that are not digits at all are left to the check of each item."""
     lengths = [len(part) - part.startswith("+") for part in parts]
-    if min(lengths) >= MIN_WHOLE_NUMBER_DIGITS or not all(map(_PHONE.fullmatch, parts)):
+    if min(lengths) >= MIN_WHOLE_NUMBER_DIGITS or not all(map(PHONE.fullmatch, parts)):
         return
     joined = "".join(parts)
     what = (
         f"one number written with spaces (phone {mask_phone(joined)})"
-        if _PHONE.fullmatch(joined)
+        if PHONE.fullmatch(joined)
         else ("numbers written with spaces")
     )
     raise ThuliumValidationError(
@@ -285,82 +227,6 @@ def _refuse_one_number_with_spaces(parts: Sequence[str], field: str) -> None:
         "each number without spaces; to pass several numbers, give a list or separate them with commas or newlines "
         "(`{{ phones | join(',') }}`)"
     )
-
-
-def _status_id(value: object, where: object) -> int:
-    if type(value) is int and 0 <= value <= _MAX_INT:  # the common case, first
-        return value
-    if isinstance(value, bool):
-        raise ThuliumValidationError(f"{where}: expected an integer id, got {value!r}")
-    if isinstance(value, int) and 0 <= value <= _MAX_INT:
-        return value
-    if isinstance(value, str) and _DIGITS.fullmatch(value.strip()) and len(value.strip()) <= 19:
-        number = int(value.strip())
-        if number <= _MAX_INT:
-            return number
-    shown = "a number too large" if isinstance(value, int) else repr(value)[:40]
-    raise ThuliumValidationError(f"{where}: expected a non-negative integer id (64-bit), got {shown}")
-
-
-def _next_call_date(value: object, where: object, account_tz: ZoneInfo) -> str:
-    if isinstance(value, datetime):
-        if value.tzinfo is not None and value.utcoffset() is not None:
-            try:
-                value = value.astimezone(account_tz)
-            except (OverflowError, ValueError):
-                raise ThuliumValidationError(
-                    f"{where}: {value.isoformat()} is out of range in the account's time zone"
-                ) from None
-        # Not strftime: it does not zero-pad years before 1000 on every platform.
-        return f"{value.year:04d}-{value.month:02d}-{value.day:02d} {value.hour:02d}:{value.minute:02d}"
-    if isinstance(value, date):
-        raise ThuliumValidationError(f"{where}: a date needs a time of day; pass a datetime or 'YYYY-MM-DD hh:mm'")
-    if isinstance(value, str):
-        text = value.strip()
-        with_seconds = _NEXT_CALL_DATE_SECONDS.fullmatch(text)
-        if with_seconds or _NEXT_CALL_DATE.fullmatch(text):
-            try:
-                datetime.strptime(text, NEXT_CALL_DATE_FORMAT + (":%S" if with_seconds else ""))
-            except ValueError:
-                pass
-            else:
-                return with_seconds.group("minutes") if with_seconds else text
-        raise ThuliumValidationError(f"{where}: {value!r} is not a date in the form 'YYYY-MM-DD hh:mm' (or hh:mm:ss)")
-    raise ThuliumValidationError(f"{where}: expected 'YYYY-MM-DD hh:mm' or a datetime, got {type(value).__name__}")
-
-
-def _check_text(value: str, where: object) -> str:
-    if not _is_utf8(value):
-        raise ThuliumValidationError(f"{where}: the text holds a character that is not valid Unicode")
-    return value
-
-
-def _record_fields(value: object, where: _Where) -> dict[str, Any]:
-    if not isinstance(value, dict) and not isinstance(value, Mapping):
-        raise ThuliumValidationError(f"{where}: expected an object of field values, got {type(value).__name__}")
-    fields: dict[str, Any] = {}
-    for key, field_value in value.items():
-        if not isinstance(key, str) or not key:
-            raise ThuliumValidationError(f"{where}: field names must be non-empty strings, got {key!r}")
-        if not key.isascii():
-            _check_text(key, where)
-        if type(field_value) is str:  # the common case: only non-ASCII text needs the Unicode check
-            if not field_value.isascii():
-                _check_text(field_value, f"{where}.{key}")
-            fields[key] = field_value
-            continue
-        if field_value is not None and not isinstance(field_value, (str, int, float, bool)):
-            raise ThuliumValidationError(
-                f"{where}.{key}: expected a string, number, boolean or null, got {type(field_value).__name__}"
-            )
-        if isinstance(field_value, float) and not math.isfinite(field_value):
-            raise ThuliumValidationError(f"{where}.{key}: {field_value} has no JSON form; send a finite number")
-        if isinstance(field_value, int) and not isinstance(field_value, bool) and abs(field_value) > _MAX_INT:
-            raise ThuliumValidationError(f"{where}.{key}: the number does not fit 64 bits; send it as a string")
-        if isinstance(field_value, str):
-            _check_text(field_value, f"{where}.{key}")
-        fields[key] = field_value
-    return fields
 
 
 def resolve_timezone(name: str) -> ZoneInfo:
@@ -394,15 +260,25 @@ def parse_records(
             raise ThuliumValidationError(f"{field}: the JSON is nested too deeply") from None
     if not isinstance(records, (list, tuple)):
         raise ThuliumValidationError(f"{field}: expected a list of records, got {type(records).__name__}")
-    if _records_in_normal_form(records, spec):
+    if records_in_normal_form(records, spec):
         # The caller's dicts are sent as they are: nothing in them would change.
         return list(records)
-    return _check_records_one_by_one(records, account_tz, field, spec)
+    return check_records_one_by_one(records, account_tz, field, spec)
 
 
-def _check_records_one_by_one(
+def check_records_one_by_one(
     records: Sequence[Any], account_tz: ZoneInfo, field: str, spec: RecordSpec
 ) -> list[dict[str, Any]]:
+    """The records checked and normalised one at a time, each key by its rule (:data:`FIELD_RULES`):
+    what :func:`parse_records` returns, or the error naming the first record and field at fault.
+
+    :param records: the input, a list or tuple.
+    :param account_tz: the account's time zone, for ``next_call_date`` given as a datetime.
+    :param field: the input's name in messages (``records``, or a source's :class:`RowNames`).
+    :param spec: what the call's records may hold.
+    """
+    accepted = spec.accepted
+    normal = {key: rule.normal for key, rule in FIELD_RULES.items()}  # looked up once, called per value
     seen: dict[str, tuple[int, str]] = {}  # digits → (index, spelling) of the record with them
     normalised: list[dict[str, Any]] = []
     where = _Where(field)  # one for the whole input; pointed at each record and key in turn
@@ -411,20 +287,18 @@ def _check_records_one_by_one(
         if not isinstance(record, dict) and not isinstance(record, Mapping):
             raise ThuliumValidationError(f"{where.at(None)}: expected an object, got {type(record).__name__}")
         if "phone_number" not in record:
-            unknown = sorted(str(key) for key in record if key not in spec.accepted)
+            unknown = sorted(str(key) for key in record if key not in accepted)
             raise ThuliumValidationError(
                 f"{where.at('phone_number')}: missing (every record needs the number it is called on)"
                 + (f"; unknown field(s) {', '.join(unknown)}" if unknown else "")
             )
-        phone = record["phone_number"]
-        # Fast paths here and below take only what the full check would return unchanged.
-        if type(phone) is not str or not _PHONE.fullmatch(phone):
-            phone = _phone(phone, where.at("phone_number"))
+        where.key = "phone_number"  # set, not at(): a method call per value costs more than the check
+        phone = checked_phone(record["phone_number"], where)
         where.phone = phone
-        if not spec.accepted.issuperset(record):
-            unknown = sorted(str(key) for key in record if key not in spec.accepted)
+        if not accepted.issuperset(record):
+            unknown = sorted(str(key) for key in record if key not in accepted)
             raise ThuliumValidationError(
-                f"{where.at(None)}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(spec.accepted))}"
+                f"{where.at(None)}: unknown field(s) {', '.join(unknown)}; allowed: {', '.join(sorted(accepted))}"
             )
         earlier = seen.get(phone.lstrip("+"))
         if earlier is not None:
@@ -439,32 +313,12 @@ def _check_records_one_by_one(
         for key, value in record.items():
             if value is None or key == "phone_number":
                 continue
-            if key == "status_id" or key == "dictionary_status_id" or key == "order":
-                clean[key] = (
-                    value if type(value) is int and 0 <= value <= _MAX_INT else _status_id(value, where.at(key))
-                )
-            elif key == STATUS_NAME_FIELD:
-                if not isinstance(value, str) or not value.strip():
-                    raise ThuliumValidationError(f"{where.at(key)}: expected a status name, e.g. 'Not interested'")
-                if record.get("status_id") is not None:
-                    raise ThuliumValidationError(
-                        f"{where.at(key)}: give either status (a name) or status_id (a number), not both"
-                    )
-                clean[key] = _check_text(value.strip(), where.at(key))
-            elif key == "identifier":
-                if type(value) is int and 0 <= value <= _MAX_INT:
-                    value = str(value)
-                if not isinstance(value, str) or not value.strip():
-                    raise ThuliumValidationError(f"{where.at(key)}: expected a non-empty identifier (text or number)")
-                clean[key] = _check_text(value.strip(), where.at(key))
-            elif key == "record_fields":
-                clean[key] = _record_fields(value, where.at(key))
-            elif key == "next_call_date":
-                clean[key] = _next_call_date(value, where.at(key), account_tz)
-            else:  # agent_login, the last of the fields
-                if not isinstance(value, str) or not value.strip():
-                    raise ThuliumValidationError(f"{where.at(key)}: expected a non-empty agent login")
-                clean[key] = _check_text(value.strip(), where.at(key))
+            where.key = key
+            given_name = key == STATUS_NAME_FIELD and isinstance(value, str) and value.strip()
+            if given_name and record.get("status_id") is not None:
+                # Refused before the name's own text is checked: the two are one status given twice.
+                raise ThuliumValidationError(f"{where}: give either status (a name) or status_id (a number), not both")
+            clean[key] = normal[key](value, where, account_tz)
         if spec.needs_change and len(clean) == 1:
             raise ThuliumValidationError(
                 f"{where.at(None)}: nothing to change; give at least one of status, status_id, dictionary_status_id, "

@@ -12,7 +12,8 @@ import unicodedata
 from collections.abc import Sequence
 from typing import Any, TypedDict
 
-from airflow_provider_thulium.checks.records import STATUS_NAME_FIELD, item_name
+from airflow_provider_thulium.checks.records import item_name
+from airflow_provider_thulium.checks.spec import STATUS_NAME_FIELD
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone, safe_server_text
 from airflow_provider_thulium.reading.pages import whole_number

@@ -18,7 +18,7 @@ from typing import Any
 from airflow_provider_thulium.calls.batching import BatchResult
 from airflow_provider_thulium.calls.operations import EDIT_EXISTING, Operation
 from airflow_provider_thulium.checks.options import parse_update_fields
-from airflow_provider_thulium.checks.records import ADD_ONLY_FIELDS, EDITABLE_FIELDS
+from airflow_provider_thulium.checks.spec import ADD_ONLY_FIELDS, EDITABLE_FIELDS
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumValidationError
 from airflow_provider_thulium.outcomes import ALREADY_EXISTS, CALL_IN_PROGRESS, RunSummary
 from airflow_provider_thulium.privacy import mask_phone

@@ -20,13 +20,11 @@ from urllib.parse import urlsplit
 from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
 
-from airflow_provider_thulium.checks.columns import (
-    Columns,
-    columns_in_normal_form,
-    ids_from_digits,
-    records_from_columns,
-)
-from airflow_provider_thulium.checks.records import RecordSpec, RowNames, item_name, parse_phone_numbers, parse_records
+from airflow_provider_thulium.checks.columns import Columns, ids_from_digits, records_from_columns
+from airflow_provider_thulium.checks.normal_form import columns_in_normal_form
+from airflow_provider_thulium.checks.records import RowNames, item_name, parse_phone_numbers, parse_records
+from airflow_provider_thulium.checks.rules import ID_KEYS
+from airflow_provider_thulium.checks.spec import RecordSpec
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
 from airflow_provider_thulium.sources.file_formats import (
@@ -47,7 +45,6 @@ FORMATS = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl", ".parquet": "pa
 
 _PHONE = "phone_number"
 _NEXT_CALL_DATE = "next_call_date"
-_INT_KEYS = frozenset({"status_id", "dictionary_status_id", "order"})
 _PLAIN = frozenset({str, int, float, bool, type(None)})
 
 
@@ -284,7 +281,7 @@ def _column(key: str, column: list[Any]) -> tuple[list[Any], bool]:
     if "" in column:
         column = [None if value == "" else value for value in column]
     kinds = set(map(type, column))
-    if key in _INT_KEYS and str in kinds:
+    if key in ID_KEYS and str in kinds:
         # CSV cells are text: "2" for a status id, turned into the int the API takes.
         ids = ids_from_digits(column) if kinds == {str} else None
         if ids is None:

@@ -14,20 +14,16 @@ import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from airflow_provider_thulium.checks.columns import (
-    ColumnRows,
-    Columns,
-    columns_in_normal_form,
-    ids_from_digits,
-    records_from_columns,
-)
-from airflow_provider_thulium.checks.records import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one
+from airflow_provider_thulium.checks.columns import ColumnRows, Columns, ids_from_digits, records_from_columns
+from airflow_provider_thulium.checks.normal_form import columns_in_normal_form
+from airflow_provider_thulium.checks.records import check_records_one_by_one
+from airflow_provider_thulium.checks.spec import ADD_RECORDS, UPDATE_RECORDS
 from airflow_provider_thulium.sources.spool import Spool
-from tests.unit.checks.test_fast_path import FUZZ, NEAR_RECORD_LISTS, WARSAW, _Text
+from tests.unit.checks.test_normal_form import FUZZ, NEAR_RECORD_LISTS, WARSAW, Text
 
 TRIED: Counter[str] = Counter()
-STATUS_NAMES = st.one_of(st.none(), st.sampled_from(["Nowy", " Nowy", "Nowy\n", "", _Text("Nowy"), "\ud800", 3]))
-IDENTIFIERS = st.one_of(st.none(), st.sampled_from(["C-1", " C-2", "", 7, _Text("C-3")]))
+STATUS_NAMES = st.one_of(st.none(), st.sampled_from(["Nowy", " Nowy", "Nowy\n", "", Text("Nowy"), "\ud800", 3]))
+IDENTIFIERS = st.one_of(st.none(), st.sampled_from(["C-1", " C-2", "", 7, Text("C-3")]))
 
 
 def _as_columns(records: list[Any]) -> Columns | None:
@@ -46,7 +42,7 @@ def _as_columns(records: list[Any]) -> Columns | None:
 
 
 def _typed(value: Any) -> Any:
-    """``value`` with every part's exact type beside it: ``"4" == _Text("4")``, but not typed (keys in any order)."""
+    """``value`` with every part's exact type beside it: ``"4" == Text("4")``, but not typed (keys in any order)."""
     if isinstance(value, dict):
         return type(value), sorted(((_typed(key), _typed(item)) for key, item in value.items()), key=repr)
     if isinstance(value, list):
@@ -77,7 +73,7 @@ def test_a_chunk_passes_whole_only_when_each_record_would_be_sent_as_it_is(case,
             continue
         TRIED["chunks passed whole"] += 1
         built = records_from_columns(chunk)
-        assert _typed(_check_records_one_by_one(built, WARSAW, "records", spec)) == _typed(built), chunk
+        assert _typed(check_records_one_by_one(built, WARSAW, "records", spec)) == _typed(built), chunk
 
 
 @FUZZ

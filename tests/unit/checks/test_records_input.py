@@ -7,7 +7,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from airflow_provider_thulium.checks.records import ADD_RECORDS, UPDATE_RECORDS, parse_records
+from airflow_provider_thulium.checks.records import parse_records
+from airflow_provider_thulium.checks.spec import ADD_RECORDS, UPDATE_RECORDS
 from airflow_provider_thulium.checks.statuses import read_statuses, resolve_status_names
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
 from airflow_provider_thulium.reading.pages import RecordFilter

@@ -15,8 +15,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_thulium.sources.file_formats import _arrow_csv_chunks, _python_csv_chunks, csv_chunks
-from tests.unit.checks.test_fast_path import FUZZ
+from airflow_provider_thulium.sources.file_formats import arrow_csv_chunks, csv_chunks, python_csv_chunks
+from tests.unit.checks.test_normal_form import FUZZ
 
 arrow_csv = pytest.importorskip("pyarrow.csv")
 
@@ -37,7 +37,7 @@ def _read(chunks: Any) -> tuple[str, Any]:
 
 
 def _both(data: bytes) -> tuple[tuple[str, Any], tuple[str, Any]]:
-    return _read(csv_chunks(lambda: io.BytesIO(data), NAME)), _read(_python_csv_chunks(io.BytesIO(data), NAME))
+    return _read(csv_chunks(lambda: io.BytesIO(data), NAME)), _read(python_csv_chunks(io.BytesIO(data), NAME))
 
 
 CELL = st.text(alphabet=["a", "1", "+", ",", '"', "\n", "\r", " ", "\ufeff", "é", "\x00"], max_size=6)
@@ -71,7 +71,7 @@ def test_pyarrow_gives_the_rows_the_csv_module_gives(rows, always, line_end, spl
     arrow, python = _both(data)
     assert arrow == python
     TRIED["files"] += 1
-    TRIED["files pyarrow read whole"] += _read(_arrow_csv_chunks(arrow_csv, io.BytesIO(data)))[0] == "rows"
+    TRIED["files pyarrow read whole"] += _read(arrow_csv_chunks(arrow_csv, io.BytesIO(data)))[0] == "rows"
 
 
 def test_a_bad_row_deep_in_a_file_is_named_by_its_number():

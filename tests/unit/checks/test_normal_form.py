@@ -1,8 +1,8 @@
 """The whole-input checks of validation, held to the one-by-one checks they stand in for (no server).
 
-Checking 100,000 items one by one costs more than sending them, so ``_all_match`` and
-``_records_in_normal_form`` let an input in normal form skip the one-by-one check; they must pass
-exactly the inputs it would return unchanged.
+Checking 100,000 items one by one costs more than sending them, so the whole phone-list check
+(``joined_if_all_match``) and ``records_in_normal_form`` let an input in normal form skip the
+one-by-one check; they must pass exactly the inputs it would return unchanged.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.configuration import set_hypothesis_home_dir
 
-from airflow_provider_thulium.checks.fast_path import _PHONE_LINES, _all_match, _records_in_normal_form
-from airflow_provider_thulium.checks.records import ADD_RECORDS, UPDATE_RECORDS, _check_records_one_by_one, _phone
+from airflow_provider_thulium.checks.normal_form import records_in_normal_form
+from airflow_provider_thulium.checks.records import check_records_one_by_one
+from airflow_provider_thulium.checks.rules import PHONE_LINES, checked_phone, joined_if_all_match
+from airflow_provider_thulium.checks.spec import ADD_RECORDS, UPDATE_RECORDS
 
 WARSAW = ZoneInfo("Europe/Warsaw")
 INT64 = 2**63 - 1
@@ -35,18 +37,18 @@ FUZZ = settings(
 )
 
 
-# The whole-input checks (``_all_match``, ``_records_in_normal_form``) let an input skip the
+# The whole-input checks (``joined_if_all_match``, ``records_in_normal_form``) let an input skip the
 # one-by-one check, so they must pass exactly the inputs it would return unchanged. The inputs:
 # lists already in normal form, half of them with one flaw planted that the joined-text and
 # type-set tricks could miss (a newline inside a value, a bool for an int, a str subclass...).
 
 
-class _Text(str):
-    pass
+class Text(str):
+    """Equal to its plain text, but another type: the checks must not send it as it is."""
 
 
 NORMAL_PHONE = st.from_regex(r"\+?[0-9]{1,20}", fullmatch=True)
-PHONE_FLAWS = ["48\n500", "1\n", "\n1", "", "+", "0" * 21, "+1+1", "1 2", " 1", "\uff11", "1\u2003", 48500, _Text("4")]
+PHONE_FLAWS = ["48\n500", "1\n", "\n1", "", "+", "0" * 21, "+1+1", "1 2", " 1", "\uff11", "1\u2003", 48500, Text("4")]
 NORMAL_RECORD = st.fixed_dictionaries(
     {"phone_number": NORMAL_PHONE},
     optional={
@@ -71,7 +73,7 @@ RECORD_FLAWS = [
     *(("phone_number", flaw) for flaw in PHONE_FLAWS),
     *(("status_id", flaw) for flaw in (-1, INT64 + 1, True, "3", None, 2.0)),
     ("dictionary_status_id", None),
-    *(("agent_login", flaw) for flaw in (" j.doe", "j.doe\n", "", "\ud800", _Text("x"), None, 5)),
+    *(("agent_login", flaw) for flaw in (" j.doe", "j.doe\n", "", "\ud800", Text("x"), None, 5)),
     *(
         ("next_call_date", flaw)
         for flaw in (
@@ -90,14 +92,14 @@ RECORD_FLAWS = [
             [],
             {"": 1},
             {"\udfff": 1},
-            {_Text("k"): 1},
+            {Text("k"): 1},
             {1: "x"},
             {"a": math.nan},
             {"a": -math.inf},
             {"a": INT64 + 1},
             {"a": -INT64 - 2},
             {"a": "\ud800"},
-            {"a": _Text("v")},
+            {"a": Text("v")},
             {"a": [1]},
             {"a": {"b": 1}},
         )
@@ -150,9 +152,9 @@ def test_the_whole_phone_check_passes_exactly_what_the_one_by_one_check_keeps(ca
     phones, normal = case
     TRIED["phone lists checked whole"] += 1
     TRIED["phone lists passed whole"] += normal
-    assert _all_match(phones, _PHONE_LINES) is normal
+    assert (joined_if_all_match(phones, PHONE_LINES) is not None) is normal
     if normal:
-        assert [_phone(phone, "phone_numbers") for phone in phones] == phones
+        assert [checked_phone(phone, "phone_numbers") for phone in phones] == phones
 
 
 @FUZZ
@@ -161,30 +163,32 @@ def test_the_whole_record_check_passes_exactly_what_the_one_by_one_check_keeps(c
     records, normal = case
     TRIED["record lists checked whole"] += 1
     TRIED["record lists passed whole"] += normal
-    assert _records_in_normal_form(records, UPDATE_RECORDS) is normal, records
+    assert records_in_normal_form(records, UPDATE_RECORDS) is normal, records
     if normal:
-        assert _check_records_one_by_one(records, WARSAW, "records", UPDATE_RECORDS) == records
+        assert check_records_one_by_one(records, WARSAW, "records", UPDATE_RECORDS) == records
 
 
-ADD_ONLY_VALUES = st.fixed_dictionaries(
+# Keys the near-normal lists never hold: the add-only ones, and a status by its name (refused beside a status_id).
+EXTRA_VALUES = st.fixed_dictionaries(
     {},
     optional={
         "identifier": st.one_of(st.just("C-1"), st.just(" C-2"), st.just(""), st.integers(-1, 3), st.none()),
         "order": st.one_of(st.integers(-1, 3), st.just("5"), st.booleans(), st.just(2**64)),
+        "status": st.one_of(st.just("Nowy"), st.just(" Nowy"), st.just(""), st.just("\ud800"), st.just(3), st.none()),
     },
 )
 
 
 @FUZZ
-@given(case=NEAR_RECORD_LISTS, extra=ADD_ONLY_VALUES)
+@given(case=NEAR_RECORD_LISTS, extra=EXTRA_VALUES)
 def test_the_whole_check_of_records_to_add_never_passes_what_the_one_by_one_check_would_change(case, extra):
     records = (
         case[0] if not extra else [{**case[0][0], **extra}, *case[0][1:]] if isinstance(case[0][0], dict) else case[0]
     )
     TRIED["add lists checked whole"] += 1
-    if _records_in_normal_form(records, ADD_RECORDS):
+    if records_in_normal_form(records, ADD_RECORDS):
         TRIED["add lists passed whole"] += 1
-        assert _check_records_one_by_one(records, WARSAW, "records", ADD_RECORDS) == records
+        assert check_records_one_by_one(records, WARSAW, "records", ADD_RECORDS) == records
 
 
 def test_zz_both_answers_came_up_often_enough(capsys):
@@ -201,8 +205,8 @@ def test_record_field_values_are_checked_whether_the_records_share_few_field_nam
         {"phone_number": f"4850010{i:04d}", "record_fields": {f"f{j}": j for j in range(i % names + 1)}}
         for i in range(3 * names)
     ]
-    assert _records_in_normal_form(records, UPDATE_RECORDS)
-    for flaw in ("\ud800", math.nan, INT64 + 1, [1], _Text("v")):
+    assert records_in_normal_form(records, UPDATE_RECORDS)
+    for flaw in ("\ud800", math.nan, INT64 + 1, [1], Text("v")):
         last = records[-1]
         flawed = [*records[:-1], {**last, "record_fields": {**last["record_fields"], "f0": flaw}}]
-        assert not _records_in_normal_form(flawed, UPDATE_RECORDS), flaw
+        assert not records_in_normal_form(flawed, UPDATE_RECORDS), flaw
