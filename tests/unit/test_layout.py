@@ -115,7 +115,10 @@ SURFACES = {
         "stream_batches",
     ],
     "checks": [
+        "ADD_ONLY_FIELDS",
         "ADD_RECORDS",
+        "EDITABLE_FIELDS",
+        "STATUS_NAME_FIELD",
         "UPDATE_RECORDS",
         "CampaignAgent",
         "CampaignStatus",
@@ -134,6 +137,7 @@ SURFACES = {
         "phone_sender",
         "read_agents",
         "read_statuses",
+        "records_from_columns",
         "resolve_status_names",
         "spelling_difference",
     ],
