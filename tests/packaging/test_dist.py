@@ -141,6 +141,7 @@ def test_the_readmes_install_command_installs_a_clone_beside_airflow(dist_dir, t
         "print(m.version('airflow-provider-thulium'), m.version('apache-airflow'), s.__file__)"
     )
     answer = subprocess.run(["python", "-c", probe], cwd=tmp_path, env=env, capture_output=True, text=True, check=True)
-    version, airflow_version, location = answer.stdout.split()
+    # Airflow may log to stdout when imported; the probe's own line is the last.
+    version, airflow_version, location = answer.stdout.strip().splitlines()[-1].split()
     assert (version, airflow_version) == (__version__, importlib.metadata.version("apache-airflow"))
     assert Path(location).is_relative_to(venv / "lib"), location  # installed, not imported from the copy
