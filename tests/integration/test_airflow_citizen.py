@@ -433,7 +433,11 @@ def test_tls_against_a_plain_http_server_says_so(thulium_sandbox, monkeypatch):
     from airflow_provider_thulium.hooks.thulium import ThuliumHook
 
     set_connection(
-        monkeypatch, "tls_to_http", host=f"https://127.0.0.1:{thulium_sandbox.port}", login="a", password="b"
+        monkeypatch,
+        "tls_to_http",
+        host=f"https://127.0.0.1:{thulium_sandbox.port}",
+        login="a",
+        password="not-a-real-password",
     )
     ok, message = ThuliumHook("tls_to_http").test_connection()
     assert not ok and "TLS failed" in message

@@ -210,7 +210,7 @@ def test_test_connection(thulium_sandbox, monkeypatch):
     set_connection(monkeypatch, "thulium_bad", host=thulium_sandbox.url, login="api_user", password="wrong")
     ok, why = ThuliumHook("thulium_bad").test_connection()
     assert not ok and "credentials" in why and "wrong" not in why
-    set_connection(monkeypatch, "thulium_down", host="http://127.0.0.1:9", login="a", password="b")
+    set_connection(monkeypatch, "thulium_down", host="http://127.0.0.1:9", login="a", password="not-a-real-password")
     ok, why = ThuliumHook("thulium_down").test_connection()
     assert not ok and "no answer" in why
 
@@ -226,16 +226,21 @@ def test_test_connection(thulium_sandbox, monkeypatch):
     ],
 )
 def test_host_forms(monkeypatch, host, expected):
-    set_connection(monkeypatch, "thulium_x", host=host, login="a", password="b")
+    set_connection(monkeypatch, "thulium_x", host=host, login="a", password="not-a-real-password")
     assert ThuliumHook("thulium_x").base_url == expected
 
 
 def test_plain_http_to_a_remote_host_needs_an_explicit_extra(monkeypatch):
-    set_connection(monkeypatch, "thulium_x", host="http://acme.thulium.com", login="a", password="b")
+    set_connection(monkeypatch, "thulium_x", host="http://acme.thulium.com", login="a", password="not-a-real-password")
     with pytest.raises(ThuliumConfigurationError, match="allow_http"):
         _ = ThuliumHook("thulium_x").base_url
     set_connection(
-        monkeypatch, "thulium_y", host="http://acme.thulium.com", login="a", password="b", extra={"allow_http": "true"}
+        monkeypatch,
+        "thulium_y",
+        host="http://acme.thulium.com",
+        login="a",
+        password="not-a-real-password",
+        extra={"allow_http": "true"},
     )
     assert ThuliumHook("thulium_y").base_url == "http://acme.thulium.com/api/"
 
@@ -246,7 +251,7 @@ def test_settings_merge_defaults_extras_and_arguments(monkeypatch):
         "thulium_x",
         host="acme.thulium.com",
         login="a",
-        password="b",
+        password="not-a-real-password",
         extra={"timeout": "12", "max_retries": 2, "verify": "false", "accept_language": "pl"},
     )
     settings = ThuliumHook("thulium_x", max_retries=7).settings
@@ -260,7 +265,7 @@ def test_settings_merge_defaults_extras_and_arguments(monkeypatch):
 
 
 def test_default_timeout_and_tls_verification_apply(monkeypatch):
-    set_connection(monkeypatch, "thulium_x", host="acme.thulium.com", login="a", password="b")
+    set_connection(monkeypatch, "thulium_x", host="acme.thulium.com", login="a", password="not-a-real-password")
     hook = ThuliumHook("thulium_x")
     assert hook.settings.timeout == 30.0
     assert hook.session.verify is True
