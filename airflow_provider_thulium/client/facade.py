@@ -74,7 +74,7 @@ class ThuliumClient:
             self.transport, self.settings, self.get_statuses, self.get_agents, self._records_page, self.log
         )
         self._runs = RunFactory(self.transport, self.settings, self._checker.spelling_evidence, self.log)
-        self._planner = SyncPlanner(self._checker.check, self.read_campaign, self.log)
+        self._planner = SyncPlanner(self._checker.check, self.read_campaign, self.log, self._checker.numbering)
 
     @classmethod
     def for_host(

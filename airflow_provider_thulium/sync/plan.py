@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
+from airflow_provider_thulium.checks.numbering import PhoneNumbering, digits_key
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumSyncGuardError
 from airflow_provider_thulium.outcomes import ADDED, UPDATED, RunSummary, SyncPlanCounts, SyncSummary
 from airflow_provider_thulium.privacy import mask_phone
@@ -116,16 +117,19 @@ class SyncPlan:
     fingerprints: dict[str, int] | None = None
     notes: list[str] = field(default_factory=list)
     state: SyncState | None = None
+    #: A desired (checked) phone's identity: its digits, or with ``phone_region`` its international form.
+    key: Callable[[str], str] = digits_key
 
     def adds(self) -> list[dict[str, Any]]:
         """The records to add, in input order."""
         codes = self.codes
-        return [record for record in self.records if codes[record["phone_number"].lstrip("+")] == _NEW]
+        key = self.key
+        return [record for record in self.records if codes[key(record["phone_number"])] == _NEW]
 
     def updates(self) -> list[dict[str, Any]]:
         """The edits to send, in input order."""
-        edits = self.edits
-        return [edits[digits] for record in self.records if (digits := record["phone_number"].lstrip("+")) in edits]
+        edits, key = self.edits, self.key
+        return [edits[digits] for record in self.records if (digits := key(record["phone_number"])) in edits]
 
     def counts(self) -> SyncPlanCounts:
         """The plan's counts, as the ``summary`` XCom's ``plan`` shows them."""
@@ -171,7 +175,7 @@ class SyncPlan:
         for record in self.records:
             phone = record["phone_number"]
             if only is None or phone in only:
-                digits = phone.lstrip("+")
+                digits = self.key(phone)
                 entries[phone] = self.entry(digits, (add if self.codes[digits] == _NEW else update).get(phone))
         for phone in self.removes:
             if only is None or phone in only:
@@ -245,6 +249,7 @@ def build_plan(
     *,
     remove_missing: bool = False,
     state: SyncState | None = None,
+    numbering: PhoneNumbering | None = None,
 ) -> SyncPlan:
     """Compare the desired records with the campaign's, phone by phone (matched on their digits).
 
@@ -256,12 +261,18 @@ def build_plan(
     :param campaign_records: the campaign's records, read as they are iterated.
     :param remove_missing: plan the removal of the campaign's records whose phone is not desired.
     :param state: the fingerprints of earlier syncs, or ``None``.
+    :param numbering: the numbering plan of ``phone_region``: the campaign's phones are read by it, so a
+        phone matches whatever spelling the campaign stores it in.
     """
     plan = SyncPlan(campaign_id, records, owned, campaign_count or 0, state=state)
+    stored_key = digits_key
+    if numbering is not None:
+        plan.key, stored_key = numbering.sent_key, numbering.key
+    key = plan.key
     plan.fingerprints = {} if state is not None else None
     # Digits → the desired record until the campaign's record is met, then the code: one dict serves
     # as the index and as the codes, holding references only.
-    codes: dict[str, Any] = {record["phone_number"].lstrip("+"): record for record in records}
+    codes: dict[str, Any] = {key(record["phone_number"]): record for record in records}
     edits = plan.edits
     shown: frozenset[str] | None = None
     removing: set[str] = set()
@@ -275,7 +286,7 @@ def build_plan(
             phone = str(phone)
         if shown is None:
             shown = frozenset(current)
-        digits = phone.strip().lstrip("+")
+        digits = stored_key(phone)
         wanted = codes.get(digits)
         if wanted is None:
             if remove_missing and digits not in removing:
@@ -296,7 +307,7 @@ def build_plan(
     hidden = [name for name in owned if _SHOWN_AS[name] not in shown]
     if plan.fingerprints is not None and hidden:
         for record in records:
-            digits = record["phone_number"].lstrip("+")
+            digits = key(record["phone_number"])
             if codes[digits] == _NEW:
                 plan.fingerprints[digits] = fingerprint(record, hidden)
     if campaign_count is None:
@@ -481,7 +492,7 @@ class SyncRun:
         kept: dict[str, int] = {}
         for record in plan.records:
             phone = record["phone_number"]
-            digits = phone.lstrip("+")
+            digits = plan.key(phone)
             code = plan.codes[digits]
             wanted = plan.fingerprints.get(digits)
             confirmed = (

@@ -8,6 +8,7 @@ from typing import Any
 
 from airflow_provider_thulium.calls.checked import CheckedCall
 from airflow_provider_thulium.calls.operations import ADD, Operation
+from airflow_provider_thulium.checks.numbering import PhoneNumbering
 from airflow_provider_thulium.checks.options import parse_update_fields
 from airflow_provider_thulium.checks.records import parse_flag
 from airflow_provider_thulium.reading.campaign import CampaignRead
@@ -24,12 +25,20 @@ class SyncPlanner:
     :param check: checks the desired records, as an add's input (status names resolved, agents checked).
     :param read_campaign: reads every record of a campaign, given its five-character id.
     :param log: where the plan and its notes are logged.
+    :param numbering: the numbering plan of ``phone_region`` (phones matched on their identity), or ``None``.
     """
 
-    def __init__(self, check: Check, read_campaign: Callable[[str], CampaignRead], log: logging.Logger | Any) -> None:
+    def __init__(
+        self,
+        check: Check,
+        read_campaign: Callable[[str], CampaignRead],
+        log: logging.Logger | Any,
+        numbering: PhoneNumbering | None = None,
+    ) -> None:
         self._check = check
         self._read_campaign = read_campaign
         self.log = log
+        self.numbering = numbering
 
     def plan(
         self,
@@ -54,7 +63,14 @@ class SyncPlanner:
         state = None if state_path is None else SyncState.load(state_path, call.campaign_id)
         read = self._read_campaign(call.campaign_id)
         plan = build_plan(
-            call.campaign_id, call.items, owned, read.count, read.records, remove_missing=remove, state=state
+            call.campaign_id,
+            call.items,
+            owned,
+            read.count,
+            read.records,
+            remove_missing=remove,
+            state=state,
+            numbering=self.numbering,
         )
         plan.read_requests = read.pages
         self.log.info("sync plan for campaign %s: %s", call.campaign_id, plan.describe())
