@@ -7,8 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_thulium.calls.checked import CheckedCall
-from airflow_provider_thulium.calls.operations import ADD, Operation
-from airflow_provider_thulium.checks.numbering import PhoneNumbering
+from airflow_provider_thulium.calls.operations import ADD, DELETE, Operation
+from airflow_provider_thulium.checks.numbering import PhoneNumbering, digits_key
 from airflow_provider_thulium.checks.options import parse_update_fields
 from airflow_provider_thulium.checks.records import parse_flag
 from airflow_provider_thulium.reading.campaign import CampaignRead
@@ -48,6 +48,7 @@ class SyncPlanner:
         update_fields: object = DEFAULT_UPDATE_FIELDS,
         remove_missing: object = False,
         state_path: Any = None,
+        exclude: object = None,
     ) -> SyncPlan:
         """Read the campaign once and plan what makes it match ``records``.
 
@@ -56,10 +57,16 @@ class SyncPlanner:
         :param update_fields: the fields the caller owns on records already in the campaign.
         :param remove_missing: plan the removal of the campaign's records whose phone is not in ``records``.
         :param state_path: the fingerprints file of earlier syncs, or ``None``.
+        :param exclude: phones never added or updated and removed from the campaign (a do-not-call
+            list), in any form a delete takes (a source included), or ``None``.
         """
         owned = parse_update_fields(update_fields)
         remove = parse_flag(remove_missing, "remove_missing")
         call = self._check(ADD, campaign_id, records, False)
+        excluded: set[str] = set()
+        if exclude is not None:
+            key = self.numbering.sent_key if self.numbering is not None else digits_key
+            excluded = set(map(key, self._check(DELETE, call.campaign_id, exclude, False).phones))
         state = None if state_path is None else SyncState.load(state_path, call.campaign_id)
         read = self._read_campaign(call.campaign_id)
         plan = build_plan(
@@ -71,6 +78,7 @@ class SyncPlanner:
             remove_missing=remove,
             state=state,
             numbering=self.numbering,
+            exclude=excluded,
         )
         plan.read_requests = read.pages
         self.log.info("sync plan for campaign %s: %s", call.campaign_id, plan.describe())

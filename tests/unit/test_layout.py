@@ -166,6 +166,8 @@ SURFACES = {
     "sync": [
         "DEFAULT_MAX_REMOVALS",
         "DEFAULT_UPDATE_FIELDS",
+        "GUARD_PASSED",
+        "GUARD_REFUSED",
         "SyncPlan",
         "SyncPlanner",
         "SyncRun",

@@ -106,3 +106,84 @@ def test_the_national_spelling_sends_the_regions_national_numbers(thulium_sandbo
 
     assert list(results) == ["500100299"]
     assert writes(thulium_sandbox)[0].query["phone_number[]"] == ["500100299"]
+
+
+def test_an_excluded_phone_is_neither_added_nor_kept_even_with_max_removals_0(thulium_sandbox):
+    with new_dag() as dag:
+        ThuliumSyncCampaignOperator(
+            task_id="sync",
+            campaign_id=CAMPAIGN,
+            # 48500100202 is in the campaign and still in the CRM; 48500100300 is a new lead that opted out.
+            records=[{"phone_number": "+48 500 100 202"}, {"phone_number": "500100300"}],
+            exclude="0048500100202, +48 500 100 300",
+            max_removals=0,
+            hook_params=POLAND,
+        )
+
+    run = run_dag(dag)
+
+    assert task_states(run) == {"sync": "success"}
+    summary = xcom(run, "sync", "summary")
+    assert (summary["plan"]["excluded"], summary["plan"]["add"], summary["plan"]["remove"]) == (2, 0, 1)
+    assert summary["guard"] == "passed"
+    entries = xcom(run, "sync")
+    assert entries["48500100202"]["action"] == "REMOVE" and entries["48500100202"]["excluded"] is True
+    assert entries["48500100300"] == {
+        "action": "UNCHANGED",
+        "excluded": True,
+        "reason": entries["48500100300"]["reason"],
+    }
+    left = {record["phone_number"] for record in ThuliumHook(**FAST_RETRIES).iter_records(CAMPAIGN)}
+    assert "48500100202" not in left and "48500100300" not in left
+
+
+def test_a_refused_plan_and_a_dry_run_both_leave_the_whole_plan_in_the_results_file(thulium_sandbox, tmp_path):
+    stored = sorted({record["phone_number"] for record in ThuliumHook(**FAST_RETRIES).iter_records(CAMPAIGN)})
+    keep = stored[:2]
+    thulium_sandbox.clear_requests()
+    with new_dag() as dag:
+        for name, dry in (("refused", False), ("dry", True)):
+            ThuliumSyncCampaignOperator(
+                task_id=name,
+                campaign_id=CAMPAIGN,
+                records=[{"phone_number": phone} for phone in keep],
+                remove_missing=True,
+                max_removals=1,
+                dry_run=dry,
+                results_path=str(tmp_path / f"{name}.jsonl"),
+                hook_params=POLAND,
+            )
+
+    run = run_dag(dag)
+
+    assert task_states(run) == {"refused": "failed", "dry": "success"}
+    assert writes(thulium_sandbox) == []
+    for name in ("refused", "dry"):
+        assert xcom(run, name, "summary")["guard"] == "refused"
+        lines = (tmp_path / f"{name}.jsonl").read_text().splitlines()
+        removed = [line for line in lines if '"REMOVE"' in line]
+        assert len(removed) == len(stored) - len(keep), name  # every phone the plan removes, by number
+        assert any(stored[-1] in line for line in removed)
+
+
+def test_a_templated_max_removals_from_params_approves_one_run(thulium_sandbox):
+    stored = sorted({record["phone_number"] for record in ThuliumHook(**FAST_RETRIES).iter_records(CAMPAIGN)})
+    with new_dag(params={"max_removals": 0}) as dag:
+        ThuliumSyncCampaignOperator(
+            task_id="sync",
+            campaign_id=CAMPAIGN,
+            records=[{"phone_number": stored[0]}],
+            remove_missing=True,
+            max_removals="{{ params.max_removals }}",
+            fail_on_failed_phones=False,  # the demo campaign's 48500100203 is in a call: not removable now
+            hook_params=POLAND,
+        )
+
+    refused = run_dag(dag)
+    approved = run_dag(dag, conf={"max_removals": len(stored)})
+
+    assert task_states(refused) == {"sync": "failed"}
+    assert task_states(approved) == {"sync": "success"}
+    summary = xcom(approved, "sync", "summary")
+    assert summary["plan"]["remove"] == len(stored) - 1
+    assert summary["outcomes"]["REMOVED"] + summary["outcomes"].get("CALL_IN_PROGRESS", 0) == len(stored) - 1
