@@ -94,7 +94,8 @@ class PhoneNumbering:
         cc = self.country_code
         # Read as the region's number: "+48…", "0048…", "48…" when its length is a national number's
         # with the country code and not one of a national number, a national number as it is.
-        lengths = sorted(set(metadata.general_desc.possible_length or ()))
+        general = metadata.general_desc
+        lengths = sorted(set(general.possible_length or ())) if general is not None else []
         bare = [length for length in lengths if length + len(cc) not in lengths]
         bare_cc = "|".join(f"[0-9]{{{length}}}" for length in bare)
         bare_cc = rf"|{cc}(?=(?:{bare_cc})$)" if bare else ""

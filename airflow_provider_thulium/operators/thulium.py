@@ -558,10 +558,11 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         except ThuliumSyncGuardError as refused:
             if not dry_run:
                 # The whole plan for the reviewer, then the failure (fail-fast: nothing was sent).
-                summary = {**plan.summary(guard=GUARD_REFUSED), "stopped_by": str(refused)}
-                self._write_results(plan.entries(), summary, {})  # type: ignore[arg-type]
+                refused_summary = plan.summary(guard=GUARD_REFUSED)
+                refused_summary["stopped_by"] = str(refused)
+                self._write_results(plan.entries(), refused_summary, {})
                 if self.do_xcom_push:
-                    context["ti"].xcom_push(key="summary", value=summary)
+                    context["ti"].xcom_push(key="summary", value=refused_summary)
                 raise
             self.log.warning("dry run: the guard would refuse this plan: %s", refused)
             guard = GUARD_REFUSED
