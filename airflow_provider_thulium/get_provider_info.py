@@ -40,6 +40,20 @@ CONNECTION_EXTRA_FIELDS: dict[str, dict[str, Any]] = {
         "schema": {"type": ["string", "null"], "default": None},
         "placeholder": "Europe/Warsaw",
     },
+    "phone_region": {
+        "label": "Phone region",
+        "description": "ISO 3166 code (e.g. PL): +48 500 100 201, 0048500100201 and 500100201 are then one number, "
+        "sent as phone_format says. Default: none, numbers are taken as written.",
+        "schema": {"type": ["string", "null"], "default": None},
+        "placeholder": "PL",
+    },
+    "phone_format": {
+        "label": "Phone format",
+        "description": "How the campaigns store numbers: as_given (default), digits (48500100201), plus "
+        "(+48500100201), or national (500100201, with a phone region).",
+        "schema": {"type": ["string", "null"], "default": None},
+        "placeholder": "digits",
+    },
     "accept_language": {
         "label": "Language of error messages",
         "description": "pl for Thulium's error texts in Polish. Default: none sent, Thulium answers in English.",

@@ -119,6 +119,7 @@ class SyncPlanCounts(TypedDict):
     remove: int  # phones of records not desired (remove_missing)
     unchanged: int  # in it and as desired, duplicates included
     duplicates: int  # desired phones held by several records: left, as an edit by phone cannot pick one
+    excluded: int  # excluded phones (exclude) found in the desired records or the campaign
     desired: int  # desired records
     campaign_records: int  # the campaign's records when it was read
 
@@ -128,3 +129,4 @@ class SyncSummary(RunSummary):
 
     plan: SyncPlanCounts
     dry_run: bool  # the plan only: nothing was sent but reads
+    guard: str  # "passed", or "refused" (too many removals, or no desired records): nothing was sent

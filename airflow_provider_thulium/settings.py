@@ -13,11 +13,13 @@ from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
+import phonenumbers
+
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError
 
 #: How a campaign may store its numbers (the ``phone_format`` setting): as the caller gives them,
-#: digits only (a leading ``+`` dropped), or with a leading ``+``.
-PHONE_FORMATS = ("as_given", "digits", "plus")
+#: digits only (a leading ``+`` dropped), with a leading ``+``, or as national numbers (with ``phone_region``).
+PHONE_FORMATS = ("as_given", "digits", "plus", "national")
 _TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 _FALSE_WORDS = frozenset({"false", "0", "no", "off"})
 
@@ -81,6 +83,16 @@ def _as_phone_format(name: str, value: Any) -> str:
     return str(value)
 
 
+def _as_region(name: str, value: Any) -> str:
+    code = value.strip().upper() if isinstance(value, str) else None
+    if code is None or code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ThuliumConfigurationError(
+            f"Thulium setting {name!r}: expected a region's ISO 3166 code with a numbering plan, e.g. 'PL', "
+            f"got {value!r}"
+        )
+    return code
+
+
 def _as_text(name: str, value: Any) -> str:
     if not isinstance(value, str) or not value.strip():
         raise ThuliumConfigurationError(f"Thulium setting {name!r}: expected a non-empty string")
@@ -111,7 +123,12 @@ class ThuliumSettings:
     :param allow_http: allow plain ``http://`` to a host that is not loopback.
     :param phone_format: how the campaign stores its numbers, so they are sent in that form:
         ``"as_given"`` (default), ``"digits"`` (a leading ``+`` is dropped) or ``"plus"`` (a leading
-        ``+`` is added). Results stay keyed by the numbers as given.
+        ``+`` is added); with ``phone_region`` also ``"national"`` (the region's national number).
+        Without ``phone_region``, results stay keyed by the numbers as given; with it, by the numbers as sent.
+    :param phone_region: the region (ISO 3166 code, e.g. ``"PL"``) whose numbering plan reads every phone:
+        ``+48 500 100 201``, ``0048500100201``, ``500100201`` and ``48500100201`` are one number, sent in
+        the spelling ``phone_format`` names (``"as_given"`` is then ``"plus"``); a text that cannot be a
+        number of the plan is refused before anything is sent. ``None`` (default): phones are taken as written.
     """
 
     timeout: float = 30.0
@@ -130,6 +147,14 @@ class ThuliumSettings:
     timezone: str = "Europe/Warsaw"
     allow_http: bool = False
     phone_format: str = "as_given"
+    phone_region: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.phone_format == "national" and self.phone_region is None:
+            raise ThuliumConfigurationError(
+                "Thulium setting 'phone_format': 'national' needs phone_region (e.g. 'PL'), the region whose "
+                "national numbers the campaign stores"
+            )
 
     @classmethod
     def merge(cls, *layers: dict[str, Any]) -> ThuliumSettings:
@@ -173,6 +198,7 @@ _CONVERTERS: dict[str, Callable[[str, Any], Any]] = {
     "timezone": _as_text,
     "allow_http": _as_bool,
     "phone_format": _as_phone_format,
+    "phone_region": _as_region,
 }
 
 

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.calls.batching import Batch, body_batches, query_batches
 from airflow_provider_thulium.checks.agents import AGENT_FIELD
+from airflow_provider_thulium.checks.numbering import PhoneNumbering
 from airflow_provider_thulium.checks.phones import phone_sender
 from airflow_provider_thulium.checks.records import parse_phone_numbers, parse_records
 from airflow_provider_thulium.checks.spec import ADD_RECORDS, STATUS_NAME_FIELD, UPDATE_RECORDS, RecordSpec
@@ -74,11 +75,14 @@ class Operation:
         """The outcomes that count as a success under the caller's choice about ``already_done``."""
         return self.succeeded | self.already_done if already_done_is_success else self.succeeded
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
+    def parse(
+        self, raw: object, account_tz: ZoneInfo, numbering: PhoneNumbering | None = None
+    ) -> tuple[Collection[str], Collection[Any]]:
         """Check the caller's input in full; return its phones (each once, in order) and the items to send.
 
         A :class:`~airflow_provider_thulium.sources.readers.Source` is read once into a spool: both are then
-        read from it when iterated.
+        read from it when iterated. With ``numbering`` (``phone_region``), phones are read by the
+        region's plan and spelled as sent.
         """
         raise NotImplementedError
 
@@ -131,10 +135,12 @@ class DeleteRecords(Operation):
     already_done = frozenset({NOT_EXIST})
     warns_when_mostly_already_done = True
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
+    def parse(
+        self, raw: object, account_tz: ZoneInfo, numbering: PhoneNumbering | None = None
+    ) -> tuple[Collection[str], Collection[Any]]:
         if isinstance(raw, Source):
-            return raw.read_phones()
-        phones = parse_phone_numbers(raw)
+            return raw.read_phones(numbering)
+        phones = parse_phone_numbers(raw, numbering=numbering)
         return phones, phones
 
     def batches(
@@ -222,10 +228,12 @@ class _Records(_ObjectPerPhone):
             return AGENT_FIELD in items.keys
         return any(map(operator.contains, items, repeat(AGENT_FIELD)))
 
-    def parse(self, raw: object, account_tz: ZoneInfo) -> tuple[Collection[str], Collection[Any]]:
+    def parse(
+        self, raw: object, account_tz: ZoneInfo, numbering: PhoneNumbering | None = None
+    ) -> tuple[Collection[str], Collection[Any]]:
         if isinstance(raw, Source):
-            return raw.read_records(self.spec, account_tz)
-        records = parse_records(raw, account_tz, spec=self.spec)
+            return raw.read_records(self.spec, account_tz, numbering)
+        records = parse_records(raw, account_tz, spec=self.spec, numbering=numbering)
         return [record["phone_number"] for record in records], records
 
 

@@ -8,6 +8,8 @@ Where things live:
 - ``spec``: which keys a call's records may hold (:class:`RecordSpec`, ``UPDATE_RECORDS``,
   ``ADD_RECORDS``) and the field sets behind them.
 - ``phones``: what a phone number is, how it is spelled when sent, and why a text is not one.
+- ``numbering``: one phone however it is written, by a region's numbering plan (``phone_region``,
+  libphonenumber's rules): :class:`PhoneNumbering`, a phone's identity and its spelling when sent.
 - ``rules``: each record key's rule, once (``FIELD_RULES``): a value made normal one by one,
   raising the error that names it, and a whole column known to be normal already.
 - ``records``: phone lists, records, campaign ids and flags checked one by one, each error naming
@@ -26,6 +28,7 @@ from __future__ import annotations
 from airflow_provider_thulium.checks.agents import CampaignAgent, check_agent_logins, read_agents
 from airflow_provider_thulium.checks.columns import ColumnRows, Columns, records_from_columns
 from airflow_provider_thulium.checks.normal_form import columns_in_normal_form
+from airflow_provider_thulium.checks.numbering import PhoneNumbering, numbering_for
 from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
 from airflow_provider_thulium.checks.phones import phone_sender, spelling_difference
 from airflow_provider_thulium.checks.records import (
@@ -55,11 +58,13 @@ __all__ = [
     "CampaignStatus",
     "ColumnRows",
     "Columns",
+    "PhoneNumbering",
     "RecordSpec",
     "RowNames",
     "check_agent_logins",
     "columns_in_normal_form",
     "normalize_campaign_id",
+    "numbering_for",
     "parse_flag",
     "parse_max_removals",
     "parse_phone_numbers",

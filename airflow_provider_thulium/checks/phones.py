@@ -24,7 +24,7 @@ def phone_sender(phone_format: str) -> Callable[[str], str] | None:
         return lambda phone: phone.removeprefix("+")
     if phone_format == "plus":
         return lambda phone: phone if phone.startswith("+") else "+" + phone
-    return None
+    return None  # "as_given"; "national" phones are spelled so when checked (phone_region)
 
 
 def _spelling(phone: str) -> tuple[bool, int]:
@@ -100,3 +100,20 @@ def why_not_a_phone(text: str) -> str:
         return "holds " + ", ".join(reasons)
     digits = sum(char.isdigit() for char in text)
     return f"has {digits} digits, more than 20" if digits > 20 else "is not digits with an optional leading +"
+
+
+def why_not_in_region(text: str, region: str) -> str:
+    """Why a text is not a number of ``region``'s numbering plan, without showing it.
+
+    :param text: the text, as given.
+    :param region: the region (``phone_region``).
+    """
+    if not text:
+        return "it is empty"
+    if any(char.isalpha() for char in text):
+        return "it holds letters"
+    digits = sum(char.isdigit() for char in text)
+    return (
+        f"its {digits} digits are not a number of the plan (a national number of {region}, or a number "
+        "after + or 00 and its country code): too short, too long, or a prefix the plan does not use"
+    )

@@ -12,12 +12,13 @@ from __future__ import annotations
 import ast
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from airflow_provider_thulium.checks.normal_form import records_in_normal_form
-from airflow_provider_thulium.checks.phones import PHONE
+from airflow_provider_thulium.checks.numbering import PhoneNumbering
+from airflow_provider_thulium.checks.phones import PHONE, why_not_in_region
 from airflow_provider_thulium.checks.rules import (
     FIELD_RULES,
     PHONE_LINES,
@@ -89,6 +90,15 @@ class _Where:
             return text
         column = self.field.columns.get(self.key) if isinstance(self.field, RowNames) else None
         return f"{text}.{self.key}" + (f" (column {column!r})" if column else "")
+
+
+def row_where(names: RowNames, index: int) -> object:
+    """Names a source's row and its phone column in a message (``file crm.csv, row 4.phone_number (column 'msisdn')``).
+
+    :param names: the chunk's row names.
+    :param index: the row's index in the chunk.
+    """
+    return _Where(names, index, key="phone_number")
 
 
 def normalize_campaign_id(campaign_id: object) -> str:
@@ -163,8 +173,14 @@ def _same_number_error(where: object, earlier: str, phone: str, earlier_phone: s
     )
 
 
-def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> list[str]:
+def parse_phone_numbers(
+    phone_numbers: object, field: str = "phone_numbers", numbering: PhoneNumbering | None = None
+) -> list[str]:
     """Return the phone numbers as stripped strings, each once, in input order.
+
+    With ``numbering`` (the ``phone_region`` setting), each is read by the region's numbering plan
+    and returned as it is sent: its spellings (``+48 500 100 201``, ``0048500100201``,
+    ``500100201``) are one number, kept once; a text that cannot be a number of the plan is refused.
 
     Accepts a list or tuple of str/int, or one string of numbers separated by commas, semicolons,
     whitespace or newlines (what a Jinja template renders), or a string holding a list literal
@@ -192,6 +208,9 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         raise ThuliumValidationError(
             f"{field}: expected a list of phone numbers or a string of them, got {type(phone_numbers).__name__}"
         )
+    if numbering is not None:
+        key = "phone_number" if isinstance(field, RowNames) else None
+        return list(dict.fromkeys(spelled_phones(items, numbering, lambda index: _Where(field, index, key=key))))
     joined = joined_if_all_match(items, PHONE_LINES)
     if joined is not None:
         unique: dict[str, None] = dict.fromkeys(items)  # type: ignore[arg-type]  # all str, checked whole
@@ -206,6 +225,30 @@ def parse_phone_numbers(phone_numbers: object, field: str = "phone_numbers") -> 
         if earlier[1] != phone:
             raise _same_number_error(where, item_name(field, earlier[0]), phone, earlier[1])
     return list(dict.fromkeys(spelling for _, spelling in first_index.values()))
+
+
+def spelled_phones(values: Sequence[object], numbering: PhoneNumbering, where: Callable[[int], object]) -> list[str]:
+    """Each phone as sent under ``numbering``, or the error naming the first that cannot be a phone of its region.
+
+    :param values: the phones as given.
+    :param numbering: the region's numbering plan and the spelling sent.
+    :param where: names item ``index`` in the error.
+    """
+    spelled = numbering.spell_all(values)
+    if None in spelled:
+        index = spelled.index(None)
+        value = values[index]
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise ThuliumValidationError(
+                f"{where(index)}: expected a phone number as str or int, got {type(value).__name__}"
+            )
+        text = str(value).strip()
+        shown = mask_phone(text) if text else "''"
+        raise ThuliumValidationError(
+            f"{where(index)}: phone {shown} cannot be a phone number of region {numbering.region} "
+            f"(phone_region): {why_not_in_region(text, numbering.region)}"
+        )
+    return spelled  # type: ignore[return-value]  # no None, checked above
 
 
 def _refuse_one_number_with_spaces(parts: Sequence[str], field: str) -> None:
@@ -238,11 +281,17 @@ def resolve_timezone(name: str) -> ZoneInfo:
 
 
 def parse_records(
-    records: object, account_tz: ZoneInfo, field: str = "records", spec: RecordSpec = UPDATE_RECORDS
+    records: object,
+    account_tz: ZoneInfo,
+    field: str = "records",
+    spec: RecordSpec = UPDATE_RECORDS,
+    numbering: PhoneNumbering | None = None,
 ) -> list[dict[str, Any]]:
     """Return the records for a records call, checked and normalised.
 
-    Accepts a list of dicts or a JSON string of one. A phone number may appear once: the API
+    Accepts a list of dicts or a JSON string of one. With ``numbering`` (``phone_region``), each
+    record's ``phone_number`` is first read by the region's plan and written as it is sent. A phone
+    number may appear once: the API
     cannot edit or add duplicated numbers, and of two records for one number neither is clearly
     the one meant. A ``status`` (a status's name) is kept for the caller to resolve.
     """
@@ -260,10 +309,30 @@ def parse_records(
             raise ThuliumValidationError(f"{field}: the JSON is nested too deeply") from None
     if not isinstance(records, (list, tuple)):
         raise ThuliumValidationError(f"{field}: expected a list of records, got {type(records).__name__}")
+    if numbering is not None:
+        records = _phones_spelled(records, numbering, field)
     if records_in_normal_form(records, spec):
         # The caller's dicts are sent as they are: nothing in them would change.
         return list(records)
     return check_records_one_by_one(records, account_tz, field, spec)
+
+
+def _phones_spelled(records: Sequence[Any], numbering: PhoneNumbering, field: str) -> Sequence[Any]:
+    """The records with each ``phone_number`` as sent under ``numbering``; a record whose phone
+    changes is a new dict (the caller's are not changed). Records that are not dicts with a
+    phone are left for the one-by-one check to name."""
+    at = [index for index, record in enumerate(records) if isinstance(record, Mapping) and "phone_number" in record]
+    if not at:
+        return records
+    given = [records[index]["phone_number"] for index in at]
+    spelled = spelled_phones(given, numbering, lambda index: _Where(field, at[index], key="phone_number"))
+    if spelled == given:
+        return records
+    changed = list(records)
+    for index, before, after in zip(at, given, spelled, strict=True):
+        if before != after:
+            changed[index] = {**records[index], "phone_number": after}
+    return changed
 
 
 def check_records_one_by_one(

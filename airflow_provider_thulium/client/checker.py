@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 from airflow_provider_thulium.calls.checked import CheckedCall
 from airflow_provider_thulium.calls.operations import Operation
 from airflow_provider_thulium.checks.agents import CampaignAgent, check_agent_logins
+from airflow_provider_thulium.checks.numbering import PhoneNumbering, numbering_for
 from airflow_provider_thulium.checks.phones import phone_sender, spelling_difference
 from airflow_provider_thulium.checks.records import normalize_campaign_id, parse_flag, resolve_timezone
 from airflow_provider_thulium.checks.statuses import CampaignStatus, resolve_status_names
@@ -62,6 +63,11 @@ class InputChecker:
         """The account's time zone (``timezone`` setting), used for aware ``next_call_date`` values."""
         return resolve_timezone(self.settings.timezone)
 
+    @cached_property
+    def numbering(self) -> PhoneNumbering | None:
+        """The numbering plan of ``phone_region`` that reads every phone, or ``None`` (phones taken as written)."""
+        return numbering_for(self.settings.phone_region, self.settings.phone_format)
+
     def check(
         self, operation: Operation, campaign_id: str | int, raw_input: object, search_in_additional_numbers: object
     ) -> CheckedCall:
@@ -75,7 +81,7 @@ class InputChecker:
         """
         campaign = normalize_campaign_id(campaign_id)
         search = parse_flag(search_in_additional_numbers, "search_in_additional_numbers")
-        phones, items = operation.parse(raw_input, self.account_timezone)
+        phones, items = operation.parse(raw_input, self.account_timezone, self.numbering)
         # Credentials, CA bundles and the like too, so a run never stops at them before sending anything.
         self.transport.prepare()
         if operation.names_statuses(items):

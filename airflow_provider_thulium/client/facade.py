@@ -74,7 +74,7 @@ class ThuliumClient:
             self.transport, self.settings, self.get_statuses, self.get_agents, self._records_page, self.log
         )
         self._runs = RunFactory(self.transport, self.settings, self._checker.spelling_evidence, self.log)
-        self._planner = SyncPlanner(self._checker.check, self.read_campaign, self.log)
+        self._planner = SyncPlanner(self._checker.check, self.read_campaign, self.log, self._checker.numbering)
 
     @classmethod
     def for_host(
@@ -372,6 +372,7 @@ class ThuliumClient:
         update_fields: object = DEFAULT_UPDATE_FIELDS,
         remove_missing: object = False,
         state_path: Any = None,
+        exclude: object = None,
     ) -> SyncPlan:
         """Read the campaign once and plan what makes it match ``records``; sends nothing that writes.
 
@@ -387,9 +388,17 @@ class ThuliumClient:
         :param remove_missing: plan the removal of the campaign's records whose phone is not in ``records``.
         :param state_path: the fingerprints file of earlier syncs (a path or an ``ObjectStoragePath``),
             or ``None``: owned fields the records answer does not show are compared with it.
+        :param exclude: a do-not-call list: phones (as :meth:`delete_records` takes them, a source
+            included) never added or updated, and removed from the campaign whatever
+            ``remove_missing`` says; their removals do not count against ``max_removals``.
         """
         return self._planner.plan(
-            campaign_id, records, update_fields=update_fields, remove_missing=remove_missing, state_path=state_path
+            campaign_id,
+            records,
+            update_fields=update_fields,
+            remove_missing=remove_missing,
+            state_path=state_path,
+            exclude=exclude,
         )
 
     def start_sync(
@@ -421,6 +430,7 @@ class ThuliumClient:
         dry_run: object = False,
         state_path: Any = None,
         policy: OutcomePolicy | None = None,
+        exclude: object = None,
     ) -> dict[str, Any]:
         """Make the campaign match ``records``: plan (:meth:`plan_sync`), check the guard, send only the changes.
 
@@ -439,18 +449,25 @@ class ThuliumClient:
         :param state_path: the fingerprints file of earlier syncs, or ``None``; written when the run
             ends, failed or not, with only what Thulium confirmed.
         :param policy: what counts as success (default: the defaults).
+        :param exclude: a do-not-call list (see :meth:`plan_sync`).
         :return: phone → ``{"action": "ADD" | "UPDATE" | "REMOVE" | "UNCHANGED", "result": …}``, the result in
-            the shape of the call made (none for ``UNCHANGED``).
+            the shape of the call made (none for ``UNCHANGED``). A dry run returns the plan's entries even
+            when the guard would refuse it.
         :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's entry.
         """
         limit = parse_max_removals(max_removals)
         dry = parse_flag(dry_run, "dry_run")
         plan = self.plan_sync(
-            campaign_id, records, update_fields=update_fields, remove_missing=remove_missing, state_path=state_path
+            campaign_id,
+            records,
+            update_fields=update_fields,
+            remove_missing=remove_missing,
+            state_path=state_path,
+            exclude=exclude,
         )
-        check_guard(plan, limit)
         if dry:
             return plan.entries()
+        check_guard(plan, limit)
         run = self.start_sync(plan, policy)
         run.apply()
         entries, _, error = run.conclude()

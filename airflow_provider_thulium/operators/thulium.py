@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 from airflow_provider_thulium import lineage
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
-from airflow_provider_thulium.checks.records import parse_flag
+from airflow_provider_thulium.checks.records import as_sequence, parse_flag
 from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
@@ -23,7 +23,14 @@ from airflow_provider_thulium.results.deferral import DeferralState
 from airflow_provider_thulium.results.results_file import ResultsFile, results_format
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.sources.readers import Source
-from airflow_provider_thulium.sync.plan import DEFAULT_MAX_REMOVALS, DEFAULT_UPDATE_FIELDS, SyncRun, check_guard
+from airflow_provider_thulium.sync.plan import (
+    DEFAULT_MAX_REMOVALS,
+    DEFAULT_UPDATE_FIELDS,
+    GUARD_PASSED,
+    GUARD_REFUSED,
+    SyncRun,
+    check_guard,
+)
 from airflow_provider_thulium.sync.state import state_file
 from airflow_provider_thulium.version_compat import BaseOperator, Context, DateTimeTrigger, conf
 
@@ -452,15 +459,23 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         float below 1 as a fraction of the campaign's records (default ``0.1``). A plan removing more
         fails the task before any write with
         :class:`~airflow_provider_thulium.exceptions.ThuliumSyncGuardError` (no retries; the plan's
-        counts in the message and the ``summary`` XCom). So does an empty ``records`` for a campaign
-        that is not empty: a CRM query that returned nothing never empties a campaign.
-    :param dry_run: compute and report the plan (XComs as a run's, ``summary["dry_run"]`` true) and
-        write nothing: only reads are sent. Templated (as the attribute ``plan_only``).
+        counts in the message and the ``summary`` XCom, ``summary["guard"]`` ``"refused"``, the whole
+        plan in ``results_path``). So does an empty ``records`` for a campaign that is not empty: a CRM
+        query that returned nothing never empties a campaign. Templated: ``"{{ params.max_removals }}"``
+        lets a run's ``params`` / ``dag_run.conf`` approve a large removal once.
+    :param dry_run: compute and report the plan (XComs as a run's, ``summary["dry_run"]`` true, the
+        whole plan in ``results_path``) and write nothing: only reads are sent. A dry run never fails
+        on the guard: ``summary["guard"]`` says ``"refused"``. Templated (as the attribute ``plan_only``).
     :param state_path: a file (an ``ObjectStoragePath`` or a path) keeping a fingerprint of what the
         sync last applied per phone: owned fields Thulium's records answer does not show
         (``record_fields`` in the vendor's documented answer, ``dictionary_status_id``) are then sent
         only when they changed since. Written after the run, failed or not, with only what Thulium
         confirmed. A change made by hand in Thulium to such a field is not seen. Templated.
+    :param exclude: a do-not-call list: phones never added or updated, and removed from the campaign
+        whatever ``remove_missing`` says (their removals do not count against ``max_removals``): a
+        list, a string of them, an ``XComArg``, or a source, as ``ThuliumDeleteRecordsOperator``'s
+        ``phone_numbers``. ``summary["plan"]["excluded"]`` counts those found; their entries say
+        ``"excluded": true``. Templated.
     :param call_in_progress_retries: how many more times to try removals whose record was in a call.
     :param call_in_progress_retry_delay: how long to wait before each of those tries.
     :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` (except
@@ -468,7 +483,15 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
     """
 
     # dry_run is kept as plan_only: BaseOperator has a dry_run() method of its own.
-    template_fields: Sequence[str] = ("campaign_id", "records", "plan_only", "state_path", "results_path")
+    template_fields: Sequence[str] = (
+        "campaign_id",
+        "records",
+        "exclude",
+        "max_removals",
+        "plan_only",
+        "state_path",
+        "results_path",
+    )
     operation = ADD
     input_field = "records"
 
@@ -481,6 +504,7 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         max_removals: int | float = DEFAULT_MAX_REMOVALS,
         dry_run: bool = False,
         state_path: Any = None,
+        exclude: Any = None,
         call_in_progress_retries: int = 0,
         call_in_progress_retry_delay: timedelta | float = timedelta(minutes=1),
         **kwargs: Any,
@@ -490,7 +514,9 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         super().__init__(**kwargs)
         # Checked when the DAG is parsed: a typo in a field name must not wait for the night's run.
         parse_update_fields(update_fields)
-        parse_max_removals(max_removals)
+        if not (isinstance(max_removals, str) and "{{" in max_removals):  # a template is checked once rendered
+            parse_max_removals(max_removals)
+        self.exclude = exclude
         self.records = records
         self.update_fields = update_fields
         self.remove_missing = remove_missing
@@ -525,16 +551,26 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
             update_fields=self.update_fields,
             remove_missing=self.remove_missing,
             state_path=state_path,
+            exclude=self._exclude(),
         )
         try:
             check_guard(plan, limit)
         except ThuliumSyncGuardError as refused:
-            if self.do_xcom_push:
-                context["ti"].xcom_push(key="summary", value={**plan.summary(), "stopped_by": str(refused)})
-            raise
+            if not dry_run:
+                # The whole plan for the reviewer, then the failure (fail-fast: nothing was sent).
+                refused_summary = plan.summary(guard=GUARD_REFUSED)
+                refused_summary["stopped_by"] = str(refused)
+                self._write_results(plan.entries(), refused_summary, {})
+                if self.do_xcom_push:
+                    context["ti"].xcom_push(key="summary", value=refused_summary)
+                raise
+            self.log.warning("dry run: the guard would refuse this plan: %s", refused)
+            guard = GUARD_REFUSED
+        else:
+            guard = GUARD_PASSED
         if dry_run:
             self.log.info("dry run: nothing sent but reads")
-            entries, summary = plan.entries(), plan.summary(dry_run=True)
+            entries, summary = plan.entries(), plan.summary(dry_run=True, guard=guard)
             self._write_results(entries, summary, {})
             return self._push_xcoms(context, entries, summary, returning=True)
 
@@ -553,6 +589,21 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         if error is not None:
             raise error
         return value
+
+    def _do_render_template_fields(
+        self, parent: Any, template_fields: Any, context: Any, jinja_env: Any, seen_oids: set[int]
+    ) -> None:
+        super()._do_render_template_fields(parent, template_fields, context, jinja_env, seen_oids)
+        # The do-not-call list's numbers are kept out of the stored rendered fields, as the input's are.
+        if parent is self and self.exclude is not None and not isinstance(self.exclude, RenderedInput):
+            self.exclude = RenderedInput(self.exclude, "excluded phone(s)")
+
+    def _exclude(self) -> Any:
+        """The rendered ``exclude``, as the delete's input is read (an ``XComArg``'s value, a source)."""
+        exclude = self.exclude.value if isinstance(self.exclude, RenderedInput) else self.exclude
+        if exclude is None or isinstance(exclude, Source):
+            return exclude
+        return as_sequence(exclude)
 
     def _write_results(self, entries: dict[str, Any], summary: RunSummary, outcomes: dict[str, Any]) -> None:
         """Write every phone's entry (action and result) to ``results_path``, when one is given."""

@@ -22,7 +22,15 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.checks.columns import Columns, ids_from_digits, records_from_columns
 from airflow_provider_thulium.checks.normal_form import columns_in_normal_form
-from airflow_provider_thulium.checks.records import RowNames, item_name, parse_phone_numbers, parse_records
+from airflow_provider_thulium.checks.numbering import PhoneNumbering
+from airflow_provider_thulium.checks.records import (
+    RowNames,
+    item_name,
+    parse_phone_numbers,
+    parse_records,
+    row_where,
+    spelled_phones,
+)
 from airflow_provider_thulium.checks.rules import ID_KEYS
 from airflow_provider_thulium.checks.spec import RecordSpec
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
@@ -72,8 +80,10 @@ class Source:
 
     # -- reading into a call's input --
 
-    def read_phones(self) -> tuple[SpooledPhones, Spool]:
+    def read_phones(self, numbering: PhoneNumbering | None = None) -> tuple[SpooledPhones, Spool]:
         """Read and check the phone numbers (a delete's input): one column, or the one read as ``phone_number``.
+
+        :param numbering: the region's numbering plan (``phone_region``): each phone read by it, as sent.
 
         A number given twice is sent once, as a list's would be; given as both ``+48…`` and ``48…``
         it is an error naming both rows.
@@ -86,7 +96,7 @@ class Source:
                     values = columns[index]
                     # The column read may be the only one, under any name: messages name it.
                     names = RowNames(self.describe(), first, {} if header[index] == _PHONE else {_PHONE: header[index]})
-                    phones = parse_phone_numbers(values, field=names)
+                    phones = parse_phone_numbers(values, field=names, numbering=numbering)
                     keys = seen.keys(phones)
                     self._check_across(keys, values, seen, names, spool, repeats_allowed=True)
                     spool.append([phone for phone, key in zip(phones, keys, strict=True) if key not in seen])
@@ -97,11 +107,14 @@ class Source:
             raise
         return SpooledPhones(spool), spool
 
-    def read_records(self, spec: RecordSpec, account_tz: ZoneInfo) -> tuple[SpooledPhones, Spool]:
+    def read_records(
+        self, spec: RecordSpec, account_tz: ZoneInfo, numbering: PhoneNumbering | None = None
+    ) -> tuple[SpooledPhones, Spool]:
         """Read and check the records (an update's or an add's input) as ``spec`` wants them.
 
         :param spec: what the call's records may hold.
         :param account_tz: the account's time zone, for ``next_call_date`` given as a datetime.
+        :param numbering: the region's numbering plan (``phone_region``): each phone read by it, as sent.
         """
         spool, seen, first = Spool(), _SeenPhones(), 1
         try:
@@ -110,12 +123,16 @@ class Source:
                     plan = self._plan(header, spec.accepted)
                     names = self.row_names(first)
                     columns, full = _columns(plan, chunk_columns)
+                    if numbering is not None:
+                        _spell_phones(columns, numbering, names)
                     checked: list[Any] | Columns = columns
                     if columns_in_normal_form(columns, spec):
                         # Kept as columns: its records are made as the run sends them, if at all.
                         phones: list[str] = columns[1][columns[0].index(_PHONE)]
                     else:
-                        checked = parse_records(records_from_columns(columns), account_tz, field=names, spec=spec)
+                        checked = parse_records(
+                            records_from_columns(columns), account_tz, field=names, spec=spec, numbering=numbering
+                        )
                         phones = [record[_PHONE] for record in checked]
                     keys = seen.keys(phones)
                     hint = spec.duplicate_hint
@@ -261,6 +278,23 @@ class _SeenPhones:
 
     def __bool__(self) -> bool:
         return bool(self._keys)
+
+
+def _spell_phones(columns: Columns, numbering: PhoneNumbering, names: RowNames) -> None:
+    """The chunk's phone column, in place, as sent under ``numbering``; an empty cell is left for the checks."""
+    keys, values = columns[0], columns[1]
+    index = keys.index(_PHONE)
+    column = values[index]
+    at = [row for row, value in enumerate(column) if value is not None] if None in column else range(len(column))
+    given = [column[row] for row in at] if None in column else column
+    spelled = spelled_phones(given, numbering, lambda row: row_where(names, at[row]))
+    if None in column:
+        column = list(column)
+        for row, phone in zip(at, spelled, strict=True):
+            column[row] = phone
+        values[index] = column
+    else:
+        values[index] = spelled
 
 
 def _columns(plan: list[tuple[int, str, str | None]], columns: list[list[Any]]) -> tuple[Columns, bool]:

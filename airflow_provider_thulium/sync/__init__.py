@@ -17,6 +17,8 @@ from __future__ import annotations
 from airflow_provider_thulium.sync.plan import (
     DEFAULT_MAX_REMOVALS,
     DEFAULT_UPDATE_FIELDS,
+    GUARD_PASSED,
+    GUARD_REFUSED,
     SyncPlan,
     SyncRun,
     build_plan,
@@ -28,6 +30,8 @@ from airflow_provider_thulium.sync.state import SyncState, state_file
 __all__ = [
     "DEFAULT_MAX_REMOVALS",
     "DEFAULT_UPDATE_FIELDS",
+    "GUARD_PASSED",
+    "GUARD_REFUSED",
     "SyncPlan",
     "SyncPlanner",
     "SyncRun",

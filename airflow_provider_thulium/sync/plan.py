@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
+from airflow_provider_thulium.checks.numbering import PhoneNumbering, digits_key
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumSyncGuardError
 from airflow_provider_thulium.outcomes import ADDED, UPDATED, RunSummary, SyncPlanCounts, SyncSummary
 from airflow_provider_thulium.privacy import mask_phone
@@ -29,13 +30,16 @@ ACTION_ADD = "ADD"
 ACTION_UPDATE = "UPDATE"
 ACTION_UNCHANGED = "UNCHANGED"
 ACTION_REMOVE = "REMOVE"
+#: ``summary["guard"]``: the plan is within the removal guard, or it was refused (nothing sent).
+GUARD_PASSED = "passed"
+GUARD_REFUSED = "refused"
 #: What a sync owns on records already in the campaign unless told otherwise.
 DEFAULT_UPDATE_FIELDS = ("record_fields",)
 #: At most this fraction of the campaign's records may be removed unless told otherwise.
 DEFAULT_MAX_REMOVALS = 0.1
 
 # One byte per desired phone: what the plan does with it.
-_NEW, _DIFFERS, _UNREADABLE, _UNCHANGED, _DUPLICATE = range(5)
+_NEW, _DIFFERS, _UNREADABLE, _UNCHANGED, _DUPLICATE, _EXCLUDED = range(6)
 #: Each editable field → the key of the records answer that shows it (``None``: never shown).
 _SHOWN_AS: dict[str, str | None] = {
     "status_id": "status_id",
@@ -64,6 +68,7 @@ DOCUMENTED_ANSWER_KEYS = frozenset(
     }
 )
 UNREADABLE_REASON = "an owned field Thulium's records answer does not show was sent, as it cannot be compared"
+EXCLUDED_REASON = "the phone is excluded (exclude): never added or updated, removed from the campaign"
 DUPLICATE_REASON = "several records in the campaign hold this phone: it cannot be edited by phone and was left"
 _UNCHANGED_ENTRY: dict[str, Any] = {"action": ACTION_UNCHANGED}
 _MISSING = object()
@@ -116,16 +121,23 @@ class SyncPlan:
     fingerprints: dict[str, int] | None = None
     notes: list[str] = field(default_factory=list)
     state: SyncState | None = None
+    #: A desired (checked) phone's identity: its digits, or with ``phone_region`` its international form.
+    key: Callable[[str], str] = digits_key
+    #: The identities of the excluded phones found in the desired records or the campaign (``exclude``).
+    excluded: set[str] = field(default_factory=set)
+    #: The removals of excluded phones (a legal duty: not counted against ``max_removals``).
+    excluded_removes: set[str] = field(default_factory=set)
 
     def adds(self) -> list[dict[str, Any]]:
         """The records to add, in input order."""
         codes = self.codes
-        return [record for record in self.records if codes[record["phone_number"].lstrip("+")] == _NEW]
+        key = self.key
+        return [record for record in self.records if codes[key(record["phone_number"])] == _NEW]
 
     def updates(self) -> list[dict[str, Any]]:
         """The edits to send, in input order."""
-        edits = self.edits
-        return [edits[digits] for record in self.records if (digits := record["phone_number"].lstrip("+")) in edits]
+        edits, key = self.edits, self.key
+        return [edits[digits] for record in self.records if (digits := key(record["phone_number"])) in edits]
 
     def counts(self) -> SyncPlanCounts:
         """The plan's counts, as the ``summary`` XCom's ``plan`` shows them."""
@@ -137,6 +149,7 @@ class SyncPlan:
             "remove": len(self.removes),
             "unchanged": codes[_UNCHANGED] + codes[_DUPLICATE],
             "duplicates": codes[_DUPLICATE],
+            "excluded": len(self.excluded),
             "desired": len(self.records),
             "campaign_records": self.campaign_count,
         }
@@ -171,20 +184,26 @@ class SyncPlan:
         for record in self.records:
             phone = record["phone_number"]
             if only is None or phone in only:
-                digits = phone.lstrip("+")
+                digits = self.key(phone)
                 entries[phone] = self.entry(digits, (add if self.codes[digits] == _NEW else update).get(phone))
+        excluded = self.excluded_removes
         for phone in self.removes:
             if only is None or phone in only:
                 entries[phone] = {"action": ACTION_REMOVE, "result": delete.get(phone)}
+                if phone in excluded:
+                    entries[phone] = {"action": ACTION_REMOVE, "excluded": True, "result": delete.get(phone)}
         return entries
 
-    def summary(self, parts: Sequence[RunSummary] = (), dry_run: bool = False) -> SyncSummary:
+    def summary(
+        self, parts: Sequence[RunSummary] = (), dry_run: bool = False, guard: str = GUARD_PASSED
+    ) -> SyncSummary:
         """The calls' summaries as one (none when nothing was sent), with the plan's counts under ``plan``.
 
         When nothing was sent (a dry run, a plan the guard refused), ``succeeded`` and ``failed`` are 0.
 
         :param parts: the summaries of the calls made.
         :param dry_run: whether the run was a dry run (``summary["dry_run"]``).
+        :param guard: ``"passed"`` or ``"refused"`` (``summary["guard"]``).
         """
         counts = self.counts()
         outcomes: Counter[str] = Counter()
@@ -213,6 +232,7 @@ class SyncPlan:
             "warnings": self.notes + [warning for part in parts for warning in part["warnings"]],
             "plan": counts,
             "dry_run": dry_run,
+            "guard": guard,
         }
 
     def entry(self, digits: str, result: Any = None) -> dict[str, Any]:
@@ -226,6 +246,8 @@ class SyncPlan:
             return _UNCHANGED_ENTRY
         if code == _DUPLICATE:
             return {"action": ACTION_UNCHANGED, "reason": DUPLICATE_REASON}
+        if code == _EXCLUDED:
+            return {"action": ACTION_UNCHANGED, "excluded": True, "reason": EXCLUDED_REASON}
         if code == _NEW:
             return {"action": ACTION_ADD, "result": result}
         edit = self.edits[digits]
@@ -245,6 +267,8 @@ def build_plan(
     *,
     remove_missing: bool = False,
     state: SyncState | None = None,
+    numbering: PhoneNumbering | None = None,
+    exclude: Collection[str] = (),
 ) -> SyncPlan:
     """Compare the desired records with the campaign's, phone by phone (matched on their digits).
 
@@ -256,12 +280,25 @@ def build_plan(
     :param campaign_records: the campaign's records, read as they are iterated.
     :param remove_missing: plan the removal of the campaign's records whose phone is not desired.
     :param state: the fingerprints of earlier syncs, or ``None``.
+    :param numbering: the numbering plan of ``phone_region``: the campaign's phones are read by it, so a
+        phone matches whatever spelling the campaign stores it in.
+    :param exclude: the identities (see :attr:`SyncPlan.key`) of phones never added or updated, and
+        removed from the campaign whatever ``remove_missing`` says.
     """
     plan = SyncPlan(campaign_id, records, owned, campaign_count or 0, state=state)
+    stored_key = digits_key
+    if numbering is not None:
+        plan.key, stored_key = numbering.sent_key, numbering.key
+    key = plan.key
     plan.fingerprints = {} if state is not None else None
     # Digits → the desired record until the campaign's record is met, then the code: one dict serves
     # as the index and as the codes, holding references only.
-    codes: dict[str, Any] = {record["phone_number"].lstrip("+"): record for record in records}
+    codes: dict[str, Any] = {key(record["phone_number"]): record for record in records}
+    excluded = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
+    for digits in excluded:
+        if digits in codes:
+            codes[digits] = _EXCLUDED
+            plan.excluded.add(digits)
     edits = plan.edits
     shown: frozenset[str] | None = None
     removing: set[str] = set()
@@ -275,9 +312,15 @@ def build_plan(
             phone = str(phone)
         if shown is None:
             shown = frozenset(current)
-        digits = phone.strip().lstrip("+")
+        digits = stored_key(phone)
         wanted = codes.get(digits)
-        if wanted is None:
+        if digits in excluded:
+            if digits not in removing:
+                removing.add(digits)
+                plan.removes.append(phone.strip())
+                plan.excluded_removes.add(phone.strip())
+                plan.excluded.add(digits)
+        elif wanted is None:
             if remove_missing and digits not in removing:
                 removing.add(digits)
                 plan.removes.append(phone.strip())
@@ -296,7 +339,7 @@ def build_plan(
     hidden = [name for name in owned if _SHOWN_AS[name] not in shown]
     if plan.fingerprints is not None and hidden:
         for record in records:
-            digits = record["phone_number"].lstrip("+")
+            digits = key(record["phone_number"])
             if codes[digits] == _NEW:
                 plan.fingerprints[digits] = fingerprint(record, hidden)
     if campaign_count is None:
@@ -369,10 +412,11 @@ def check_guard(plan: SyncPlan, max_removals: int | float) -> None:
             dict(counts),
         )
     limit = max_removals if isinstance(max_removals, int) else math.floor(max_removals * plan.campaign_count)
-    if len(plan.removes) > limit:
+    removals = len(plan.removes) - len(plan.excluded_removes)  # removing excluded phones is a duty
+    if removals > limit:
         allowed = f"{max_removals}" if isinstance(max_removals, int) else f"{max_removals:g} of the campaign = {limit}"
         raise ThuliumSyncGuardError(
-            f"sync of campaign {plan.campaign_id}: the plan removes {len(plan.removes)} phone(s) of the campaign's "
+            f"sync of campaign {plan.campaign_id}: the plan removes {removals} phone(s) of the campaign's "
             f"{plan.campaign_count} record(s), more than max_removals allows ({allowed}); refused before any write "
             f"({summary}). Check "
             "the desired records; raise max_removals if this is meant",
@@ -481,7 +525,7 @@ class SyncRun:
         kept: dict[str, int] = {}
         for record in plan.records:
             phone = record["phone_number"]
-            digits = phone.lstrip("+")
+            digits = plan.key(phone)
             code = plan.codes[digits]
             wanted = plan.fingerprints.get(digits)
             confirmed = (
@@ -490,7 +534,7 @@ class SyncRun:
                 or (code in (_DIFFERS, _UNREADABLE) and update.get(phone) == UPDATED)
             )
             value = wanted if confirmed else state.get(digits)
-            if value is not None and code != _DUPLICATE:
+            if value is not None and code not in (_DUPLICATE, _EXCLUDED):
                 kept[digits] = value
         state.save(kept, self.log)
 

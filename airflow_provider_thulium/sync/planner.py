@@ -7,7 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 from airflow_provider_thulium.calls.checked import CheckedCall
-from airflow_provider_thulium.calls.operations import ADD, Operation
+from airflow_provider_thulium.calls.operations import ADD, DELETE, Operation
+from airflow_provider_thulium.checks.numbering import PhoneNumbering, digits_key
 from airflow_provider_thulium.checks.options import parse_update_fields
 from airflow_provider_thulium.checks.records import parse_flag
 from airflow_provider_thulium.reading.campaign import CampaignRead
@@ -24,12 +25,20 @@ class SyncPlanner:
     :param check: checks the desired records, as an add's input (status names resolved, agents checked).
     :param read_campaign: reads every record of a campaign, given its five-character id.
     :param log: where the plan and its notes are logged.
+    :param numbering: the numbering plan of ``phone_region`` (phones matched on their identity), or ``None``.
     """
 
-    def __init__(self, check: Check, read_campaign: Callable[[str], CampaignRead], log: logging.Logger | Any) -> None:
+    def __init__(
+        self,
+        check: Check,
+        read_campaign: Callable[[str], CampaignRead],
+        log: logging.Logger | Any,
+        numbering: PhoneNumbering | None = None,
+    ) -> None:
         self._check = check
         self._read_campaign = read_campaign
         self.log = log
+        self.numbering = numbering
 
     def plan(
         self,
@@ -39,6 +48,7 @@ class SyncPlanner:
         update_fields: object = DEFAULT_UPDATE_FIELDS,
         remove_missing: object = False,
         state_path: Any = None,
+        exclude: object = None,
     ) -> SyncPlan:
         """Read the campaign once and plan what makes it match ``records``.
 
@@ -47,14 +57,28 @@ class SyncPlanner:
         :param update_fields: the fields the caller owns on records already in the campaign.
         :param remove_missing: plan the removal of the campaign's records whose phone is not in ``records``.
         :param state_path: the fingerprints file of earlier syncs, or ``None``.
+        :param exclude: phones never added or updated and removed from the campaign (a do-not-call
+            list), in any form a delete takes (a source included), or ``None``.
         """
         owned = parse_update_fields(update_fields)
         remove = parse_flag(remove_missing, "remove_missing")
         call = self._check(ADD, campaign_id, records, False)
+        excluded: set[str] = set()
+        if exclude is not None:
+            key = self.numbering.sent_key if self.numbering is not None else digits_key
+            excluded = set(map(key, self._check(DELETE, call.campaign_id, exclude, False).phones))
         state = None if state_path is None else SyncState.load(state_path, call.campaign_id)
         read = self._read_campaign(call.campaign_id)
         plan = build_plan(
-            call.campaign_id, call.items, owned, read.count, read.records, remove_missing=remove, state=state
+            call.campaign_id,
+            call.items,
+            owned,
+            read.count,
+            read.records,
+            remove_missing=remove,
+            state=state,
+            numbering=self.numbering,
+            exclude=excluded,
         )
         plan.read_requests = read.pages
         self.log.info("sync plan for campaign %s: %s", call.campaign_id, plan.describe())

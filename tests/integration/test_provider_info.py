@@ -49,6 +49,8 @@ EXPECTED_EXTRAS = {
     "max_retries": ("Max retries", "5", "integer"),
     "max_concurrent_requests": ("Concurrent requests", "1", "integer"),
     "timezone": ("Account time zone", "Europe/Warsaw", "string"),
+    "phone_region": ("Phone region", "PL", "string"),
+    "phone_format": ("Phone format", "digits", "string"),
     "accept_language": ("Language of error messages", "en", "string"),
 }
 
