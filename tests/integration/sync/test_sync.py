@@ -67,6 +67,7 @@ def test_a_default_sync_adds_only_the_new_leads_and_keeps_the_agents_statuses(th
         "duplicates": 1,
         "desired": 9,
         "campaign_records": 12,
+        "excluded": 0,
     }
     (post,) = [r for r in writes(thulium_sandbox) if r.method == "POST"]
     assert [record["phone_number"] for record in post.body["records"]] == NEW_LEADS
