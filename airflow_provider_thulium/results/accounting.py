@@ -37,10 +37,6 @@ _MANY_ALREADY_DONE = 3
 _ALREADY_DONE_SAMPLE = 100
 _NOT_SENT_MESSAGE = "not sent: the run stopped before this phone"
 _MAX_FAILURE_LINES = 5
-#: A batch of at least this many phones, every one refused with the same validation answer (HTTP 400,
-#: one message), stops the run: the input, not single records, is wrong (an unknown record field);
-#: see "Validation answers" in docs/thulium-api.md.
-SYSTEMATIC_MIN_PHONES = 2
 
 
 def _spelling(key: str) -> str:
@@ -502,31 +498,17 @@ class RecordResults:
 
 
 def systematic_rejection(batch: BatchResult, operation: Operation, campaign_id: str) -> ThuliumValidationError | None:
-    """The error that stops a run whose batch was refused whole with one validation answer, or ``None``.
+    """The error that stops a run whose batch Thulium refused whole with one validation answer, or ``None``.
 
-    Every phone of an answered batch of at least :data:`SYSTEMATIC_MIN_PHONES` phones answered
-    ``http_status`` 400 with one and the same message (an add's ``FAILED``, not ``ALREADY_EXISTS``):
-    the records share what is wrong (an unknown record field), so the rest of the input would meet
-    it too. A 404 (``Record not found.``) or ``NOT_EXIST`` is about single phones and never stops a run.
+    See :meth:`~airflow_provider_thulium.calls.batching.BatchResult.refused_whole`.
 
     :param batch: the batch, as sent and answered.
     :param operation: the call its answer is read as.
     :param campaign_id: the campaign, for the message.
     """
-    answer = batch.answer
-    if answer is None or len(batch.phones) < SYSTEMATIC_MIN_PHONES or len(answer) != len(batch.phones):
+    message = batch.refused_whole()
+    if message is None:
         return None
-    messages = set()
-    for value in answer.values():
-        if type(value) is not dict or value.get("http_status") != 400 or value.get("status") not in (None, "FAILED"):
-            return None
-        message = value.get("message")
-        if not isinstance(message, str) or not message.strip():
-            return None
-        messages.add(message)
-        if len(messages) > 1:
-            return None
-    (message,) = messages
     return ThuliumValidationError(
         f"{operation.name} in campaign {campaign_id}: Thulium refused every record of a batch of "
         f"{len(batch.phones)} with the same answer, so the run stopped and the rest were not sent (NOT_SENT). "

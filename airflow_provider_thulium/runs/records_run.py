@@ -178,11 +178,6 @@ class RecordsRun:
             with closing(send(items, self.results.note_sent)) as batches:
                 for batch in batches:
                     self.results.add_batch(batch, read_as)
-                    if self.results.stop_error is not None:
-                        # A batch refused whole with one validation answer: the rest would be too.
-                        # Phones of batches already on the wire are INTERRUPTED, the others NOT_SENT.
-                        self.results.finish(interrupted=True)
-                        break
         except BaseException as exc:
             self.results.interrupted(exc)
             if self._on_interrupted is not None:
