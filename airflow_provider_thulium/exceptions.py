@@ -106,7 +106,11 @@ class ThuliumConfigurationError(ThuliumError, _FailFast):
 
 
 class ThuliumValidationError(ThuliumError, _FailFast, ValueError):
-    """Input to a call is invalid; raised before any request is sent. Fails a task without retries."""
+    """Input to a call is invalid. Fails a task without retries.
+
+    Raised before any request is sent, or after Thulium refused every record of a batch with the
+    same validation answer (the run then stops: the rest of the input is ``NOT_SENT``).
+    """
 
     batch_local = True
 

@@ -1,15 +1,16 @@
-"""CRM sync: opt-outs from a CSV file removed, then the campaign made to match the CRM's leads table.
+"""CRM sync: the campaign made to match the CRM's leads table, the opt-outs in a CSV file excluded.
 
-Shows: ``FileSource`` for the opt-outs and ``ThuliumDeleteRecordsOperator``; ``SqlSource`` reading
-the leads straight from the CRM's database (the Airflow SQL connection ``crm_db``) with a
-``columns`` mapping into ``record_fields`` and statuses given by their names as shown in Thulium;
-a dry run of ``ThuliumSyncCampaignOperator`` (the plan in XCom, only reads sent), then the sync,
-which adds the new leads, edits only the field the CRM owns (``record_fields``) on leads already
-there, so the statuses agents set are kept, and removes the records the CRM no longer has, under a
-guard on how many may go; ``results_path``, so the leads and the per-phone results never travel
-through XCom (``return_value`` is the file's path); and a report that reads the whole campaign back
-with ``ThuliumHook.iter_records``. Full numbers go to the files only: the logs show counts and
-masked numbers.
+Shows: ``SqlSource`` reading the leads straight from the CRM's database (the Airflow SQL connection
+``crm_db``) with a ``columns`` mapping into ``record_fields`` and statuses given by their names as
+shown in Thulium; ``ThuliumSyncCampaignOperator``, which adds the new leads, edits only the field
+the CRM owns (``record_fields``) on leads already there, so the statuses agents set are kept, and
+removes the records the CRM no longer has, under a guard on how many may go; ``exclude`` with a
+``FileSource`` of opt-outs, which are never added or updated and are removed in the same run (not
+counted against the guard); ``params`` for the review workflow (a dry run, or one approved run
+with more removals, when triggered by hand); ``results_path``, so the leads and the per-phone
+results never travel through XCom (``return_value`` is the file's path); and a report that reads
+the whole campaign back with ``ThuliumHook.iter_records``. Full numbers go to the files only: the
+logs show counts and masked numbers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from pathlib import Path
 from airflow.providers.common.compat.sdk import DAG, task
 
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumSyncCampaignOperator
+from airflow_provider_thulium.operators.thulium import ThuliumSyncCampaignOperator
 from airflow_provider_thulium.sources import FileSource, SqlSource
 
 OPT_OUTS_CSV = Path(__file__).parent / "data" / "crm_opt_outs.csv"
@@ -57,41 +58,33 @@ leads = SqlSource(
 )
 # [END crm_sync_leads_source]
 
+# [START crm_sync_opt_outs]
+# The do-not-call list: one phone per row (its date column left out). Opt-outs are never added or
+# updated and are removed by the sync itself; those removals do not count against max_removals.
+opt_outs = FileSource(str(OPT_OUTS_CSV), columns={"opted_out_at": None})
+# [END crm_sync_opt_outs]
+
+# [START howto_sync_review_params]
+# Nightly, as scheduled: the sync applies its plan. To review one, trigger the DAG by hand with
+# {"dry_run": true} (the plan in XCom and the results file, only reads sent); to approve a plan the
+# guard refused, trigger it once with {"max_removals": <the plan's removals>}.
+REVIEW_PARAMS = {"dry_run": False, "max_removals": 5}
+# [END howto_sync_review_params]
+
 with DAG(
     dag_id="thulium_crm_sync",
     schedule="0 5 * * *",
     start_date=datetime(2024, 6, 1),
     catchup=False,
+    params=REVIEW_PARAMS,
     tags=["thulium", "example"],
 ):
 
-    @task(multiple_outputs=True)
-    def results_files() -> dict[str, str]:
+    @task
+    def results_file() -> str:
         """Where this run's per-phone results go (a local folder here; an ``s3://`` URL works the same)."""
         folder = Path(os.environ.get("THULIUM_REPORT_DIR", tempfile.gettempdir()))
-        return {"sync": str(folder / "crm_sync_leads.csv"), "opt_outs": str(folder / "crm_sync_opt_outs.jsonl")}
-
-    files = results_files()
-
-    # [START crm_sync_operators]
-    remove_opt_outs = ThuliumDeleteRecordsOperator(
-        task_id="remove_opt_outs",
-        campaign_id=CAMPAIGN_ID,
-        phone_numbers=FileSource(str(OPT_OUTS_CSV), columns={"opted_out_at": None}),
-        results_path=files["opt_outs"],  # JSON Lines: one object per phone, the API's entry in "result"
-    )
-    # [END crm_sync_operators]
-
-    # [START howto_sync_dry_run]
-    preview = ThuliumSyncCampaignOperator(
-        task_id="preview_sync",
-        campaign_id=CAMPAIGN_ID,
-        records=leads,
-        remove_missing=True,
-        max_removals=5,
-        dry_run=True,  # the plan in XCom ("summary" → "plan"); only reads are sent
-    )
-    # [END howto_sync_dry_run]
+        return str(folder / "crm_sync_leads.csv")
 
     # [START howto_sync_campaign]
     sync = ThuliumSyncCampaignOperator(
@@ -102,8 +95,10 @@ with DAG(
         # used only when a lead is added, so what agents set in Thulium is kept.
         update_fields=["record_fields"],
         remove_missing=True,  # records the CRM no longer has are removed...
-        max_removals=5,  # ...but a plan removing more than 5 fails before any write
-        results_path=files["sync"],  # CSV: phone_number, outcome, succeeded, http_status, record_id, message
+        max_removals="{{ params.max_removals }}",  # ...but a plan removing more than 5 fails before any write
+        exclude=opt_outs,  # opt-outs: never added or updated, removed whatever the CRM says
+        dry_run="{{ params.dry_run }}",  # false unless triggered for a review
+        results_path=results_file(),  # CSV: phone_number, outcome, succeeded, http_status, record_id, message
     )
     # [END howto_sync_campaign]
 
@@ -124,4 +119,4 @@ with DAG(
         print(f"Campaign {CAMPAIGN_ID}: {sum(by_status.values())} record(s) by status: {dict(by_status)}")
         return str(report)
 
-    remove_opt_outs >> preview >> sync >> report_campaign()
+    sync >> report_campaign()

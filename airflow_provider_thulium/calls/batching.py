@@ -68,6 +68,11 @@ class Batch:
         return self.rebuild(self.items[:middle]), self.rebuild(self.items[middle:])
 
 
+#: A batch of at least this many phones, every one refused with one validation answer, stops a run
+#: (:meth:`BatchResult.refused_whole`): a single phone's refusal says nothing about the others.
+REFUSED_WHOLE_MIN_PHONES = 2
+
+
 @dataclass
 class BatchResult:
     """What one batch of a call came to: Thulium's per-phone answer, or the error that ended it.
@@ -92,6 +97,33 @@ class BatchResult:
     seconds: float
     sent: bool = True
     maybe_applied_before: bool = False
+
+    def refused_whole(self) -> str | None:
+        """Thulium's one message when it refused every phone of this batch alike, else ``None``.
+
+        Every phone of an answered batch of at least :data:`REFUSED_WHOLE_MIN_PHONES` answered
+        ``http_status`` 400 with one and the same message (an add's ``FAILED``, not
+        ``ALREADY_EXISTS``): the records share what is wrong (an unknown record field), so the rest
+        of the input would meet it too, and the run stops (see "Validation answers" in
+        docs/thulium-api.md). A 404 (``Record not found.``) or ``NOT_EXIST`` is about single
+        phones and never counts.
+        """
+        answer = self.answer
+        if answer is None or len(self.phones) < REFUSED_WHOLE_MIN_PHONES or len(answer) != len(self.phones):
+            return None
+        messages: set[object] = set()
+        for value in answer.values():
+            if (
+                type(value) is not dict
+                or value.get("http_status") != 400
+                or value.get("status") not in (None, "FAILED")
+            ):
+                return None
+            messages.add(value.get("message"))
+            if len(messages) > 1:
+                return None
+        (message,) = messages
+        return message if isinstance(message, str) and message.strip() else None
 
 
 def query_batches(

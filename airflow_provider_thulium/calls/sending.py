@@ -67,6 +67,9 @@ def stream_batches(
         results = send_batch(transport, method, path, batch, run_ended=run_ended)
         if any(result.error is not None and not result.error.batch_local for result in results):
             run_ended.set()
+        elif any(result.refused_whole() is not None for result in results):
+            # Every record refused alike (an unknown record field): the rest would be too.
+            run_ended.set()
         return results
 
     build_error: Exception | None = None

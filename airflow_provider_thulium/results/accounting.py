@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from airflow_provider_thulium.calls.batching import BatchResult
 from airflow_provider_thulium.calls.operations import Operation
-from airflow_provider_thulium.exceptions import ThuliumError
+from airflow_provider_thulium.exceptions import ThuliumError, ThuliumValidationError
 from airflow_provider_thulium.outcomes import (
     CONTRADICTORY_ANSWER,
     INTERRUPTED,
@@ -167,6 +167,8 @@ class RecordResults:
                 self._store(phone, self.operation.client_entry(REQUEST_FAILED, message))
         else:
             uniform = self._add_answer(batch, read_as or self.operation)
+            if self.stop_error is None:
+                self.stop_error = systematic_rejection(batch, read_as or self.operation, self.campaign_id)
             if batch.maybe_applied_before and read_as is None and self.operation.marks_lost_answers:
                 self._mark_lost_answers(batch.phones)
                 uniform = None
@@ -493,6 +495,28 @@ class RecordResults:
             for phone, outcome, succeeded in self._writer.resume():
                 if phone not in self.results:
                     self._forgotten.count(phone, None, outcome, succeeded)
+
+
+def systematic_rejection(batch: BatchResult, operation: Operation, campaign_id: str) -> ThuliumValidationError | None:
+    """The error that stops a run whose batch Thulium refused whole with one validation answer, or ``None``.
+
+    See :meth:`~airflow_provider_thulium.calls.batching.BatchResult.refused_whole`.
+
+    :param batch: the batch, as sent and answered.
+    :param operation: the call its answer is read as.
+    :param campaign_id: the campaign, for the message.
+    """
+    message = batch.refused_whole()
+    if message is None:
+        return None
+    return ThuliumValidationError(
+        f"{operation.name} in campaign {campaign_id}: Thulium refused every record of a batch of "
+        f"{len(batch.phones)} with the same answer, so the run stopped and the rest were not sent (NOT_SENT). "
+        "Hint: the input, not single records, is wrong; check the record keys and the record_fields "
+        "names against the campaign's fields in Thulium (an unknown record field is refused)",
+        status_code=400,
+        api_messages=[message],
+    )
 
 
 def failure_line(phone: str, entry: Any, outcome: str) -> str:

@@ -10,6 +10,7 @@ source) and the batches in flight.
 
 from __future__ import annotations
 
+import difflib
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
@@ -155,7 +156,22 @@ class Source:
         renamed = {key.split(".", 1)[0]: column for column, key in self.columns.items() if key and key != column}
         return RowNames(self.describe(), first, renamed)
 
+    def _check_mapped(self, header: Sequence[str]) -> None:
+        """A ``columns`` key the source has no column of is an error naming it as the user typed it."""
+        missing = [column for column in self.columns if column not in header]
+        if not missing:
+            return
+        column = missing[0]
+        close = difflib.get_close_matches(column, [str(name) for name in header], n=1, cutoff=0.6)
+        close += [name for name in header if str(name).casefold() == str(column).casefold() and name not in close]
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise ThuliumValidationError(
+            f"{self.describe()}: columns= names {column!r}, but the source has no such column "
+            f"(its columns: {', '.join(map(repr, header))}){hint}"
+        )
+
     def _phone_column(self, header: Sequence[str]) -> int:
+        self._check_mapped(header)
         kept = [(index, self.columns.get(column, column)) for index, column in enumerate(header)]
         kept = [(index, key) for index, key in kept if key is not None]
         for index, key in kept:
@@ -171,6 +187,7 @@ class Source:
 
     def _plan(self, header: Sequence[str], accepted: frozenset[str]) -> list[tuple[int, str, str | None]]:
         """``(index, record key, record_fields name or None)`` for each column kept."""
+        self._check_mapped(header)
         plan: list[tuple[int, str, str | None]] = []
         for index, column in enumerate(header):
             key = self.columns.get(column, column)

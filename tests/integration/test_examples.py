@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import csv
-import json
 from pathlib import Path
 
 import pytest
@@ -102,24 +101,12 @@ def crm_db(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("AIRFLOW_CONN_CRM_DB", crm_database(tmp_path))
 
 
-def test_crm_sync_removes_opt_outs_previews_then_syncs_what_the_crm_owns_and_reports(
+def test_crm_sync_excludes_opt_outs_syncs_what_the_crm_owns_reading_the_campaign_once_and_reports(
     examples, thulium_sandbox, crm_db, monkeypatch, tmp_path
 ):
     monkeypatch.setenv("THULIUM_REPORT_DIR", str(tmp_path))
     run = run_dag(examples.get_dag("thulium_crm_sync"))
-    assert task_states(run) == {
-        "results_files": "success",
-        "remove_opt_outs": "success",
-        "preview_sync": "success",
-        "sync_campaign": "success",
-        "report_campaign": "success",
-    }
-    removed = [json.loads(line) for line in (tmp_path / "crm_sync_opt_outs.jsonl").read_text().splitlines()]
-    assert [(line["phone_number"], line["outcome"]) for line in removed] == [("48600100200", "REMOVED")]
-    preview = xcom(run, "preview_sync", "summary")
-    assert preview["dry_run"] is True and preview["requests"] == 1  # the one page of the campaign
-    plan = {"add": 4, "update": 1, "remove": 1, "unchanged": 0}
-    assert {key: preview["plan"][key] for key in plan} == plan
+    assert task_states(run) == {"results_file": "success", "sync_campaign": "success", "report_campaign": "success"}
     # The leads came from the SQL table and the results went to a file: XCom holds its path.
     assert xcom(run, "sync_campaign") == str(tmp_path / "crm_sync_leads.csv")
     with (tmp_path / "crm_sync_leads.csv").open() as file:
@@ -131,9 +118,16 @@ def test_crm_sync_removes_opt_outs_previews_then_syncs_what_the_crm_owns_and_rep
         "48600100303": ("ADDED", "true"),
         "48600100201": ("UPDATED", "true"),  # already in the campaign: its CRM id only
         "48500100200": ("REMOVED", "true"),  # not in the CRM
+        "48600100200": ("REMOVED", "true"),  # an opt-out (exclude), removed by the sync itself
     }
     summary = xcom(run, "sync_campaign", "summary")
-    assert summary["outcomes"] == {"ADDED": 4, "REMOVED": 1, "UPDATED": 1} and summary["plan"] == preview["plan"]
+    assert summary["dry_run"] is False and summary["outcomes"] == {"ADDED": 4, "REMOVED": 2, "UPDATED": 1}
+    plan = {"add": 4, "update": 1, "remove": 2, "unchanged": 0, "excluded": 1}
+    assert {key: summary["plan"][key] for key in plan} == plan
+    # The campaign is read once a night (its one page, before the report's own read); one request per call.
+    gets = [r for r in thulium_sandbox.requests if r.method == "GET" and r.path.endswith("/records")]
+    assert len(gets) == 2
+    assert sorted(r.method for r in thulium_sandbox.requests if r.method != "GET") == ["DELETE", "POST", "PUT"]
     state = thulium_sandbox.state
     (edited,) = state.find("00002", "48600100201")
     # The agent's status ("Interested") is kept; the CRM's "My record" is used only for new leads.
@@ -147,6 +141,27 @@ def test_crm_sync_removes_opt_outs_previews_then_syncs_what_the_crm_owns_and_rep
         rows = list(csv.DictReader(file))
     assert sorted(row["phone_number"] for row in rows) == sorted(r["phone_number"] for r in state.records("00002"))
     assert len(rows) == 5
+
+
+def test_crm_sync_reviewed_by_hand_with_a_dry_run_from_its_params(
+    examples, thulium_sandbox, crm_db, monkeypatch, tmp_path
+):
+    monkeypatch.setenv("THULIUM_REPORT_DIR", str(tmp_path))
+    before = thulium_sandbox.state.records("00002")
+    run = run_dag(examples.get_dag("thulium_crm_sync"), conf={"dry_run": True})
+    assert task_states(run)["sync_campaign"] == "success"
+    summary = xcom(run, "sync_campaign", "summary")
+    assert summary["dry_run"] is True and summary["guard"] == "passed"
+    assert {key: summary["plan"][key] for key in ("add", "update", "remove", "excluded")} == {
+        "add": 4,
+        "update": 1,
+        "remove": 2,
+        "excluded": 1,
+    }
+    assert {r.method for r in thulium_sandbox.requests} == {"GET"}  # only reads
+    assert thulium_sandbox.state.records("00002") == before
+    with (tmp_path / "crm_sync_leads.csv").open() as file:
+        assert len(list(csv.DictReader(file))) == 7  # the whole plan, for the reviewer
 
 
 def test_campaign_asset_pair(examples, thulium_sandbox):

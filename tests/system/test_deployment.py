@@ -207,19 +207,20 @@ def check_crm(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
 
 
 def check_crm_sync(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
-    # The leads came from PostgreSQL (SqlSource on the crm_db connection); results went to files.
-    assert run.xcoms[("preview_sync", -1, "summary")]["dry_run"] is True
+    # The leads came from PostgreSQL (SqlSource on the crm_db connection); results went to a file.
+    assert run.states == {"results_file": "success", "sync_campaign": "success", "report_campaign": "success"}
+    summary = run.xcoms[("sync_campaign", -1, "summary")]
+    assert summary["dry_run"] is False and summary["plan"]["excluded"] == 1
     assert run.xcoms[("sync_campaign", -1, "return_value")] == str(report_dir / "crm_sync_leads.csv")
     with (report_dir / "crm_sync_leads.csv").open() as file:
         synced = {row["phone_number"]: row["outcome"] for row in csv.DictReader(file)}
     assert synced == {phone: "ADDED" for phone in ("48600100300", "48600100301", "48600100302", "48600100303")} | {
         "48600100201": "UPDATED",
         "48500100200": "REMOVED",
+        "48600100200": "REMOVED",  # the opt-out (exclude)
     }
     (called_back,) = sandbox.state.find("00002", "48600100302")
     assert (called_back["status_id"], called_back["next_call_date"]) == (23, "2030-08-01 09:00")  # a timestamp
-    removed = (report_dir / "crm_sync_opt_outs.jsonl").read_text().splitlines()
-    assert [json.loads(line)["outcome"] for line in removed] == ["REMOVED"]
     (edited,) = sandbox.state.find("00002", "48600100201")
     assert (edited["status_id"], edited["record_fields"]) == (22, {"crm_id": "C-1014"})  # the agent's status kept
     assert sandbox.state.find("00002", "48600100200") == []

@@ -10,10 +10,14 @@ import pytest
 from airflow.providers.common.compat.sdk import task
 
 from airflow_provider_thulium.calls.operations import DELETE
-from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
+from airflow_provider_thulium.operators.thulium import (
+    ThuliumAddRecordsOperator,
+    ThuliumDeleteRecordsOperator,
+    ThuliumUpdateRecordsOperator,
+)
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
-from tests.helpers import FAST_RETRIES, new_dag, run_timed_out
+from tests.helpers import FAST_RETRIES, new_dag, run_timed_out, tries
 
 pytestmark = pytest.mark.usefixtures("airflow_db")
 
@@ -318,3 +322,56 @@ def test_deferrable_defaults_to_airflows_default_deferrable(setting, expected):
     )
     shown = subprocess.run([sys.executable, "-c", probe], env=env, capture_output=True, text=True, check=True)
     assert shown.stdout.split()[-2:] == [expected, "False"]
+
+
+@pytest.mark.parametrize("operator_class", [ThuliumUpdateRecordsOperator, ThuliumAddRecordsOperator])
+def test_a_batch_refused_whole_for_an_unknown_field_stops_the_run_on_try_1(thulium_sandbox, operator_class):
+    phones = [f"4873{n:07d}" for n in range(5000)]
+    thulium_sandbox.state.add_campaign("00007", "Fields", fields=["crm_id"])
+    if operator_class is ThuliumUpdateRecordsOperator:
+        thulium_sandbox.state.bulk_add("00007", phones)
+    thulium_sandbox.clear_requests()
+    records = [{"phone_number": phone, "record_fields": {"firstname": "Ann"}} for phone in phones]
+    with new_dag() as dag:
+        operator_class(
+            task_id="send",
+            campaign_id="00007",
+            records=records,
+            retries=2,
+            retry_delay=timedelta(seconds=0),
+            hook_params=FAST_RETRIES,
+        )
+    run = run_dag(dag)
+
+    assert (task_states(run), tries(run)) == ({"send": "failed"}, {"send": 1})
+    writes = [r for r in thulium_sandbox.requests if r.method in ("PUT", "POST")]
+    assert len(writes) == 1  # the batch queued behind the refused one is not sent
+    results = xcom(run, "send")
+    assert list(results) == phones
+    summary = xcom(run, "send", "summary")
+    refused = "HTTP_400" if operator_class is ThuliumUpdateRecordsOperator else "FAILED"
+    assert summary["outcomes"] == {refused: 1000, "NOT_SENT": 4000}
+    assert results[phones[0]]["message"] == "Unknown record field: firstname."
+    assert results[phones[-1]]["status"] == "NOT_SENT"
+    assert "Unknown record field: firstname." in summary["stopped_by"]
+    assert "Hint:" in summary["stopped_by"]
+    if operator_class is ThuliumUpdateRecordsOperator:
+        assert thulium_sandbox.state.find("00007", phones[0])[0]["record_fields"] == {}
+    else:
+        assert thulium_sandbox.state.records("00007") == []
+
+
+def test_single_phones_refused_alike_by_a_404_do_not_stop_the_run(thulium_sandbox):
+    phones = [f"4874{n:07d}" for n in range(30)]
+    with new_dag() as dag:
+        ThuliumUpdateRecordsOperator(
+            task_id="update",
+            campaign_id="00001",
+            records=[{"phone_number": phone, "status_id": 2} for phone in phones],
+            fail_on_failed_phones=False,
+            hook_params={"max_batch_size": 10, **FAST_RETRIES},
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"update": "success"}
+    summary = xcom(run, "update", "summary")
+    assert (summary["outcomes"], summary["requests"], summary["stopped_by"]) == ({"HTTP_404": 30}, 3, None)

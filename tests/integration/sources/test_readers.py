@@ -299,6 +299,29 @@ def test_a_column_that_is_no_record_key_is_named(thulium_sandbox, tmp_path):
         ThuliumHook().add_records("00001", FileSource(str(source), columns={"stage": "state"}))
 
 
+def test_a_columns_key_the_source_lacks_is_named_as_typed_in_a_task_run(thulium_sandbox, crm_db, tmp_path):
+    mistyped = {**LEAD_COLUMNS, "firstname": "record_fields.first_name", "Segment": "record_fields.segment"}
+    del mistyped["segment"]
+    with new_dag() as dag:
+        ThuliumAddRecordsOperator(
+            task_id="add", campaign_id="00001", records=SqlSource("crm_db", sql="SELECT * FROM leads", columns=mistyped)
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"add": "failed"}
+    assert tries(run) == {"add": 1}
+    assert [r.method for r in thulium_sandbox.requests] == []
+    source = write_csv(tmp_path / "leads.csv", ["phone", "first_name"], [["48600100001", "Ann"]])
+    with pytest.raises(ThuliumValidationError) as raised:
+        ThuliumHook().update_records(
+            "00001", FileSource(str(source), columns={"phone": "phone_number", "firstname": "record_fields.first_name"})
+        )
+    assert "columns= names 'firstname', but the source has no such column" in str(raised.value)
+    assert "did you mean 'first_name'?" in str(raised.value)
+    with pytest.raises(ThuliumValidationError, match="columns= names 'msisdn', but the source has no such column"):
+        ThuliumHook().delete_records("00001", FileSource(str(source), columns={"msisdn": "phone_number"}))
+    assert thulium_sandbox.requests == []
+
+
 def test_two_columns_read_as_one_key_are_refused_by_name(thulium_sandbox, tmp_path):
     # Which of the two a record would hold is a guess: the phones checked could differ from those sent.
     source = write_csv(

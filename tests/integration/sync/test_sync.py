@@ -67,6 +67,7 @@ def test_a_default_sync_adds_only_the_new_leads_and_keeps_the_agents_statuses(th
         "duplicates": 1,
         "desired": 9,
         "campaign_records": 12,
+        "excluded": 0,
     }
     (post,) = [r for r in writes(thulium_sandbox) if r.method == "POST"]
     assert [record["phone_number"] for record in post.body["records"]] == NEW_LEADS
@@ -406,3 +407,24 @@ def test_a_dry_runs_results_file_marks_no_phone_as_succeeded(thulium_sandbox, tm
         ("48600100390", "ADD", "false")
     ]
     assert thulium_sandbox.state.find("00002", "48600100390") == []
+
+
+def test_a_sync_whose_updates_thulium_refuses_whole_stops_on_try_1_with_the_rest_not_sent(thulium_sandbox):
+    phones = [f"4875{n:07d}" for n in range(3000)]
+    thulium_sandbox.state.add_campaign("00008", "Fields", fields=["crm_id"])
+    thulium_sandbox.state.bulk_add("00008", phones)
+    records = [{"phone_number": phone, "record_fields": {"firstname": "Ann"}} for phone in phones]
+    with new_dag() as dag:
+        ThuliumSyncCampaignOperator(
+            task_id="sync", campaign_id="00008", records=records, retries=2, hook_params=FAST_RETRIES
+        )
+    run = run_dag(dag)
+
+    assert (task_states(run), tries(run)) == ({"sync": "failed"}, {"sync": 1})
+    assert [r.method for r in writes(thulium_sandbox)] == ["PUT"]
+    summary = xcom(run, "sync", "summary")
+    assert "Unknown record field: firstname." in summary["stopped_by"]
+    assert summary["outcomes"] == {"HTTP_400": 1000, "NOT_SENT": 2000}
+    entries = xcom(run, "sync")
+    assert list(entries) == phones
+    assert entries[phones[-1]]["result"]["status"] == "NOT_SENT"
