@@ -472,11 +472,15 @@ class SyncRun:
         return [run for run, _ in self.parts]
 
     def apply(self, wait: Waiter | None = None) -> None:
-        """Send each call's items; a call stopped by an error leaves the later ones unsent (``NOT_SENT``).
+        """Send each call's items, removals first; a call stopped by an error leaves later ones ``NOT_SENT``.
+
+        Removals go first because some are a legal duty (``exclude``, a do-not-call list): an add or an
+        update that Thulium refuses must not leave an opted-out number in the dialler.
 
         :param wait: how to wait before trying removals whose record was in a call again (default: sleep).
         """
-        for run, items in self.parts:
+        add, update, delete = self.parts
+        for run, items in (delete, add, update):
             if any(earlier.results.stop_error is not None for earlier in self.runs):
                 return
             run.send(items)
