@@ -71,6 +71,7 @@ def concurrent_pages(
     first: list[Any],
     max_concurrent_requests: int,
     log: logging.Logger | Any,
+    query: str = "",
 ) -> Iterator[dict[str, Any]]:
     """The campaign's records after its ``first`` page, pages read up to ``max_concurrent_requests`` at
     a time and yielded in offset order (memory bounded by a few pages).
@@ -85,6 +86,7 @@ def concurrent_pages(
     :param first: the first page's records.
     :param max_concurrent_requests: pages in flight at once.
     :param log: where a changed count is logged.
+    :param query: the filters' query string (:meth:`RecordFilter.query`); ``""`` reads every record.
     """
     previous: set[Any] = set()
     workers = max(1, max_concurrent_requests)
@@ -95,7 +97,7 @@ def concurrent_pages(
     try:
         # Twice the workers in flight keeps them busy while pages are consumed in order.
         pending = deque(
-            pool.submit(read_page, campaign, "", PAGE_SIZE, offset) for offset in islice(offsets, 2 * workers)
+            pool.submit(read_page, campaign, query, PAGE_SIZE, offset) for offset in islice(offsets, 2 * workers)
         )
         page = first
         while True:
@@ -111,7 +113,7 @@ def concurrent_pages(
             page_count, page = pending.popleft().result()
             last_count = last_count if page_count is None else page_count
             read.pages += 1
-            pending.extend(pool.submit(read_page, campaign, "", PAGE_SIZE, offset) for offset in islice(offsets, 1))
+            pending.extend(pool.submit(read_page, campaign, query, PAGE_SIZE, offset) for offset in islice(offsets, 1))
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
     if last_count != count:
@@ -122,3 +124,34 @@ def concurrent_pages(
             count,
             last_count,
         )
+
+
+def read_pages(
+    read_page: Callable[[str, str, int, int], tuple[int | None, list[Any]]],
+    sequential: Callable[[CampaignRead], Iterator[dict[str, Any]]],
+    campaign: str,
+    query: str,
+    max_concurrent_requests: int,
+    log: logging.Logger | Any,
+) -> CampaignRead:
+    """The campaign's records matching ``query``: the first page read at once, the others concurrently.
+
+    When the first page gives no usable count, or is short of it, offsets computed ahead would skip
+    records: the read is then ``sequential`` (from the first page again, to the end, saying what
+    went wrong; see ``ThuliumClient.iter_records``).
+
+    :param read_page: reads and checks one page: ``(campaign, query, limit, offset)`` → ``(count, records)``.
+    :param sequential: reads every page in turn, counting them in the read it is given.
+    :param campaign: the five-character campaign id.
+    :param query: the filters' query string; ``""`` reads every record.
+    :param max_concurrent_requests: pages in flight at once.
+    :param log: where a changed count is logged.
+    """
+    count, first = read_page(campaign, query, PAGE_SIZE, 0)
+    if count is None or (len(first) < PAGE_SIZE and count > len(first)):
+        read = CampaignRead(None)  # its first page counted, and each page of the read below
+        read.records = sequential(read)
+        return read
+    read = CampaignRead(count)
+    read.records = concurrent_pages(read_page, campaign, read, first, max_concurrent_requests, log, query=query)
+    return read
