@@ -1,4 +1,4 @@
-"""Which record keys an export writes, and as which types: ids as ints, no value as None, dates in the account's zone."""
+"""Which record keys an export writes, as which types: ids as ints, no value as None, dates in the account's zone."""
 
 from __future__ import annotations
 
@@ -55,7 +55,7 @@ def test_every_key_under_its_own_name_by_default_and_a_mapping_renames_and_order
         ({"called_at": "called_at"}, "columns: 'called_at' is no record key; known: record_id, phone_number"),
         ({"record_fields.": "x"}, "columns: 'record_fields.' is no record key"),
         ({"record_id": ""}, "columns: the column for 'record_id' must be a non-empty name"),
-        ({"record_id": "id", "status_id": "id"}, "columns: 'record_id' and 'status_id' are both written as column 'id'"),
+        ({"record_id": "id", "status_id": "id"}, "columns: 'record_id' and 'status_id' are both written as column"),
         ({}, "columns: no column to write"),
         ("record_id", "columns: expected a mapping of record key → column name"),
     ],
