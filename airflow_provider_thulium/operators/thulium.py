@@ -639,9 +639,9 @@ class ThuliumExportRecordsOperator(BaseOperator):
                 f"destination: expected a FileDestination or a SqlDestination, got {type(destination).__name__}"
             )
         # Checked when the DAG is parsed, unless a template decides them: a typo fails now, not at night.
-        if not _templated(filters):
+        if not decided_at_run_time(filters):
             check_filters(filters)
-        if not _templated(columns):
+        if not decided_at_run_time(columns):
             check_column_keys(columns)
         self.campaign_id = campaign_id
         self.destination = destination
@@ -696,16 +696,20 @@ class ThuliumExportRecordsOperator(BaseOperator):
         return OperatorLineage(inputs=[campaign], outputs=outputs)
 
 
-def _templated(value: Any) -> bool:
-    """Whether a value is (or holds) a Jinja template or something only a run decides (an ``XComArg``)."""
+def decided_at_run_time(value: Any) -> bool:
+    """Whether an argument is (or holds) a Jinja template or something only a run decides (an ``XComArg``):
+    then it is checked when rendered, not when the DAG is parsed.
+
+    :param value: the argument as the DAG file gives it.
+    """
     if value is None:
         return False
     if isinstance(value, str):
         return "{{" in value or "{%" in value
     if isinstance(value, dict):
-        return any(_templated(item) for item in value.values()) or any(_templated(key) for key in value)
+        return any(decided_at_run_time(item) for item in value.values()) or any(map(decided_at_run_time, value))
     if isinstance(value, (list, tuple)):
-        return any(_templated(item) for item in value)
+        return any(decided_at_run_time(item) for item in value)
     return not isinstance(value, (int, float, bool, date))
 
 

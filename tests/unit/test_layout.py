@@ -139,7 +139,7 @@ def test_every_package_says_what_lives_where_and_names_its_surface():
     for package in packages():
         module = importlib.import_module(".".join(filter(None, (NAME, package))))
         assert module.__doc__ and len(module.__doc__.strip()) > 40, package
-        if package in ("hooks", "operators"):
+        if package in ("hooks", "operators", "sensors", "triggers"):
             continue  # Airflow's own layout: the classes live in thulium.py, as in the official providers
         assert hasattr(module, "__all__"), package
         assert all(hasattr(module, item) for item in module.__all__), package
@@ -179,6 +179,8 @@ def test_the_development_guide_maps_every_module():
         ("airflow_provider_thulium.destinations", "FileDestination"),
         ("airflow_provider_thulium.destinations", "SqlDestination"),
         ("airflow_provider_thulium.operators.thulium", "ThuliumExportRecordsOperator"),
+        ("airflow_provider_thulium.sensors.thulium", "ThuliumCampaignSensor"),
+        ("airflow_provider_thulium.triggers.thulium", "ThuliumCampaignTrigger"),
         ("airflow_provider_thulium.outcomes", "CampaignRecord"),
         ("airflow_provider_thulium.testing", "run_dag"),
         ("airflow_provider_thulium.exceptions", "ThuliumError"),
