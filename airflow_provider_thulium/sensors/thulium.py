@@ -162,8 +162,15 @@ class ThuliumCampaignSensor(BaseSensorOperator):
         raise ThuliumError(f"campaign {campaign}: the trigger answered an event this sensor does not know: {status!r}")
 
     def resume_execution(self, next_method: str, next_kwargs: dict[str, Any] | None, context: Context) -> Any:
-        # Airflow 2.11 leaves a deferral's timeout to the task's retries; 3.x makes it a sensor
-        # timeout (no retries). The trigger times out first; this is the backstop behaving alike.
+        """Resume after the deferral; Airflow's own deferral timeout is a sensor timeout here too (no retries).
+
+        Airflow 2.11 leaves a deferral's timeout to the task's retries, 3.x makes it a sensor timeout.
+        The trigger times out first; this is the backstop behaving alike on both.
+
+        :param next_method: the method to resume with.
+        :param next_kwargs: its arguments (the trigger's event).
+        :param context: the task's Airflow context.
+        """
         try:
             return super().resume_execution(next_method, next_kwargs, context)
         except AirflowSensorTimeout:
