@@ -34,7 +34,7 @@ def write_csv(file: Any, batches: Batches, columns: ExportColumns) -> int:
         writer.writerow(columns.names)
         rows = 0
         for batch in batches:
-            writer.writerows(zip(*columns.convert(batch), strict=True))
+            writer.writerows(zip(*columns.convert(batch, empty_text=True), strict=True))
             rows += len(batch)
         text.flush()
         return rows

@@ -15,6 +15,7 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -157,24 +158,56 @@ class ExportColumns:
         checked = check_column_keys(columns)
         return cls(tuple(checked), tuple(checked.values()), timezone)
 
-    def convert(self, records: Sequence[Mapping[str, Any]], as_datetimes: bool = False) -> list[list[Any]]:
-        """The records' values as one list per column, typed (see the module's text).
+    def convert(
+        self, records: Sequence[Mapping[str, Any]], as_datetimes: bool = False, empty_text: bool = False
+    ) -> list[Sequence[Any]]:
+        """The records' values as one sequence per column, typed (see the module's text).
 
         :param records: records as ``iter_records`` yields them.
         :param as_datetimes: timestamps as aware ``datetime`` objects (Parquet, PostgreSQL) rather
             than ISO 8601 text.
+        :param empty_text: leave text values of ``""`` as they are (a CSV cell is empty either way).
         """
         dates = self._dates.get(as_datetimes)
         if dates is None:
             dates = self._dates[as_datetimes] = _Dates(self.timezone, as_datetimes)
-        return [self._column(key, kind, records, dates) for key, kind in zip(self.keys, self.kinds, strict=True)]
+        raw = self._raw_columns(records)
+        return [
+            self._column(key, kind, values, records, dates, empty_text)
+            for key, kind, values in zip(self.keys, self.kinds, raw, strict=True)
+        ]
 
-    def _column(self, key: str, kind: str, records: Sequence[Mapping[str, Any]], dates: _Dates) -> list[Any]:
-        if key.startswith(RECORD_FIELDS_PREFIX):
-            name = key[len(RECORD_FIELDS_PREFIX) :]
-            values = [_field(record, name) for record in records]
-        else:
-            values = [record.get(key) for record in records]
+    def _raw_columns(self, records: Sequence[Mapping[str, Any]]) -> list[Sequence[Any]]:
+        """Each key's values as the records hold them (``None`` where a record lacks the key)."""
+        plain = [key for key in self.keys if not key.startswith(RECORD_FIELDS_PREFIX)]
+        taken: dict[str, Sequence[Any]] = {}
+        if records and plain:
+            try:
+                # One C-level pass per record for every key, then columns: the common case.
+                rows = list(map(itemgetter(*plain), records))
+                taken = dict(zip(plain, zip(*rows, strict=True) if len(plain) > 1 else [rows], strict=True))
+            except KeyError:  # a record without a key: no value there
+                taken = {key: [record.get(key) for record in records] for key in plain}
+        columns: list[Sequence[Any]] = []
+        for key in self.keys:
+            if key in taken:
+                columns.append(taken[key])
+            elif key.startswith(RECORD_FIELDS_PREFIX):
+                name = key[len(RECORD_FIELDS_PREFIX) :]
+                columns.append([_field(record, name) for record in records])
+            else:
+                columns.append([])  # no records
+        return columns
+
+    def _column(
+        self,
+        key: str,
+        kind: str,
+        values: Sequence[Any],
+        records: Sequence[Mapping[str, Any]],
+        dates: _Dates,
+        empty_text: bool,
+    ) -> Sequence[Any]:
         kinds = set(map(type, values))
         if kind == TIMESTAMP:
             try:
@@ -186,7 +219,7 @@ class ExportColumns:
                 return values
             return [_int(record, key, value) for record, value in zip(records, values, strict=True)]
         if kinds <= {str, _NONE_TYPE}:
-            return [value or None for value in values] if "" in values else values
+            return [value or None for value in values] if "" in values and not empty_text else values
         return [_text(value) for value in values]
 
     @staticmethod
