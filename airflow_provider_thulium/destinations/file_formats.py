@@ -6,12 +6,10 @@ memory holds one batch. Values are typed by :class:`~.record_columns.ExportColum
 
 from __future__ import annotations
 
-import csv
-import io
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_thulium.destinations.record_columns import INT, TIMESTAMP, ExportColumns
+from airflow_provider_thulium.destinations.record_columns import EPOCH_MILLISECONDS, INT, TIMESTAMP, ExportColumns
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError
 
 #: Rows per batch: a CSV or JSON Lines file is written every 1,000 records, a Parquet row group
@@ -24,22 +22,53 @@ Batches = Iterable[Sequence[Mapping[str, Any]]]
 def write_csv(file: Any, batches: Batches, columns: ExportColumns) -> int:
     """A header row of the column names, then one row per record; no value is an empty cell.
 
+    RFC 4180 as the ``csv`` module writes it (a cell is quoted when it holds a comma, a quote or a
+    line break, quotes doubled), but a batch at a time, a column at a time: a column of ids or dates,
+    which never needs quotes, is joined as it is, and the ``csv`` module's call per row was half of
+    an export's CPU. A carriage return is quoted too (the ``csv`` module leaves it bare).
+
     :param file: the file, open for writing in binary mode.
     :param batches: the records, a batch at a time.
     :param columns: what is written of them.
     """
-    text = io.TextIOWrapper(file, encoding="utf-8", newline="", write_through=False)
-    try:
-        writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(columns.names)
-        rows = 0
-        for batch in batches:
-            writer.writerows(zip(*columns.convert(batch, empty_text=True), strict=True))
-            rows += len(batch)
-        text.flush()
-        return rows
-    finally:
-        text.detach()  # the caller closes the file
+    one_column = len(columns.names) == 1
+    file.write((",".join(_csv_cells(list(columns.names), one_column=False)) + "\n").encode())  # names: never empty
+    rows = 0
+    for batch in batches:
+        values = columns.convert(batch, empty_text=True)
+        file.write(_csv_lines([_csv_cells(column, one_column) for column in values]))
+        rows += len(batch)
+    return rows
+
+
+def _csv_lines(cells: list[Sequence[str]]) -> bytes:
+    """Columns of cells as CSV lines, each ending in a newline."""
+    return ("\n".join(map(",".join, zip(*cells, strict=True))) + "\n").encode() if cells and cells[0] else b""
+
+
+def _csv_cells(values: Sequence[Any], one_column: bool) -> Sequence[str]:
+    """A column's values as CSV cells: no value is an empty cell, a cell that needs quotes is quoted."""
+    kinds = set(map(type, values))
+    if kinds <= {int}:
+        return list(map(str, values))  # digits: never quoted
+    cells: Sequence[str] = (
+        values
+        if kinds <= {str}
+        else ["" if value is None else value if type(value) is str else str(value) for value in values]
+    )
+    text = "".join(cells)
+    if "," in text or '"' in text or "\n" in text or "\r" in text:
+        cells = [_quoted(cell) for cell in cells]
+    if one_column and "" in cells:
+        # A row of one empty cell would be a blank line, which readers skip: written "" (as the csv module does).
+        return [cell or '""' for cell in cells]
+    return cells
+
+
+def _quoted(cell: str) -> str:
+    if "," in cell or '"' in cell or "\n" in cell or "\r" in cell:
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
 
 
 def write_jsonl(file: Any, batches: Batches, columns: ExportColumns) -> int:
@@ -76,7 +105,7 @@ def write_parquet(file: Any, batches: Batches, columns: ExportColumns) -> int:
     rows = 0
     with parquet.ParquetWriter(file, schema) as writer:
         for batch in batches:
-            values = columns.convert(batch, as_datetimes=True)
+            values = columns.convert(batch, timestamps=EPOCH_MILLISECONDS)
             arrays = [arrow.array(column, type=kind) for column, kind in zip(values, schema.types, strict=True)]
             writer.write_table(arrow.Table.from_arrays(arrays, schema=schema))
             rows += len(batch)

@@ -102,13 +102,18 @@ def check_column_keys(columns: object) -> dict[str, str]:
     return checked
 
 
+#: How timestamps are given to a destination: ISO 8601 text with the offset (CSV, JSON Lines, SQLite),
+#: aware ``datetime`` objects (database drivers), or milliseconds since the epoch (Arrow, for Parquet).
+TEXT_TIMESTAMPS, DATETIMES, EPOCH_MILLISECONDS = "text", "datetime", "epoch_ms"
+
+
 class _Dates(dict[Any, Any]):
     """Dates as Thulium writes them → as a destination takes them, each converted once."""
 
-    def __init__(self, timezone: ZoneInfo, as_datetimes: bool) -> None:
+    def __init__(self, timezone: ZoneInfo, form: str) -> None:
         super().__init__({"": None, None: None})
         self.timezone = timezone
-        self.as_datetimes = as_datetimes
+        self.form = form
 
     def __missing__(self, value: Any) -> Any:
         if len(self) > _MEMO_LIMIT:
@@ -125,7 +130,12 @@ class _Dates(dict[Any, Any]):
         if parsed is None:
             raise ValueError(value)
         aware = parsed.replace(tzinfo=self.timezone)
-        converted = aware if self.as_datetimes else aware.isoformat()
+        if self.form == DATETIMES:
+            converted: Any = aware
+        elif self.form == EPOCH_MILLISECONDS:
+            converted = round(aware.timestamp() * 1000)
+        else:
+            converted = aware.isoformat()
         self[value] = converted
         return converted
 
@@ -143,7 +153,7 @@ class ExportColumns:
     names: tuple[str, ...]
     timezone: ZoneInfo
     kinds: tuple[str, ...] = field(init=False)
-    _dates: dict[bool, _Dates] = field(init=False, repr=False, default_factory=dict)
+    _dates: dict[str, _Dates] = field(init=False, repr=False, default_factory=dict)
 
     def __post_init__(self) -> None:
         self.kinds = tuple(_kind_of(key) or TEXT for key in self.keys)
@@ -159,18 +169,19 @@ class ExportColumns:
         return cls(tuple(checked), tuple(checked.values()), timezone)
 
     def convert(
-        self, records: Sequence[Mapping[str, Any]], as_datetimes: bool = False, empty_text: bool = False
+        self, records: Sequence[Mapping[str, Any]], timestamps: str = TEXT_TIMESTAMPS, empty_text: bool = False
     ) -> list[Sequence[Any]]:
         """The records' values as one sequence per column, typed (see the module's text).
 
         :param records: records as ``iter_records`` yields them.
-        :param as_datetimes: timestamps as aware ``datetime`` objects (Parquet, PostgreSQL) rather
-            than ISO 8601 text.
-        :param empty_text: leave text values of ``""`` as they are (a CSV cell is empty either way).
+        :param timestamps: how timestamps are given: ``"text"`` (ISO 8601 with the offset),
+            ``"datetime"`` (aware ``datetime`` objects) or ``"epoch_ms"`` (milliseconds since the epoch).
+        :param empty_text: leave values of ``""`` as they are, in text and id columns (a CSV cell is
+            empty either way).
         """
-        dates = self._dates.get(as_datetimes)
+        dates = self._dates.get(timestamps)
         if dates is None:
-            dates = self._dates[as_datetimes] = _Dates(self.timezone, as_datetimes)
+            dates = self._dates[timestamps] = _Dates(self.timezone, timestamps)
         raw = self._raw_columns(records)
         return [
             self._column(key, kind, values, records, dates, empty_text)
@@ -215,8 +226,12 @@ class ExportColumns:
             except (ValueError, TypeError):
                 return [self._date(dates, record, key, value) for record, value in zip(records, values, strict=True)]
         if kind == INT:
-            if kinds <= {int, _NONE_TYPE} and "" not in values:
+            if kinds <= {int, _NONE_TYPE}:
                 return values
+            if kinds <= {int, str, _NONE_TYPE}:  # Thulium writes no value as "": the common other case
+                cleaned = [None if value == "" else value for value in values]
+                if set(map(type, cleaned)) <= {int, _NONE_TYPE}:
+                    return values if empty_text else cleaned
             return [_int(record, key, value) for record, value in zip(records, values, strict=True)]
         if kinds <= {str, _NONE_TYPE}:
             return [value or None for value in values] if "" in values and not empty_text else values
@@ -263,4 +278,14 @@ def _unreadable(record: Mapping[str, Any], key: str, value: Any, expected: str) 
     )
 
 
-__all__ = ["INT", "RECORD_KINDS", "TEXT", "TIMESTAMP", "ExportColumns", "check_column_keys"]
+__all__ = [
+    "DATETIMES",
+    "EPOCH_MILLISECONDS",
+    "INT",
+    "RECORD_KINDS",
+    "TEXT",
+    "TEXT_TIMESTAMPS",
+    "TIMESTAMP",
+    "ExportColumns",
+    "check_column_keys",
+]

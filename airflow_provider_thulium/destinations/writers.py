@@ -19,7 +19,13 @@ from itertools import islice
 from typing import Any
 
 from airflow_provider_thulium.destinations.file_formats import BATCH_ROWS, WRITERS, pyarrow_modules
-from airflow_provider_thulium.destinations.record_columns import INT, TIMESTAMP, ExportColumns
+from airflow_provider_thulium.destinations.record_columns import (
+    DATETIMES,
+    INT,
+    TEXT_TIMESTAMPS,
+    TIMESTAMP,
+    ExportColumns,
+)
 from airflow_provider_thulium.exceptions import ThuliumDestinationError, ThuliumValidationError
 from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.sources.readers import FORMATS, dbapi_hook, local_path, open_path
@@ -250,7 +256,8 @@ class SqlDestination(Destination):
                 cursor.execute(self._create_table(table, quoted, columns, keys, postgres))
                 execute_many = _execute_many(driver)
                 for batch in batches(records, self.batch_rows):
-                    values = list(zip(*columns.convert(batch, as_datetimes=postgres), strict=True))
+                    timestamps = DATETIMES if postgres else TEXT_TIMESTAMPS
+                    values = list(zip(*columns.convert(batch, timestamps=timestamps), strict=True))
                     if keys:
                         execute_many(cursor, delete, [tuple(row[index] for index in at) for row in values])
                     execute_many(cursor, insert, values)

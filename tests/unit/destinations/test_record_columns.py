@@ -98,9 +98,15 @@ def test_dates_are_the_accounts_local_time_with_its_offset_or_aware_datetimes():
         [7, 3, None],  # a digit string (the statuses call answers ids so) is an int too
         [5, 5, None],
     ]
-    called = columns.convert(records, as_datetimes=True)[1]
+    called = columns.convert(records, timestamps="datetime")[1]
     assert called[:2] == [datetime(2025, 1, 15, 9, 30, tzinfo=WARSAW), datetime(2025, 7, 15, 9, 30, 59, tzinfo=WARSAW)]
     assert called[0].utcoffset().total_seconds() == 3600
+    # Milliseconds since the epoch (Arrow's timestamps): the instant, whatever the offset.
+    assert columns.convert(records, timestamps="epoch_ms")[1] == [
+        int(called[0].timestamp()) * 1000,
+        int(called[1].timestamp()) * 1000,
+        None,
+    ]
     other = ExportColumns.from_argument(["call_date"], ZoneInfo("America/New_York"))
     assert other.convert(records[:1]) == [["2025-01-15T09:30:00-05:00"]]
 
