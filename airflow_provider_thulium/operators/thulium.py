@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium import lineage
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
@@ -17,7 +18,7 @@ from airflow_provider_thulium.checks.options import parse_max_removals, parse_up
 from airflow_provider_thulium.checks.records import parse_flag
 from airflow_provider_thulium.client.facade import CheckedCall
 from airflow_provider_thulium.destinations.export import check_filters
-from airflow_provider_thulium.destinations.record_columns import check_column_keys
+from airflow_provider_thulium.destinations.record_columns import ExportColumns, check_column_keys
 from airflow_provider_thulium.destinations.writers import Destination
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError, ThuliumValidationError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
@@ -643,6 +644,10 @@ class ThuliumExportRecordsOperator(BaseOperator):
             check_filters(filters)
         if not decided_at_run_time(columns):
             check_column_keys(columns)
+            fields = [getattr(destination, name, None) for name in destination.template_fields]
+            if not decided_at_run_time(fields):
+                # The destination's names (a table, a column, a file's extension) need no time zone.
+                destination.check(ExportColumns.from_argument(columns, ZoneInfo("UTC")))
         self.campaign_id = campaign_id
         self.destination = destination
         self.filters = filters

@@ -130,6 +130,9 @@ def test_a_filter_rendered_wrong_fails_the_task_at_once_without_retries_and_send
         ({"filters": {"called_from": "yesterday"}}, "called_from: expected a date"),
         ({"columns": {"outcome": "status"}}, "columns: 'outcome' is no record key"),
         ({"destination": "/data/x.csv"}, "destination: expected a FileDestination or a SqlDestination, got str"),
+        ({"destination": FileDestination("/data/x.xlsx")}, "FileDestination path: the extension '.xlsx'"),
+        ({"destination": SqlDestination("dwh", "outcomes", key="id")}, "SqlDestination key: 'id' is not among"),
+        ({"destination": SqlDestination("dwh", "call outcomes")}, "SqlDestination table: 'call outcomes' is not"),
     ],
 )
 def test_bad_arguments_fail_when_the_dag_is_parsed(arguments, message):
