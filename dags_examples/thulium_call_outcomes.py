@@ -38,12 +38,18 @@ with DAG(
     start_date=datetime(2025, 3, 1),
     catchup=False,
     tags=["thulium", "example"],
+    # Another day, loaded by hand: trigger with {"day": "YYYY-MM-DD"} (Airflow 3 dates the interval of a
+    # run triggered by hand from the moment it is triggered, whatever its logical date).
+    params={"day": ""},
 ):
     export_outcomes = ThuliumExportRecordsOperator(
         task_id="export_outcomes",
         campaign_id=CAMPAIGN_ID,
         # One day of calls: the records whose last call was yesterday (dates are inclusive days).
-        filters={"called_from": "{{ data_interval_start | ds }}", "called_to": "{{ data_interval_start | ds }}"},
+        filters={
+            "called_from": "{{ params.day or data_interval_start | ds }}",
+            "called_to": "{{ params.day or data_interval_start | ds }}",
+        },
         # Record key → column; only these are written.
         columns={
             "record_id": "record_id",

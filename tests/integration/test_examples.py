@@ -260,6 +260,15 @@ def test_call_outcomes_exports_yesterday_into_the_warehouse_and_reports_when_cal
     ]
 
 
+def test_call_outcomes_loads_the_day_its_conf_names(examples, thulium_sandbox, warehouse):
+    # A run triggered by hand today: its interval is around now, the conf names the day to load.
+    run = run_dag(examples.get_dag("thulium_call_outcomes"), conf={"day": "2025-03-07"})
+    assert set(task_states(run).values()) == {"success"}
+    summary = xcom(run, "export_outcomes")
+    assert summary["filters"] == {"called_from": "2025-03-07", "called_to": "2025-03-07"} and summary["rows"] == 1
+    assert xcom(run, "report_outcomes") == {"Contact needed": 1}  # record 1006, called on 2025-03-07
+
+
 @pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="asset watchers are Airflow 3's")
 def test_campaign_called_through_is_scheduled_by_an_asset_watcher_and_exports_the_campaign(
     examples, thulium_sandbox, tmp_path

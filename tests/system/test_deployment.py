@@ -310,8 +310,9 @@ ASSET_TRIGGERED = {"thulium_campaign_report": "thulium_campaign_producer"}
 # which has run the watcher's trigger since the DAG was parsed: it has seen the campaign with records
 # left to call on every reset, and fires when they are gone).
 WATCHED = {"thulium_campaign_called_through": call_campaign_00002_through}
-# `airflow dags trigger` options: the logical date whose interval holds the demo data's calls (2025-03-08).
-TRIGGER_OPTIONS = {"thulium_call_outcomes": ("--logical-date", "2025-03-09T06:00:00+00:00")}
+# `airflow dags trigger` options: the day of the demo data's calls (Airflow 3 dates a run triggered by hand
+# from now, so the example DAG takes a day in its conf).
+TRIGGER_OPTIONS = {"thulium_call_outcomes": ("--conf", json.dumps({"day": "2025-03-08"}))}
 
 # Set-up and checks for the DAGs known today; a DAG added later gets the checks of check_any_run.
 PREPARE: dict[str, Callable[[ThuliumSandbox], None]] = {DEFERRABLE_DAG: prepare_deferrable}
@@ -340,8 +341,7 @@ def rerun_call_outcomes_with_a_changed_outcome(postgres: Postgres, airflow: Airf
         (1011, "Call back later", datetime(2025, 3, 8, 9, 40, tzinfo=warsaw), "Call after payday."),
     ]
     sandbox.state.update_record("00001", 1011, status_id=9, call_date="2025-03-08 18:05", last_note="No.")
-    # 07:00: another run (Airflow keeps one run per logical date) of the same interval, so the same day.
-    run = trigger_and_wait(postgres, airflow, "thulium_call_outcomes", "--logical-date", "2025-03-09T07:00:00+00:00")
+    run = trigger_and_wait(postgres, airflow, "thulium_call_outcomes", *TRIGGER_OPTIONS["thulium_call_outcomes"])
     assert run.state == "success", run.states
     assert warehouse_rows(postgres) == [
         first[0],
