@@ -9,7 +9,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from airflow_provider_thulium.destinations.record_columns import EPOCH_MILLISECONDS, INT, TIMESTAMP, ExportColumns
+from airflow_provider_thulium.destinations.record_columns import (
+    EPOCH_MILLISECONDS,
+    INT,
+    TIMESTAMP,
+    ExportColumns,
+    text_of,
+)
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError
 
 #: Rows per batch: a CSV or JSON Lines file is written every 1,000 records, a Parquet row group
@@ -51,11 +57,7 @@ def _csv_cells(values: Sequence[Any], one_column: bool) -> Sequence[str]:
     kinds = set(map(type, values))
     if kinds <= {int}:
         return list(map(str, values))  # digits: never quoted
-    cells: Sequence[str] = (
-        values
-        if kinds <= {str}
-        else ["" if value is None else value if type(value) is str else str(value) for value in values]
-    )
+    cells: Sequence[str] = values if kinds <= {str} else [text_of(value) or "" for value in values]
     text = "".join(cells)
     if "," in text or '"' in text or "\n" in text or "\r" in text:
         cells = [_quoted(cell) for cell in cells]

@@ -176,8 +176,8 @@ class ExportColumns:
         :param records: records as ``iter_records`` yields them.
         :param timestamps: how timestamps are given: ``"text"`` (ISO 8601 with the offset),
             ``"datetime"`` (aware ``datetime`` objects) or ``"epoch_ms"`` (milliseconds since the epoch).
-        :param empty_text: leave values of ``""`` as they are, in text and id columns (a CSV cell is
-            empty either way).
+        :param empty_text: for a CSV writer, which makes every value a cell: text columns as the
+            records hold them, and ``""`` left in id columns (a CSV cell is empty either way).
         """
         dates = self._dates.get(timestamps)
         if dates is None:
@@ -219,12 +219,14 @@ class ExportColumns:
         dates: _Dates,
         empty_text: bool,
     ) -> Sequence[Any]:
-        kinds = set(map(type, values))
+        if kind == TEXT and empty_text:
+            return values  # the CSV writer reads each value's type as it makes its cell
         if kind == TIMESTAMP:
             try:
                 return list(map(dates.__getitem__, values))
             except (ValueError, TypeError):
                 return [self._date(dates, record, key, value) for record, value in zip(records, values, strict=True)]
+        kinds = set(map(type, values))
         if kind == INT:
             if kinds <= {int, _NONE_TYPE}:
                 return values
@@ -234,8 +236,8 @@ class ExportColumns:
                     return values if empty_text else cleaned
             return [_int(record, key, value) for record, value in zip(records, values, strict=True)]
         if kinds <= {str, _NONE_TYPE}:
-            return [value or None for value in values] if "" in values and not empty_text else values
-        return [_text(value) for value in values]
+            return [value or None for value in values] if "" in values else values
+        return [text_of(value) for value in values]
 
     @staticmethod
     def _date(dates: _Dates, record: Mapping[str, Any], key: str, value: Any) -> Any:
@@ -260,7 +262,12 @@ def _int(record: Mapping[str, Any], key: str, value: Any) -> int | None:
     raise _unreadable(record, key, value, "a whole number")
 
 
-def _text(value: Any) -> str | None:
+def text_of(value: Any) -> str | None:
+    """A value of a text column as text, or ``None`` for no value (``""`` included); a number or an
+    object Thulium should not send there is written as its text (an object as JSON).
+
+    :param value: the value as the record holds it.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, str):
@@ -288,4 +295,5 @@ __all__ = [
     "TIMESTAMP",
     "ExportColumns",
     "check_column_keys",
+    "text_of",
 ]

@@ -93,3 +93,21 @@ def test_parquet_holds_typed_columns_in_the_accounts_time_zone():
     ]
     assert table.column("status").to_pylist() == ["New", None, "Not interested", "New"]
     assert parquet.ParquetFile(io.BytesIO(written(write_parquet, records, columns))).metadata.num_row_groups == 2
+
+
+def test_a_text_column_writes_whatever_thulium_sent_as_text_in_every_format():
+    columns = ExportColumns.from_argument(["identifier", "record_fields.tags"], WARSAW)
+    records = [
+        {"identifier": 1234567, "record_fields": {"tags": {"vip": True}}},
+        {"identifier": "", "record_fields": {}},
+    ]
+    assert read_csv(written(write_csv, records, columns)) == [
+        ["identifier", "record_fields.tags"],
+        ["1234567", '{"vip": true}'],
+        ["", ""],
+    ]
+    lines = [json.loads(line) for line in written(write_jsonl, records, columns).decode().splitlines()]
+    assert lines == [
+        {"identifier": "1234567", "record_fields.tags": '{"vip": true}'},
+        {"identifier": None, "record_fields.tags": None},
+    ]
