@@ -166,5 +166,12 @@ class ThuliumAnswerTooLargeError(ThuliumResponseError):
     retryable = False
 
 
+class ThuliumDestinationError(ThuliumError):
+    """Writing exported records failed at the destination (its database or storage said no).
+
+    The message quotes the database driver's error with numbers masked; Airflow's retries apply.
+    """
+
+
 class ThuliumPhoneFailuresError(ThuliumError):
     """An operator's run finished, but some phones' outcomes are failures (see the task's XCom)."""

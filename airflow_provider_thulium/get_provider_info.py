@@ -104,7 +104,8 @@ def get_provider_info() -> dict[str, Any]:
         "name": "Thulium",
         "description": (
             "Thulium contact-centre API: add, update, remove and read outbound campaign records (statuses by "
-            "name, agents, next call dates), in batches with per-phone results in XCom; a local sandbox for tests."
+            "name, agents, next call dates), in batches with per-phone results in XCom; export call outcomes to "
+            "files and SQL tables; wait on a campaign (sensor, trigger, asset watcher); a local sandbox for tests."
         ),
         "versions": [__version__],
         "integrations": [
@@ -124,6 +125,18 @@ def get_provider_info() -> dict[str, Any]:
             {
                 "integration-name": "Thulium",
                 "python-modules": ["airflow_provider_thulium.operators.thulium"],
+            }
+        ],
+        "sensors": [
+            {
+                "integration-name": "Thulium",
+                "python-modules": ["airflow_provider_thulium.sensors.thulium"],
+            }
+        ],
+        "triggers": [
+            {
+                "integration-name": "Thulium",
+                "python-modules": ["airflow_provider_thulium.triggers.thulium"],
             }
         ],
         "asset-uris": ASSET_URIS,

@@ -4,6 +4,9 @@ A records call returns (and its operator pushes as ``return_value``) an object k
 number, in the API's own shape for that call; the ``summary`` XCom is a :class:`RunSummary`.
 A phone Thulium gave no answer about gets a client-side entry: ``http_status`` is ``None`` and
 ``status`` is one of :data:`CLIENT_STATUSES`.
+
+A campaign's record as it is read back (``ThuliumHook.iter_records``) is a :class:`CampaignRecord`;
+an export of records into a file or a table returns an :class:`ExportSummary`.
 """
 
 from __future__ import annotations
@@ -130,3 +133,92 @@ class SyncSummary(RunSummary):
     plan: SyncPlanCounts
     dry_run: bool  # the plan only: nothing was sent but reads
     guard: str  # "passed", or "refused" (too many removals, or no desired records): nothing was sent
+
+
+class _CampaignRecordKeys(TypedDict):
+    record_id: int
+    phone_number: str
+    system_status: str
+    status: str
+    status_id: int | str
+    call_date: str
+    create_date: str
+    next_call_date: str
+    agent_name: str
+    agent_login: str
+    last_note: str
+    identifier: str
+    order: int | str
+
+
+class CampaignRecord(_CampaignRecordKeys, total=False):
+    """One record of a campaign as ``GET outbounds/:id/records`` answers it and ``iter_records`` yields it.
+
+    Values come as Thulium sends them: a value the record does not have is ``""``, not ``None``;
+    dates are text ``"YYYY-MM-DD hh:mm"`` (minutes, no seconds) in the account's local time, with
+    no time zone written (the connection's ``timezone``, ``Europe/Warsaw`` unless set). An export
+    (:class:`~airflow_provider_thulium.destinations.FileDestination`,
+    :class:`~airflow_provider_thulium.destinations.SqlDestination`) writes them typed: ids as
+    integers, dates as timestamps in that time zone, ``""`` as no value.
+
+    **Documented** means the vendor's reference shows the key in its example answer of this call
+    (docs/thulium-api.md, "Paged records"); **inferred** means its meaning is read from the key's
+    name, from the same key in the add and edit calls, and from how the filters treat it.
+
+    - ``record_id`` (int) — the record's id in Thulium. Documented; the delete and add answers
+      name records by it too.
+    - ``phone_number`` (str) — the number the record is called on, as the campaign stores it.
+      Documented.
+    - ``system_status`` (str) — the system status of the record's status (``TO_CALL``, ``CALL``,
+      ``NO_CALL``...; the list is in ``docs/thulium-api.md``, "Statuses"). Documented.
+    - ``status`` (str) — the **name** of the record's status, as shown in Thulium and answered by
+      ``GET outbounds/:id/statuses`` (e.g. ``"Not interested"``), not an id. Documented key; that it
+      is the name is inferred from the vendor's example (``"Do not call"`` with ``status_id`` 5).
+    - ``status_id`` (int) — the id of the record's status in this campaign. Documented as an int;
+      the statuses call answers ids as strings, so a digit string is possible (an export writes
+      an int either way).
+    - ``call_date`` (str) — when the record was **last** called, ``""`` if never. Documented key;
+      inferred meaning: the ``call_date_from`` / ``call_date_to`` filters match it, so a record
+      called again later leaves an earlier day's window.
+    - ``create_date`` (str) — when the record was added to the campaign. Documented key; inferred
+      meaning (the ``create_date_from`` / ``create_date_to`` filters).
+    - ``next_call_date`` (str) — when the record is to be called next (set by an agent, a
+      callback or the edit call), ``""`` if not set. Documented key, and the format of the add and
+      edit calls.
+    - ``agent_name`` (str), ``agent_login`` (str) — the agent the record is assigned to, ``""`` if
+      none. Documented keys; ``agent_login`` is the login the add and edit calls take, the name is
+      inferred to be that agent's display name.
+    - ``last_note`` (str) — the note of the record's last call. Documented key; inferred meaning.
+    - ``identifier`` (str) — the record's id in your own system, as the add call set it; ``""``
+      if none. Documented.
+    - ``order`` (int, or ``""``) — the record's priority, as the add call set it. Documented.
+    - ``record_fields`` (dict) — the campaign's field values. **Not documented** for this call:
+      the vendor's example answer has none, so it may be missing; the sandbox sends it unless
+      started with ``--hide-record-fields``. Do not depend on it.
+
+    Keys the vendor adds later come through ``iter_records`` as they are; an export writes only
+    the keys above (and ``record_fields.<name>`` when named in ``columns``).
+    """
+
+    record_fields: dict[str, object]
+
+
+class _ExportSummaryKeys(TypedDict):
+    campaign_id: str
+    destination: str  # where the rows went, as a person reads it: "file /data/x.csv", "table t on connection 'dwh'"
+    format: str  # "csv", "jsonl", "parquet" or "sql"
+    rows: int  # rows written: one per record read
+    columns: list[str]  # the destination's columns, in order
+    filters: dict[str, object]  # the filters the read applied (days as "YYYY-MM-DD"); {} for every record
+    requests: int  # pages read (HTTP requests, retries not counted)
+    duration_seconds: float
+
+
+class ExportSummary(_ExportSummaryKeys, total=False):
+    """What an export returns (and ``ThuliumExportRecordsOperator`` pushes as ``return_value``):
+    where the rows went and how many, never the records themselves."""
+
+    path: str  # a file destination's path or URL
+    table: str  # a SQL destination's table
+    conn_id: str  # a SQL destination's connection, or an object store's
+    key: list[str]  # a SQL destination's key columns: rows with the same key were replaced

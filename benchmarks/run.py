@@ -4,7 +4,8 @@ The orchestrating process imports only the standard library. The sandbox runs in
 (so its CPU does not compete with the client's GIL), and every measured case runs in a fresh
 child process of its own, so that its peak RSS is that case's own. See benchmarks/README.md.
 
-Usage: ``.venv/bin/python benchmarks/run.py [--quick] [--json PATH] [--repeat N] [--profile] [--only source|sync]``
+Usage: ``.venv/bin/python benchmarks/run.py [--quick] [--json PATH] [--repeat N] [--profile]
+[--only source|sync|export]``
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 from pathlib import Path
 
 from cases import CASES, worker_main
+from export_bench import EXPORT_CASES, print_export_report
 from report import RESULTS, print_report, print_targets
 from source_case import print_source_report
 from suite import run_benchmarks, run_only
@@ -34,14 +36,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", action="store_true", help="write cProfile output of provider cases to results/")
     parser.add_argument(
         "--only",
-        choices=["source", "sync"],
+        choices=["source", "sync", "export"],
         help="run only this case: 'source' = the add from a CSV file with results to a file "
-        "(writes results/latest-source.json), 'sync' = the sync's cases (results/latest-sync.json)",
+        "(writes results/latest-source.json), 'sync' = the sync's cases (results/latest-sync.json), "
+        "'export' = the export's cases (results/latest-export.json)",
     )
     parser.add_argument("--worker", metavar="SPEC", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
-        return worker_main(args.worker, {**CASES, **SYNC_CASES})
+        return worker_main(args.worker, {**CASES, **SYNC_CASES, **EXPORT_CASES})
     started = time.monotonic()
     report = run_only(args) if args.only else run_benchmarks(args)
     report["total_seconds"] = time.monotonic() - started
@@ -53,6 +56,9 @@ def main(argv: list[str] | None = None) -> int:
     if "sync" in report:
         print()
         print_sync_report(report["sync"])
+    if "export" in report:
+        print()
+        print_export_report(report["export"])
     print_targets(report)
     name = f"latest-{args.only}" if args.only else "latest"
     default = RESULTS / (f"{name}-quick.json" if args.quick else f"{name}.json")

@@ -34,7 +34,8 @@ def _sandbox_main(conn: Any, fields: list[str]) -> None:
                 state.add_campaign(CAMPAIGN, "Benchmark campaign", fields=fields)
                 # records=0 leaves the campaign empty (the add cases); the rest of the state is
                 # dropped either way, so each case starts from the same sandbox.
-                added = state.bulk_add(CAMPAIGN, phones(args["records"])) if args["records"] else 0
+                call_date = args.get("call_date")
+                added = state.bulk_add(CAMPAIGN, phones(args["records"]), call_date=call_date) if args["records"] else 0
                 sandbox.latency = args.get("latency", 0.0)
                 sandbox.clear_requests()
                 conn.send({"added": added})
@@ -100,8 +101,8 @@ class SandboxProcess:
             raise RuntimeError(answer["error"])
         return answer
 
-    def seed(self, records: int, latency: float = 0.0) -> None:
-        self.call("seed", records=records, latency=latency)
+    def seed(self, records: int, latency: float = 0.0, call_date: str | None = None) -> None:
+        self.call("seed", records=records, latency=latency, call_date=call_date)
 
     def stats(self) -> dict[str, Any]:
         return self.call("stats")

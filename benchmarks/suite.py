@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from capacity import measure_capacity
+from export_bench import run_export_cases
 from inputs import (
     FULL,
     QUICK,
@@ -55,7 +56,7 @@ def stop_runner(runner: Runner) -> None:
 
 
 def run_only(args: argparse.Namespace) -> dict[str, Any]:
-    """``--only source`` or ``--only sync``: that case alone, reported as in the full run."""
+    """``--only source``, ``--only sync`` or ``--only export``: that case alone, reported as in the full run."""
     sizes = QUICK if args.quick else FULL
     load_before = _load()
     machine = machine_info()
@@ -65,8 +66,10 @@ def run_only(args: argparse.Namespace) -> dict[str, Any]:
         if args.only == "source":
             repeat = args.repeat if args.repeat is not None else (1 if args.quick else 3)
             report["source"] = run_source_case(runner, sizes, repeat)
-        else:
+        elif args.only == "sync":
             report["sync"] = run_sync_cases(runner.sandbox, runner.env, runner.workdir, args.quick)
+        else:
+            report["export"] = run_export_cases(runner.sandbox, runner.env, runner.workdir, args.quick)
     finally:
         stop_runner(runner)
     part = report[args.only]
@@ -122,6 +125,8 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         source = run_source_case(runner, sizes, repeat)
         print("  the sync (benchmarks/sync_bench.py) ...", flush=True)
         sync = run_sync_cases(sandbox, runner.env, runner.workdir, args.quick)
+        print("  the export (benchmarks/export_bench.py) ...", flush=True)
+        export = run_export_cases(sandbox, runner.env, runner.workdir, args.quick)
     finally:
         stop_runner(runner)
 
@@ -176,6 +181,8 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         "source_csv_vs_list_cpu": source["cpu_ratio_per_repeat"],
         "sync_vs_lower_bound": sync["ratio_per_repeat"],
         "sync_vs_lower_bound_cpu": sync["cpu_ratio_per_repeat"],
+        **{f"export_{form}_vs_lower_bound": values for form, values in export["ratio_per_repeat"].items()},
+        **{f"export_{form}_vs_lower_bound_cpu": values for form, values in export["cpu_ratio_per_repeat"].items()},
     }
     ratios = {
         **{key: statistics.median(values) for key, values in pairs.items()},
@@ -251,6 +258,7 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         ),
         *source["targets"],
         *sync["targets"],
+        *export["targets"],
     ]
     all_runs = runner.runs
     return {
@@ -276,8 +284,12 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
             "before": load_before,
             "after": _load(),
         },
-        "all_checks_ok": all(r["ok"] for r in all_runs) and capacity["ok"] and sync["all_checks_ok"],
+        "all_checks_ok": all(r["ok"] for r in all_runs)
+        and capacity["ok"]
+        and sync["all_checks_ok"]
+        and export["all_checks_ok"],
         "source": source,
         "sync": sync,
+        "export": export,
         "runs": all_runs,
     }

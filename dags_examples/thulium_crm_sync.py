@@ -8,24 +8,22 @@ removes the records the CRM no longer has, under a guard on how many may go; ``e
 ``FileSource`` of opt-outs, which are never added or updated and are removed in the same run (not
 counted against the guard); ``params`` for the review workflow (a dry run, or one approved run
 with more removals, when triggered by hand); ``results_path``, so the leads and the per-phone
-results never travel through XCom (``return_value`` is the file's path); and a report that reads
-the whole campaign back with ``ThuliumHook.iter_records``. Full numbers go to the files only: the
-logs show counts and masked numbers.
+results never travel through XCom (``return_value`` is the file's path); and a report that writes
+the whole campaign, as the sync left it, to a CSV file with ``ThuliumExportRecordsOperator``. Full
+numbers go to the files only: the logs show counts and masked numbers.
 """
 
 from __future__ import annotations
 
-import csv
 import os
 import tempfile
-from collections import Counter
 from datetime import datetime
 from pathlib import Path
 
 from airflow.providers.common.compat.sdk import DAG, task
 
-from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.operators.thulium import ThuliumSyncCampaignOperator
+from airflow_provider_thulium.destinations import FileDestination
+from airflow_provider_thulium.operators.thulium import ThuliumExportRecordsOperator, ThuliumSyncCampaignOperator
 from airflow_provider_thulium.sources import FileSource, SqlSource
 
 OPT_OUTS_CSV = Path(__file__).parent / "data" / "crm_opt_outs.csv"
@@ -80,11 +78,16 @@ with DAG(
     tags=["thulium", "example"],
 ):
 
-    @task
-    def results_file() -> str:
-        """Where this run's per-phone results go (a local folder here; an ``s3://`` URL works the same)."""
+    @task(multiple_outputs=True)
+    def results_files() -> dict[str, str]:
+        """Where this run's per-phone results and report go (a local folder here; an ``s3://`` URL works the same)."""
         folder = Path(os.environ.get("THULIUM_REPORT_DIR", tempfile.gettempdir()))
-        return str(folder / "crm_sync_leads.csv")
+        return {
+            "sync": str(folder / "crm_sync_leads.csv"),
+            "report": str(folder / f"thulium_campaign_{CAMPAIGN_ID}.csv"),
+        }
+
+    files = results_files()
 
     # [START howto_sync_campaign]
     sync = ThuliumSyncCampaignOperator(
@@ -98,25 +101,17 @@ with DAG(
         max_removals="{{ params.max_removals }}",  # ...but a plan removing more than 5 fails before any write
         exclude=opt_outs,  # opt-outs: never added or updated, removed whatever the CRM says
         dry_run="{{ params.dry_run }}",  # false unless triggered for a review
-        results_path=results_file(),  # CSV: phone_number, outcome, succeeded, http_status, record_id, message
+        results_path=files["sync"],  # CSV: phone_number, outcome, succeeded, http_status, record_id, message
     )
     # [END howto_sync_campaign]
 
-    @task(trigger_rule="all_done")
-    def report_campaign() -> str:
-        """Read the campaign back, page by page, into a CSV file; log the count per status."""
-        report_dir = Path(os.environ.get("THULIUM_REPORT_DIR", tempfile.gettempdir()))
-        report_dir.mkdir(parents=True, exist_ok=True)
-        report = report_dir / f"thulium_campaign_{CAMPAIGN_ID}.csv"
-        columns = ["record_id", "phone_number", "status_id", "status", "system_status", "agent_login", "next_call_date"]
-        by_status: Counter[str] = Counter()
-        with report.open("w", newline="") as file:
-            writer = csv.DictWriter(file, fieldnames=columns, extrasaction="ignore")
-            writer.writeheader()
-            for record in ThuliumHook().iter_records(CAMPAIGN_ID):
-                writer.writerow(record)
-                by_status[str(record.get("status"))] += 1
-        print(f"Campaign {CAMPAIGN_ID}: {sum(by_status.values())} record(s) by status: {dict(by_status)}")
-        return str(report)
+    # The campaign as the sync left it, every record, to a CSV file (whether the sync succeeded or not).
+    report_campaign = ThuliumExportRecordsOperator(
+        task_id="report_campaign",
+        campaign_id=CAMPAIGN_ID,
+        columns=["record_id", "phone_number", "status_id", "status", "system_status", "agent_login", "next_call_date"],
+        destination=FileDestination(files["report"]),
+        trigger_rule="all_done",
+    )
 
-    sync >> report_campaign()
+    sync >> report_campaign

@@ -24,6 +24,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 CAMPAIGN = "00001"
 AIRFLOW = str(Path(sys.executable).parent / "airflow")
+#: Run options of DAGs whose window the demo data must fall in: thulium_call_outcomes exports one day's
+#: calls (by default the day before its run), and the demo campaign's calls were made on 2025-03-08.
+RUN_OPTIONS = {"thulium_call_outcomes": ["--conf", json.dumps({"day": "2025-03-08"})]}
 
 
 def example_dag_ids() -> list[str]:
@@ -86,6 +89,9 @@ def show_dag_run(dag_id: str) -> list[str]:
         if state not in ("success", "skipped"):
             problems.append(f"{dag_id}.{name} ended {state}")
     results_by_task = xcoms(run, "return_value")
+    for name, value in results_by_task.items():
+        if isinstance(value, dict) and "rows" in value and "destination" in value:  # an export's summary
+            print(f"  {name}: {value['rows']} record(s) of campaign {value['campaign_id']} to {value['destination']}")
     for name, summary in xcoms(run, "summary").items():
         print(
             f"  {name}: {summary['operation']} in campaign {summary['campaign_id']}: "
@@ -120,6 +126,8 @@ def main() -> int:
     with sqlite3.connect(crm_db) as db:
         db.executescript((ROOT / "dags_examples" / "data" / "crm_leads.sql").read_text())
     env["AIRFLOW_CONN_CRM_DB"] = json.dumps({"conn_type": "sqlite", "host": str(crm_db)})
+    # thulium_call_outcomes loads call outcomes into a warehouse: here a SQLite file (the table is created).
+    env["AIRFLOW_CONN_WAREHOUSE"] = json.dumps({"conn_type": "sqlite", "host": str(home / "warehouse.db")})
     sandbox, url, connection = start_sandbox(env)
     env["AIRFLOW_CONN_THULIUM_DEFAULT"] = connection
     os.environ.update(env)
@@ -132,7 +140,8 @@ def main() -> int:
             before = campaign_records(url)
             for dag_id in example_dag_ids():
                 print(f"running airflow dags test {dag_id} ...", flush=True)
-                subprocess.run([AIRFLOW, "dags", "test", dag_id], env=env, stdout=log, stderr=log, check=True)
+                options = RUN_OPTIONS.get(dag_id, [])
+                subprocess.run([AIRFLOW, "dags", "test", dag_id, *options], env=env, stdout=log, stderr=log, check=True)
         show_campaign("Before", before)
         for dag_id in example_dag_ids():
             problems += show_dag_run(dag_id)

@@ -29,7 +29,7 @@ from airflow_provider_thulium.client.runs import RunFactory
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
 from airflow_provider_thulium.outcomes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.privacy import safe_server_text
-from airflow_provider_thulium.reading.campaign import CampaignRead, concurrent_pages
+from airflow_provider_thulium.reading.campaign import CampaignRead, concurrent_pages, read_pages
 from airflow_provider_thulium.reading.pages import PAGE_SIZE, RecordFilter, read_page, record_key
 from airflow_provider_thulium.results.results_file import ResultsFile
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun
@@ -234,6 +234,24 @@ class ThuliumClient:
             self._records_page, campaign, read, first, self.settings.max_concurrent_requests, self.log
         )
         return read
+
+    def read_records(self, campaign_id: str | int, **filters: Any) -> CampaignRead:
+        """The campaign's records matching the filters, read as :meth:`read_campaign` reads every record:
+        pages up to ``max_concurrent_requests`` at a time, yielded in order, memory bounded by a few pages.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param filters: the filters of :meth:`ThuliumHook.iter_records`.
+        """
+        campaign = normalize_campaign_id(campaign_id)
+        query = RecordFilter.from_arguments(**filters).query()
+        return read_pages(
+            self._records_page,
+            lambda read: self._pages(campaign, query, read),
+            campaign,
+            query,
+            self.settings.max_concurrent_requests,
+            self.log,
+        )
 
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
         """The number of the campaign's records matching the filters (the ``count`` of one small page).

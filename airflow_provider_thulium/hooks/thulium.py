@@ -10,7 +10,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, timedelta
 from functools import cached_property
-from typing import Any
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import requests
@@ -19,6 +19,8 @@ from airflow_provider_thulium.calls.batching import BatchResult
 from airflow_provider_thulium.calls.operations import DELETE, UPDATE, Operation
 from airflow_provider_thulium.checks.statuses import CampaignStatus
 from airflow_provider_thulium.client.facade import ThuliumClient
+from airflow_provider_thulium.destinations.export import export_records
+from airflow_provider_thulium.destinations.writers import Destination
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumValidationError
 from airflow_provider_thulium.get_provider_info import (
     CONNECTION_EXTRA_FIELDS,
@@ -26,7 +28,7 @@ from airflow_provider_thulium.get_provider_info import (
     connection_placeholders,
 )
 from airflow_provider_thulium.lineage import campaign_uri
-from airflow_provider_thulium.outcomes import AddResults, DeleteResults, UpdateResults
+from airflow_provider_thulium.outcomes import AddResults, CampaignRecord, DeleteResults, ExportSummary, UpdateResults
 from airflow_provider_thulium.privacy import safe_server_text
 from airflow_provider_thulium.runs.records_run import OutcomePolicy
 from airflow_provider_thulium.settings import ThuliumSettings
@@ -382,8 +384,11 @@ class ThuliumHook(BaseHook):
         created_to: date | str | None = None,
         called_from: date | str | None = None,
         called_to: date | str | None = None,
-    ) -> Iterator[dict[str, Any]]:
+    ) -> Iterator[CampaignRecord]:
         """Yield the campaign's records, 100 a page (``GET outbounds/:id/records``), in the order they were added.
+
+        Each record is a :class:`~airflow_provider_thulium.outcomes.CampaignRecord`: its keys, what
+        they mean, and which of that the vendor documents.
 
         Memory is bounded by one page. Offset paging over a campaign that changes meanwhile can skip
         or repeat records: a ``record_id`` is never yielded twice in one pass, and a warning says when
@@ -409,7 +414,27 @@ class ThuliumHook(BaseHook):
             called_to=called_to,
         )
         self._report_lineage(campaign_id, output=False)
-        return records
+        return cast(Iterator[CampaignRecord], records)
+
+    def export_records(
+        self, campaign_id: str | int, destination: Destination, *, columns: Any = None, **filters: Any
+    ) -> ExportSummary:
+        """Write the campaign's records matching the filters to a file or a table; return where and how many.
+
+        Pages are read up to ``max_concurrent_requests`` at a time and written as they come: memory
+        holds the pages in flight and one batch, whatever the campaign's size. Everything is checked
+        before the first request. See :class:`~airflow_provider_thulium.operators.thulium.ThuliumExportRecordsOperator`.
+
+        :param campaign_id: five-character campaign id, or an int that is zero-padded.
+        :param destination: a :class:`~airflow_provider_thulium.destinations.FileDestination` or
+            :class:`~airflow_provider_thulium.destinations.SqlDestination`.
+        :param columns: record key → column name, or a list of record keys (default: every key of
+            :class:`~airflow_provider_thulium.outcomes.CampaignRecord` but ``record_fields``).
+        :param filters: the keyword filters of :meth:`iter_records`.
+        """
+        summary = export_records(self.client, campaign_id, destination, columns=columns, filters=filters)
+        self._report_lineage(campaign_id, output=False)
+        return summary
 
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
         """The number of the campaign's records matching the keyword filters of :meth:`iter_records`.

@@ -7,18 +7,22 @@ call and its input.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium import lineage
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
 from airflow_provider_thulium.checks.records import as_sequence, parse_flag
 from airflow_provider_thulium.client import CheckedCall
-from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError
+from airflow_provider_thulium.destinations.export import check_filters
+from airflow_provider_thulium.destinations.record_columns import ExportColumns, check_column_keys
+from airflow_provider_thulium.destinations.writers import Destination
+from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError, ThuliumValidationError
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
-from airflow_provider_thulium.outcomes import CALL_IN_PROGRESS, RunSummary
+from airflow_provider_thulium.outcomes import CALL_IN_PROGRESS, ExportSummary, RunSummary
 from airflow_provider_thulium.results.deferral import DeferralState
 from airflow_provider_thulium.results.results_file import ResultsFile, results_format
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun, Waiter
@@ -636,10 +640,142 @@ def _outcomes(run: SyncRun) -> dict[str, Any]:
     return outcomes
 
 
+class ThuliumExportRecordsOperator(BaseOperator):
+    """Write a campaign's records (yesterday's call outcomes, say) to a file or a SQL table.
+
+    Pages of ``GET outbounds/:id/records`` are read up to ``max_concurrent_requests`` at a time
+    (``hook_params``) and written as they arrive, so memory holds a few pages and one batch
+    whatever the campaign's size. Everything is checked before the first request: the filters,
+    the columns, the destination's names. The records never pass through XCom: the
+    ``return_value`` is an :class:`~airflow_provider_thulium.outcomes.ExportSummary` saying where
+    the rows went and how many.
+
+    What a record holds, and what a daily window by call date can and cannot see, is in the guide
+    "Outcomes into your warehouse" and :class:`~airflow_provider_thulium.outcomes.CampaignRecord`.
+
+    :param campaign_id: five-character campaign id, or an int that is zero-padded. Templated.
+    :param destination: where the rows go: a :class:`~airflow_provider_thulium.destinations.FileDestination`
+        (CSV, JSON Lines or Parquet; a re-run replaces the file) or a
+        :class:`~airflow_provider_thulium.destinations.SqlDestination` (a table; with a ``key``, a
+        re-run replaces the rows of the same key). Its path or table is templated.
+    :param filters: the keyword filters of :meth:`~airflow_provider_thulium.hooks.thulium.ThuliumHook.iter_records`
+        as a mapping: ``status_ids``, ``system_statuses``, ``created_from``, ``created_to``,
+        ``called_from``, ``called_to`` (days, inclusive, ``"YYYY-MM-DD"``). Templated, so
+        ``{"called_from": "{{ data_interval_start | ds }}", "called_to": "{{ data_interval_start | ds }}"}``
+        is one day's calls. Default: every record.
+    :param columns: record key → destination column, e.g. ``{"record_id": "record_id", "status":
+        "outcome", "call_date": "called_at"}``; only those keys are written, in that order.
+        ``"record_fields.<name>"`` reads a record field. Default: every key of
+        :class:`~airflow_provider_thulium.outcomes.CampaignRecord` but ``record_fields``, under its own name.
+    :param hook_params: extra :class:`~airflow_provider_thulium.hooks.thulium.ThuliumHook` arguments,
+        e.g. ``{"max_concurrent_requests": 4}`` to read four pages at a time.
+    :param thulium_conn_id: the Thulium connection.
+    :param kwargs: the arguments of Airflow's ``BaseOperator`` (``task_id``, ``retries``, ...).
+    """
+
+    template_fields: Sequence[str] = ("campaign_id", "destination", "filters", "columns")
+    ui_color = "#e8f1fb"
+
+    def __init__(
+        self,
+        *,
+        campaign_id: str | int,
+        destination: Destination,
+        filters: dict[str, Any] | None = None,
+        columns: dict[str, str] | Sequence[str] | None = None,
+        hook_params: dict[str, Any] | None = None,
+        thulium_conn_id: str = ThuliumHook.default_conn_name,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(**kwargs)
+        if not isinstance(destination, Destination):
+            raise ThuliumValidationError(
+                f"destination: expected a FileDestination or a SqlDestination, got {type(destination).__name__}"
+            )
+        # Checked when the DAG is parsed, unless a template decides them: a typo fails now, not at night.
+        if not decided_at_run_time(filters):
+            check_filters(filters)
+        if not decided_at_run_time(columns):
+            check_column_keys(columns)
+            fields = [getattr(destination, name, None) for name in destination.template_fields]
+            if not decided_at_run_time(fields):
+                # The destination's names (a table, a column, a file's extension) need no time zone.
+                destination.check(ExportColumns.from_argument(columns, ZoneInfo("UTC")))
+        self.campaign_id = campaign_id
+        self.destination = destination
+        self.filters = filters
+        self.columns = columns
+        self.hook_params = hook_params or {}
+        self.thulium_conn_id = thulium_conn_id
+        self._rows: int | None = None
+
+    @cached_property
+    def hook(self) -> ThuliumHook:
+        """The Thulium hook for this task."""
+        return ThuliumHook(self.thulium_conn_id, **self.hook_params)
+
+    def execute(self, context: Context) -> ExportSummary:
+        """Check everything, then read the records into the destination.
+
+        :param context: the task's Airflow context.
+        :return: where the rows went and how many (the ``return_value`` XCom).
+        """
+        filters = self.filters
+        if filters is not None and not isinstance(filters, dict):
+            raise ThuliumValidationError(f"filters: expected a mapping of filter name → value, got {filters!r}")
+        summary = self.hook.export_records(self.campaign_id, self.destination, columns=self.columns, **(filters or {}))
+        self._rows = summary["rows"]
+        return summary
+
+    def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
+        """What the task read and wrote, for the OpenLineage provider: the campaign as input; the file
+        of a :class:`~airflow_provider_thulium.destinations.FileDestination` as output, with its row count.
+
+        :param task_instance: the task instance that ran (unused: the operator kept what it needs).
+        """
+        from airflow.providers.common.compat.openlineage.facet import (
+            InputDataset,
+            OutputDataset,
+            OutputStatisticsOutputDatasetFacet,
+        )
+        from airflow.providers.openlineage.extractors import OperatorLineage
+
+        if self._rows is None:
+            return OperatorLineage()  # refused before anything was read
+        campaign = InputDataset(
+            namespace=lineage.account_namespace(self.hook.base_url), name=lineage.campaign_name(self.campaign_id)
+        )
+        outputs = []
+        path = getattr(self.destination, "path", None)
+        if path is not None:
+            namespace, name = lineage.file_dataset(path)
+            statistics = OutputStatisticsOutputDatasetFacet(rowCount=self._rows)
+            outputs.append(OutputDataset(namespace=namespace, name=name, outputFacets={"outputStatistics": statistics}))
+        return OperatorLineage(inputs=[campaign], outputs=outputs)
+
+
+def decided_at_run_time(value: Any) -> bool:
+    """Whether an argument is (or holds) a Jinja template or something only a run decides (an ``XComArg``):
+    then it is checked when rendered, not when the DAG is parsed.
+
+    :param value: the argument as the DAG file gives it.
+    """
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return "{{" in value or "{%" in value
+    if isinstance(value, dict):
+        return any(decided_at_run_time(item) for item in value.values()) or any(map(decided_at_run_time, value))
+    if isinstance(value, (list, tuple)):
+        return any(decided_at_run_time(item) for item in value)
+    return not isinstance(value, (int, float, bool, date))
+
+
 __all__ = [
     "RenderedInput",
     "ThuliumAddRecordsOperator",
     "ThuliumDeleteRecordsOperator",
+    "ThuliumExportRecordsOperator",
     "ThuliumRecordsBaseOperator",
     "ThuliumSyncCampaignOperator",
     "ThuliumUpdateRecordsOperator",

@@ -408,22 +408,32 @@ class SqlSource(Source):
             connection.close()
 
     def _hook(self) -> Any:
-        try:
-            from airflow.providers.common.sql.hooks.sql import DbApiHook
-        except ImportError:
-            raise ThuliumConfigurationError(
-                "SqlSource reads through apache-airflow-providers-common-sql, which is not installed: "
-                "pip install 'airflow-provider-thulium[sql]'"
-            ) from None
-        from airflow_provider_thulium.version_compat import BaseHook
+        return dbapi_hook(self.conn_id, "SqlSource", "reads")
 
-        hook = BaseHook.get_connection(self.conn_id).get_hook()
-        if not isinstance(hook, DbApiHook):
-            raise ThuliumConfigurationError(
-                f"SqlSource: connection {self.conn_id!r} gives a {type(hook).__name__}, not a SQL hook (DbApiHook); "
-                "use a database connection (postgres, mysql, sqlite...)"
-            )
-        return hook
+
+def dbapi_hook(conn_id: str, user: str, verb: str) -> Any:
+    """The ``DbApiHook`` of an Airflow SQL connection (Airflow imported here, not with the module).
+
+    :param conn_id: the SQL connection.
+    :param user: who asks, as messages name it (``"SqlSource"``).
+    :param verb: what it does through the hook, as messages say it (``"reads"``, ``"writes"``).
+    """
+    try:
+        from airflow.providers.common.sql.hooks.sql import DbApiHook
+    except ImportError:
+        raise ThuliumConfigurationError(
+            f"{user} {verb} through apache-airflow-providers-common-sql, which is not installed: "
+            "pip install 'airflow-provider-thulium[sql]'"
+        ) from None
+    from airflow_provider_thulium.version_compat import BaseHook
+
+    hook = BaseHook.get_connection(conn_id).get_hook()
+    if not isinstance(hook, DbApiHook):
+        raise ThuliumConfigurationError(
+            f"{user}: connection {conn_id!r} gives a {type(hook).__name__}, not a SQL hook (DbApiHook); "
+            "use a database connection (postgres, mysql, sqlite...)"
+        )
+    return hook
 
 
 def _cursor(connection: Any) -> Any:

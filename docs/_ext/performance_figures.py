@@ -20,6 +20,8 @@ _RATIO_OF_TARGET = {
     r"^50 ms latency": "concurrency_1_vs_8",
     r"from CSV, results to a file: time": "source_csv_vs_list",
     r"^sync .*: time": "sync_vs_lower_bound",
+    r"^export .* to parquet: time": "export_parquet_vs_lower_bound",
+    r"^export .* to csv: time": "export_csv_vs_lower_bound",
 }
 _OPERATIONS = ("delete", "update", "add")
 
@@ -109,6 +111,27 @@ def _sync(report: dict[str, Any]) -> list[str]:
     ]
 
 
+def _export(report: dict[str, Any]) -> list[str]:
+    export = report.get("export")
+    if export is None:  # a report from before the export's cases
+        return []
+    formats = ", ".join(
+        f"{form} **{ratio:.2f}** times the wall time and **{export['cpu_ratio'][form]:.2f}** times the client CPU"
+        for form, ratio in export["time_ratio"].items()
+    )
+    return [
+        "",
+        f"The export of every record of a {export['records']:,}-record campaign, {export['concurrency']} pages in "
+        f"flight, against the hand-written lower bound (reading every page at the same concurrency, writing "
+        f"nothing; medians of the per-repeat ratios): {formats}. Every run:",
+        "",
+        *_runs_table(
+            export["runs"],
+            lambda run: f"operator, {run['format']}" if run["client"] == "provider" else "lower bound (hand-written)",
+        ),
+    ]
+
+
 def figures_markdown(report: dict[str, Any], source: str) -> str:
     """The run, its targets, every case and the ratios of ``report``, as Markdown.
 
@@ -142,5 +165,6 @@ def figures_markdown(report: dict[str, Any], source: str) -> str:
         *_cases(report),
         *_source(report),
         *_sync(report),
+        *_export(report),
     ]
     return "\n".join(lines) + "\n"

@@ -300,11 +300,13 @@ def test_example_dags_keep_phone_numbers_out_of_logs_and_rendered_fields(thulium
     caplog.set_level(logging.DEBUG)
     os.environ["THULIUM_REPORT_DIR"] = str(tmp_path)
     os.environ["AIRFLOW_CONN_CRM_DB"] = crm_database(tmp_path)  # thulium_crm_sync reads its leads there
+    # thulium_call_outcomes loads outcomes there (a run of today loads yesterday's: none in the demo data).
+    os.environ["AIRFLOW_CONN_WAREHOUSE"] = json.dumps({"conn_type": "sqlite", "host": str(tmp_path / "dwh.db")})
     try:
         examples = DagBag(str(Path(__file__).parents[2] / "dags_examples"))
         runs = [run_dag(examples.get_dag(dag_id)) for dag_id in sorted(examples.dag_ids)]
     finally:
-        del os.environ["THULIUM_REPORT_DIR"], os.environ["AIRFLOW_CONN_CRM_DB"]
+        del os.environ["THULIUM_REPORT_DIR"], os.environ["AIRFLOW_CONN_CRM_DB"], os.environ["AIRFLOW_CONN_WAREHOUSE"]
     logs = all_logs(caplog, capfd)
 
     assert all(set(task_states(run).values()) <= {"success", "skipped"} for run in runs)

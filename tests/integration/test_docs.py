@@ -42,6 +42,7 @@ RUN_HERE = {
     "client_script.py": "test_the_client_runs_without_airflow",
     "lineage_hook_task.py": "test_the_lineage_hook_task_runs",
     "sources_and_results.py": "test_docs_sources.py::test_the_sources_and_results_snippets_run",
+    "outcomes.py": "test_docs_outcomes.py::test_the_outcomes_snippets_run",
     "sync_campaign.py": "test_docs_sync.py::test_the_guides_snippets_plan_then_sync_and_keep_a_state_file",
     "reads_and_adds.py": "test_docs_reads_and_adds.py::test_the_lost_answer_mark_and_the_paged_read_run_as_written",
     "testing/conftest.py": "test_the_testing_your_dags_files_pass_in_a_fresh_airflow_home",

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import json
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -42,6 +44,9 @@ def test_examples_import_without_errors(examples):
         "thulium_campaign_producer",
         "thulium_campaign_report",
         "thulium_deferrable_delete",
+        "thulium_call_outcomes",
+        # An asset watcher: Airflow 3 only (on 2.11 the file defines no DAG).
+        *(["thulium_campaign_called_through"] if AIRFLOW_V_3_0_PLUS else []),
     }
     for dag in examples.dags.values():
         assert dag.doc_md or dag.description or examples.dags[dag.dag_id].fileloc
@@ -106,7 +111,7 @@ def test_crm_sync_excludes_opt_outs_syncs_what_the_crm_owns_reading_the_campaign
 ):
     monkeypatch.setenv("THULIUM_REPORT_DIR", str(tmp_path))
     run = run_dag(examples.get_dag("thulium_crm_sync"))
-    assert task_states(run) == {"results_file": "success", "sync_campaign": "success", "report_campaign": "success"}
+    assert task_states(run) == {"results_files": "success", "sync_campaign": "success", "report_campaign": "success"}
     # The leads came from the SQL table and the results went to a file: XCom holds its path.
     assert xcom(run, "sync_campaign") == str(tmp_path / "crm_sync_leads.csv")
     with (tmp_path / "crm_sync_leads.csv").open() as file:
@@ -237,3 +242,63 @@ def test_deferrable_delete_reports_a_phone_still_in_a_call_and_succeeds(examples
     assert task_states(run) == {"delete_in_call": "success"}
     assert xcom(run, "delete_in_call")["48500100203"][0]["status"] == "CALL_IN_PROGRESS"
     assert xcom(run, "delete_in_call", "summary")["outcomes"].get("CALL_IN_PROGRESS") == 1
+
+
+@pytest.fixture
+def warehouse(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(path)}))
+    return path
+
+
+def test_call_outcomes_exports_yesterday_into_the_warehouse_and_reports_when_called_through(
+    examples, thulium_sandbox, warehouse
+):
+    import sqlite3
+
+    dag = examples.get_dag("thulium_call_outcomes")
+    # The run of the morning of 2025-03-09: its interval starts on 2025-03-08, the day it exports.
+    run = run_dag(dag, logical_date=datetime(2025, 3, 9, 6, tzinfo=timezone.utc))
+    assert task_states(run) == {
+        "export_outcomes": "success",
+        "wait_until_called_through": "success",  # 11 records still to call: at most 20
+        "report_outcomes": "success",
+    }
+    summary = xcom(run, "export_outcomes")
+    assert summary["filters"] == {"called_from": "2025-03-08", "called_to": "2025-03-08"}
+    assert (summary["rows"], summary["table"], summary["key"]) == (2, "call_outcomes", ["record_id"])
+    assert xcom(run, "report_outcomes") == {"Call back later": 1, "Not interested": 1}
+    with sqlite3.connect(warehouse) as db:
+        rows = db.execute("SELECT record_id, outcome, called_at, note FROM call_outcomes ORDER BY record_id").fetchall()
+    assert rows == [
+        (1010, "Not interested", "2025-03-08T09:30:00+01:00", "Has a contract elsewhere."),
+        (1011, "Call back later", "2025-03-08T09:40:00+01:00", "Call after payday."),
+    ]
+
+
+def test_call_outcomes_loads_the_day_its_conf_names(examples, thulium_sandbox, warehouse):
+    # A run triggered by hand today: its interval is around now, the conf names the day to load.
+    run = run_dag(examples.get_dag("thulium_call_outcomes"), conf={"day": "2025-03-07"})
+    assert set(task_states(run).values()) == {"success"}
+    summary = xcom(run, "export_outcomes")
+    assert summary["filters"] == {"called_from": "2025-03-07", "called_to": "2025-03-07"} and summary["rows"] == 1
+    assert xcom(run, "report_outcomes") == {"Contact needed": 1}  # record 1006, called on 2025-03-07
+
+
+@pytest.mark.skipif(not AIRFLOW_V_3_0_PLUS, reason="asset watchers are Airflow 3's")
+def test_campaign_called_through_is_scheduled_by_an_asset_watcher_and_exports_the_campaign(
+    examples, thulium_sandbox, tmp_path
+):
+    dag = examples.get_dag("thulium_campaign_called_through")
+    (asset,) = _schedule_assets(dag)
+    (watcher,) = asset.watchers
+    classpath, kwargs = watcher.trigger.serialize()
+    assert classpath == "airflow_provider_thulium.triggers.thulium.ThuliumCampaignTrigger"
+    assert (kwargs["campaign_id"], kwargs["max_records"], kwargs["watch"]) == ("00002", 0, True)
+
+    run = run_dag(dag, conf={"report_dir": str(tmp_path)})
+    assert task_states(run) == {"export_final_outcomes": "success"}
+    with (tmp_path / "campaign_00002_final_outcomes.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert [row["phone_number"] for row in rows] == [r["phone_number"] for r in thulium_sandbox.state.records("00002")]
+    assert rows[1]["status"] == "Interested" and rows[1]["call_date"] == "2025-03-11T15:20:00+01:00"

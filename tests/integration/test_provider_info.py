@@ -118,6 +118,26 @@ def test_connection_type_maps_to_the_hook(providers_manager):
     assert hook_info.package_name == PACKAGE
 
 
+def test_sensors_and_triggers_are_registered_and_importable(providers_manager):
+    import importlib
+
+    info = get_provider_info()
+    modules = {
+        section: [m for item in info[section] for m in item["python-modules"]] for section in ("sensors", "triggers")
+    }
+    assert modules == {
+        "sensors": ["airflow_provider_thulium.sensors.thulium"],
+        "triggers": ["airflow_provider_thulium.triggers.thulium"],
+    }
+    assert hasattr(importlib.import_module(modules["sensors"][0]), "ThuliumCampaignSensor")
+    assert hasattr(importlib.import_module(modules["triggers"][0]), "ThuliumCampaignTrigger")
+    triggers = _quiet(lambda: providers_manager.trigger)  # what the triggerer lists as installed triggers
+    assert any(
+        trigger.package_name == PACKAGE and "airflow_provider_thulium.triggers.thulium" in trigger.trigger_class_name
+        for trigger in triggers
+    )
+
+
 def test_provider_info_passes_this_airflows_schema():
     from airflow.providers_manager import (
         _create_customized_form_field_behaviours_schema_validator,

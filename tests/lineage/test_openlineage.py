@@ -20,10 +20,12 @@ pytest.importorskip("airflow.providers.openlineage", reason="the OpenLineage pro
 
 from airflow.providers.common.compat.sdk import task
 
+from airflow_provider_thulium.destinations import FileDestination
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import (
     ThuliumAddRecordsOperator,
     ThuliumDeleteRecordsOperator,
+    ThuliumExportRecordsOperator,
     ThuliumSyncCampaignOperator,
     ThuliumUpdateRecordsOperator,
 )
@@ -70,6 +72,20 @@ def test_each_records_operator_reports_the_campaign_it_wrote(thulium_sandbox, op
         for event_type in ("START", "COMPLETE"):
             text = json.dumps(openlineage_event(dag.dag_id, task_id, event_type))
             assert not [phone for phone in phones if phone in text], (task_id, event_type)
+
+
+def test_an_export_reports_the_campaign_it_read_and_the_file_it_wrote(thulium_sandbox, openlineage_event, tmp_path):
+    path = tmp_path / "outcomes.csv"
+    with new_dag() as dag:
+        ThuliumExportRecordsOperator(
+            task_id="export", campaign_id=1, destination=FileDestination(str(path)), filters={"status_ids": [2, 5]}
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"export": "success"}
+    event = openlineage_event(dag.dag_id, "export", "COMPLETE")
+    assert _datasets(event["inputs"]) == [(f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00001", None)]
+    assert _datasets(event["outputs"]) == [("file", str(path), 2)]
+    assert "48500100" not in json.dumps(event)  # the records' numbers went to the file, not the lineage
 
 
 def test_a_failed_task_reports_the_phones_applied_before_it_failed(thulium_sandbox, openlineage_event):

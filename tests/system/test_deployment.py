@@ -87,11 +87,22 @@ def wait_until_parsed(postgres: Postgres, airflow: Airflow, files: list[Path]) -
     return {f: sorted(found[airflow.dags / f.name]) for f in files}
 
 
-def trigger_and_wait(postgres: Postgres, airflow: Airflow, dag_id: str) -> Run:
+def trigger_and_wait(postgres: Postgres, airflow: Airflow, dag_id: str, *options: str) -> Run:
     run = Run(dag_id, f"system__{dag_id}__{time.time_ns()}")
     started = time.monotonic()
-    airflow.run("dags", "trigger", dag_id, "--run-id", run.run_id)
+    airflow.run("dags", "trigger", dag_id, "--run-id", run.run_id, *options)
     return wait_for_run(postgres, airflow, run, started)
+
+
+def asset_event_payloads(postgres: Postgres, run: Run) -> list[Any]:
+    """The ``extra`` of the asset events the run was created for (a watcher's holds its trigger's payload)."""
+    rows = postgres.query(
+        "SELECT e.extra FROM dagrun_asset_event d JOIN asset_event e ON e.id = d.event_id"
+        " JOIN dag_run r ON r.id = d.dag_run_id WHERE r.dag_id = %s AND r.run_id = %s",
+        run.dag_id,
+        run.run_id,
+    )
+    return [_json(extra) for (extra,) in rows]
 
 
 def wait_for_asset_triggered_run(postgres: Postgres, airflow: Airflow, dag_id: str) -> Run:
@@ -208,7 +219,7 @@ def check_crm(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
 
 def check_crm_sync(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
     # The leads came from PostgreSQL (SqlSource on the crm_db connection); results went to a file.
-    assert run.states == {"results_file": "success", "sync_campaign": "success", "report_campaign": "success"}
+    assert run.states == {"results_files": "success", "sync_campaign": "success", "report_campaign": "success"}
     summary = run.xcoms[("sync_campaign", -1, "summary")]
     assert summary["dry_run"] is False and summary["plan"]["excluded"] == 1
     assert run.xcoms[("sync_campaign", -1, "return_value")] == str(report_dir / "crm_sync_leads.csv")
@@ -250,6 +261,43 @@ def check_campaign_producer(run: Run, sandbox: ThuliumSandbox, report_dir: Path)
     assert {entry["status"] for entry in added.values()} == {"ADDED"}
 
 
+def warehouse_rows(postgres: Postgres) -> list[tuple[Any, ...]]:
+    """thulium_call_outcomes' table in the PostgreSQL database of the ``warehouse`` connection."""
+    from contextlib import closing
+
+    import psycopg2
+
+    with closing(psycopg2.connect(postgres.dsn("warehouse"))) as conn, conn.cursor() as cursor:
+        cursor.execute("SELECT record_id, outcome, called_at, note FROM call_outcomes ORDER BY record_id")
+        return cursor.fetchall()
+
+
+def check_call_outcomes(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
+    assert run.states == {
+        "export_outcomes": "success",
+        "wait_until_called_through": "success",
+        "report_outcomes": "success",
+    }
+    summary = run.xcoms[("export_outcomes", -1, "return_value")]
+    assert summary["filters"] == {"called_from": "2025-03-08", "called_to": "2025-03-08"}
+    assert (summary["rows"], summary["table"], summary["conn_id"]) == (2, "call_outcomes", "warehouse")
+    assert run.xcoms[("report_outcomes", -1, "return_value")] == {"Call back later": 1, "Not interested": 1}
+
+
+def check_campaign_called_through(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
+    assert run.states == {"export_final_outcomes": "success"}
+    with (report_dir / "campaign_00002_final_outcomes.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    assert [row["phone_number"] for row in rows] == [r["phone_number"] for r in sandbox.state.records("00002")]
+    assert {row["status"] for row in rows} == {"Not interested"}
+
+
+def call_campaign_00002_through(sandbox: ThuliumSandbox) -> None:
+    """The dialler works through campaign 00002: every record ends "Not interested" (NO_CALL)."""
+    for record in sandbox.state.records("00002"):
+        sandbox.state.update_record("00002", record["record_id"], status_id=25, call_date="2025-03-12 11:00")
+
+
 def check_campaign_report(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -> None:
     assert run.states == {"report_statuses": "success"}
     counts = run.xcoms[("report_statuses", -1, "return_value")]
@@ -259,6 +307,13 @@ def check_campaign_report(run: Run, sandbox: ThuliumSandbox, report_dir: Path) -
 # DAGs scheduled on an asset → the DAG whose run records its event. The scheduler creates their runs
 # (not `airflow dags trigger`), which it does only with job scheduling on: after every other DAG ran.
 ASSET_TRIGGERED = {"thulium_campaign_report": "thulium_campaign_producer"}
+# DAGs scheduled on an asset an AssetWatcher feeds → what makes its trigger fire (in the triggerer,
+# which has run the watcher's trigger since the DAG was parsed: it has seen the campaign with records
+# left to call on every reset, and fires when they are gone).
+WATCHED = {"thulium_campaign_called_through": call_campaign_00002_through}
+# `airflow dags trigger` options: the day of the demo data's calls (Airflow 3 dates a run triggered by hand
+# from now, so the example DAG takes a day in its conf).
+TRIGGER_OPTIONS = {"thulium_call_outcomes": ("--conf", json.dumps({"day": "2025-03-08"}))}
 
 # Set-up and checks for the DAGs known today; a DAG added later gets the checks of check_any_run.
 PREPARE: dict[str, Callable[[ThuliumSandbox], None]] = {DEFERRABLE_DAG: prepare_deferrable}
@@ -270,7 +325,30 @@ CHECKS: dict[str, Callable[[Run, ThuliumSandbox, Path], None]] = {
     "thulium_campaign_producer": check_campaign_producer,
     "thulium_campaign_report": check_campaign_report,
     DEFERRABLE_DAG: check_deferrable,
+    "thulium_call_outcomes": check_call_outcomes,
+    "thulium_campaign_called_through": check_campaign_called_through,
 }
+
+
+def rerun_call_outcomes_with_a_changed_outcome(postgres: Postgres, airflow: Airflow, sandbox: ThuliumSandbox) -> str:
+    """The same day again after record 1011 was called again that day: its one row is replaced (the key)."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    warsaw = ZoneInfo("Europe/Warsaw")
+    first = warehouse_rows(postgres)
+    assert first == [
+        (1010, "Not interested", datetime(2025, 3, 8, 9, 30, tzinfo=warsaw), "Has a contract elsewhere."),
+        (1011, "Call back later", datetime(2025, 3, 8, 9, 40, tzinfo=warsaw), "Call after payday."),
+    ]
+    sandbox.state.update_record("00001", 1011, status_id=9, call_date="2025-03-08 18:05", last_note="No.")
+    run = trigger_and_wait(postgres, airflow, "thulium_call_outcomes", *TRIGGER_OPTIONS["thulium_call_outcomes"])
+    assert run.state == "success", run.states
+    assert warehouse_rows(postgres) == [
+        first[0],
+        (1011, "Not interested", datetime(2025, 3, 8, 18, 5, tzinfo=warsaw), "No."),
+    ]
+    return f"thulium_call_outcomes again, outcome changed: {run.state} in {run.seconds:.1f} s (one row replaced)"
 
 
 def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
@@ -286,7 +364,12 @@ def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
                 "AIRFLOW_CONN_THULIUM_DEFAULT": sandbox.connection_json(),
                 "THULIUM_REPORT_DIR": str(report_dir),
             }
-            crm = {"crm_db": EXAMPLES / "data" / "crm_leads.sql"}  # thulium_crm_sync's leads, in PostgreSQL
+            warehouse = base / "warehouse.sql"
+            warehouse.write_text("SELECT 1")  # thulium_call_outcomes creates its table
+            crm = {
+                "crm_db": EXAMPLES / "data" / "crm_leads.sql",  # thulium_crm_sync's leads, in PostgreSQL
+                "warehouse": warehouse,  # thulium_call_outcomes' outcomes, in PostgreSQL
+            }
             with deployment(base, extra_env, [EXAMPLES], crm) as (postgres, airflow):
                 up = time.monotonic() - started
                 timings.append(f"PostgreSQL, db migrate, 4 Airflow processes healthy: {up:.1f} s")
@@ -294,16 +377,19 @@ def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
                 dag_ids = [dag_id for f in files for dag_id in dags_by_file[f]]
                 assert DEFERRABLE_DAG in dag_ids and "thulium_opt_out_sync" in dag_ids
                 assert set(ASSET_TRIGGERED.items()) <= {(c, p) for c in dag_ids for p in dag_ids}
-                for dag_id in [dag_id for dag_id in dag_ids if dag_id not in ASSET_TRIGGERED]:
+                assert set(WATCHED) <= set(dag_ids)
+                for dag_id in [dag_id for dag_id in dag_ids if dag_id not in ASSET_TRIGGERED and dag_id not in WATCHED]:
                     sandbox.reset()
                     PREPARE.get(dag_id, lambda s: None)(sandbox)
-                    run = trigger_and_wait(postgres, airflow, dag_id)
+                    run = trigger_and_wait(postgres, airflow, dag_id, *TRIGGER_OPTIONS.get(dag_id, ()))
                     check_any_run(run, sandbox)
                     CHECKS.get(dag_id, lambda *a: None)(run, sandbox, report_dir)
                     timings.append(f"{dag_id}: {run.state} in {run.seconds:.1f} s, tasks {run.states}")
+                    if dag_id == "thulium_call_outcomes":
+                        timings.append(rerun_call_outcomes_with_a_changed_outcome(postgres, airflow, sandbox))
                 # Job scheduling would also start the time-scheduled DAGs: all but the asset-scheduled
                 # ones are paused first. Their producers' asset events are queued already.
-                consumers = "|".join(ASSET_TRIGGERED)
+                consumers = "|".join([*ASSET_TRIGGERED, *WATCHED])
                 airflow.run("dags", "pause", f"^(?!({consumers})$)", "--treat-dag-id-as-regex", "-y")
                 airflow.restart_scheduler(AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE="True")
                 for dag_id, producer in ASSET_TRIGGERED.items():
@@ -312,6 +398,19 @@ def test_every_dag_runs_in_a_production_shaped_airflow() -> None:
                     check_any_run(run, sandbox)
                     CHECKS.get(dag_id, lambda *a: None)(run, sandbox, report_dir)
                     timings.append(f"{dag_id} (on {producer}'s asset event): {run.state} in {run.seconds:.1f} s")
+                for dag_id, make_it_fire in WATCHED.items():
+                    sandbox.reset()
+                    make_it_fire(sandbox)
+                    run = wait_for_asset_triggered_run(postgres, airflow, dag_id)
+                    assert event_sources(postgres, run) == {None}, f"{dag_id}: not run on a watcher's event"
+                    (extra,) = asset_event_payloads(postgres, run)
+                    payload = extra["payload"]
+                    assert extra["from_trigger"] is True and payload["status"] == "success", extra
+                    assert (payload["campaign_id"], payload["records"]) == ("00002", 0), payload
+                    assert "4860" not in json.dumps(extra), "a phone number in the asset event"
+                    check_any_run(run, sandbox)
+                    CHECKS.get(dag_id, lambda *a: None)(run, sandbox, report_dir)
+                    timings.append(f"{dag_id} (on its AssetWatcher's event): {run.state} in {run.seconds:.1f} s")
     finally:
         shutil.rmtree(base, ignore_errors=True)
         timings.append(f"total {time.monotonic() - started:.1f} s")

@@ -176,7 +176,16 @@ SURFACES = {
         "check_guard",
         "state_file",
     ],
-    "reading": ["PAGE_SIZE", "CampaignRead", "RecordFilter", "concurrent_pages", "read_page", "record_key"],
+    "destinations": ["Destination", "FileDestination", "SqlDestination"],
+    "reading": [
+        "PAGE_SIZE",
+        "CampaignRead",
+        "RecordFilter",
+        "concurrent_pages",
+        "read_page",
+        "read_pages",
+        "record_key",
+    ],
     "runs": ["OutcomePolicy", "RecordsRun", "Waiter"],
     "sandbox": ["Agent", "Campaign", "Fault", "Record", "RecordFilter", "RequestLog", "SandboxState", "ThuliumSandbox"],
     "sources": ["FileSource", "Source", "SqlSource"],
@@ -192,7 +201,7 @@ def test_every_package_says_what_lives_where_and_names_its_surface():
     for package in packages():
         module = importlib.import_module(".".join(filter(None, (NAME, package))))
         assert module.__doc__ and len(module.__doc__.strip()) > 40, package
-        if package in ("hooks", "operators"):
+        if package in ("hooks", "operators", "sensors", "triggers"):
             continue  # Airflow's own layout: the classes live in thulium.py, as in the official providers
         assert hasattr(module, "__all__"), package
         assert all(hasattr(module, item) for item in module.__all__), package
@@ -233,6 +242,12 @@ def test_the_development_guide_maps_every_module():
         ("airflow_provider_thulium.operators.thulium", "ThuliumSyncCampaignOperator"),
         ("airflow_provider_thulium.sources", "SqlSource"),
         ("airflow_provider_thulium.sources", "FileSource"),
+        ("airflow_provider_thulium.destinations", "FileDestination"),
+        ("airflow_provider_thulium.destinations", "SqlDestination"),
+        ("airflow_provider_thulium.operators.thulium", "ThuliumExportRecordsOperator"),
+        ("airflow_provider_thulium.sensors.thulium", "ThuliumCampaignSensor"),
+        ("airflow_provider_thulium.triggers.thulium", "ThuliumCampaignTrigger"),
+        ("airflow_provider_thulium.outcomes", "CampaignRecord"),
         ("airflow_provider_thulium.testing", "run_dag"),
         ("airflow_provider_thulium.exceptions", "ThuliumError"),
         ("airflow_provider_thulium.sandbox", "ThuliumSandbox"),

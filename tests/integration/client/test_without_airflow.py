@@ -1,4 +1,4 @@
-"""The client on its own: a delete and a sync against the sandbox with no Airflow module imported.
+"""The client on its own: a delete, a sync and an export against the sandbox with no Airflow module imported.
 
 ``make test-without-airflow`` runs this file in an environment where Airflow is not installed
 (``THULIUM_WITHOUT_AIRFLOW=1``); the ordinary runs take it with Airflow installed, where the same
@@ -98,3 +98,27 @@ def test_bad_input_is_refused_before_sending_and_says_no_retry_can_fix_it(client
         from airflow.providers.common.compat.sdk import AirflowFailException
 
         assert isinstance(refused.value, AirflowFailException)
+
+
+def test_an_export_writes_a_days_records_to_a_local_file(client, thulium_sandbox, tmp_path):
+    from airflow_provider_thulium.destinations import FileDestination
+    from airflow_provider_thulium.destinations.export import export_records
+
+    path = tmp_path / "outcomes.csv"
+    summary = export_records(
+        client,
+        "00001",
+        FileDestination(str(path)),
+        columns=["record_id", "call_date"],
+        filters={"called_to": "2025-03-08"},
+    )
+    assert summary["rows"] == 4
+    assert path.read_text().splitlines() == [
+        "record_id,call_date",
+        "1006,2025-03-07T16:40:00+01:00",
+        "1007,2025-03-06T12:00:00+01:00",
+        "1010,2025-03-08T09:30:00+01:00",
+        "1011,2025-03-08T09:40:00+01:00",
+    ]
+    if WITHOUT_AIRFLOW:
+        assert airflow_modules() == []

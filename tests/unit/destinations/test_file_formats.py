@@ -1,0 +1,113 @@
+"""The export's file formats read back as written: CSV by the csv module (any text), JSON Lines, Parquet."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from airflow_provider_thulium.destinations.file_formats import write_csv, write_jsonl, write_parquet
+from airflow_provider_thulium.destinations.record_columns import ExportColumns
+
+WARSAW = ZoneInfo("Europe/Warsaw")
+TEXT_KEYS = ["last_note", "status", "agent_name", "identifier"]
+#: Text as a note may hold it: separators, quotes, line breaks of every kind, spaces, any letters.
+TEXTS = st.one_of(
+    st.none(),
+    st.text(alphabet=st.sampled_from([*',";\n\r\t ab\u00f3\u0142', "\u2028", "x"]), max_size=8),
+    st.text(max_size=6),
+)
+
+
+def read_csv(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode(), newline="")))
+
+
+def written(writer, records, columns) -> bytes:
+    file = io.BytesIO()
+    assert writer(file, [records[:3], records[3:]], columns) == len(records)
+    return file.getvalue()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    notes=st.lists(st.tuples(TEXTS, TEXTS, st.one_of(st.none(), st.integers(0, 10**12), st.just(""))), max_size=7),
+    keys=st.sampled_from([TEXT_KEYS[:1], TEXT_KEYS[:2], ["order"], ["last_note", "order", "status"]]),
+)
+def test_csv_cells_read_back_by_the_csv_module_whatever_the_text(notes, keys):
+    records = [
+        {
+            "record_id": index,
+            "last_note": note,
+            "status": status,
+            "agent_name": note,
+            "identifier": status,
+            "order": order,
+        }
+        for index, (note, status, order) in enumerate(notes)
+    ]
+    columns = ExportColumns.from_argument(keys, WARSAW)
+    rows = read_csv(written(write_csv, records, columns))
+    expected = [[("" if record[key] is None else str(record[key])) for key in keys] for record in records]
+    assert rows == [keys, *expected]
+
+
+def test_csv_header_and_a_single_empty_column_keep_their_rows():
+    columns = ExportColumns.from_argument({"last_note": "the, note"}, WARSAW)
+    data = written(write_csv, [{"last_note": ""}, {"last_note": None}, {"last_note": "ok"}, {}], columns)
+    assert data == b'"the, note"\n""\n""\nok\n""\n'  # an empty cell alone on a line is written ""
+    assert read_csv(data) == [["the, note"], [""], [""], ["ok"], [""]]
+
+
+def test_json_lines_hold_typed_values_and_null_for_no_value():
+    columns = ExportColumns.from_argument(["record_id", "call_date", "order", "last_note"], WARSAW)
+    records = [{"record_id": 7, "call_date": "2025-03-08 09:30", "order": "", "last_note": 'a "b"\nc'}] * 4
+    lines = [json.loads(line) for line in written(write_jsonl, records, columns).decode().splitlines()]
+    assert (
+        lines
+        == [{"record_id": 7, "call_date": "2025-03-08T09:30:00+01:00", "order": None, "last_note": 'a "b"\nc'}] * 4
+    )
+
+
+def test_parquet_holds_typed_columns_in_the_accounts_time_zone():
+    parquet = pytest.importorskip("pyarrow.parquet")
+    columns = ExportColumns.from_argument(["record_id", "call_date", "status"], WARSAW)
+    records = [
+        {"record_id": 1, "call_date": "2025-03-30 01:30", "status": "New"},
+        {"record_id": 2, "call_date": "2025-03-30 03:30", "status": ""},
+        {"record_id": 3, "call_date": "", "status": "Not interested"},
+        {"record_id": 4, "call_date": "2025-07-01 00:05", "status": "New"},
+    ]
+    table = parquet.read_table(io.BytesIO(written(write_parquet, records, columns)))
+    assert [str(kind) for kind in table.schema.types] == ["int64", "timestamp[ms, tz=Europe/Warsaw]", "string"]
+    assert [value and value.isoformat() for value in table.column("call_date").to_pylist()] == [
+        "2025-03-30T01:30:00+01:00",
+        "2025-03-30T03:30:00+02:00",  # after the clock went forward
+        None,
+        "2025-07-01T00:05:00+02:00",
+    ]
+    assert table.column("status").to_pylist() == ["New", None, "Not interested", "New"]
+    assert parquet.ParquetFile(io.BytesIO(written(write_parquet, records, columns))).metadata.num_row_groups == 2
+
+
+def test_a_text_column_writes_whatever_thulium_sent_as_text_in_every_format():
+    columns = ExportColumns.from_argument(["identifier", "record_fields.tags"], WARSAW)
+    records = [
+        {"identifier": 1234567, "record_fields": {"tags": {"vip": True}}},
+        {"identifier": "", "record_fields": {}},
+    ]
+    assert read_csv(written(write_csv, records, columns)) == [
+        ["identifier", "record_fields.tags"],
+        ["1234567", '{"vip": true}'],
+        ["", ""],
+    ]
+    lines = [json.loads(line) for line in written(write_jsonl, records, columns).decode().splitlines()]
+    assert lines == [
+        {"identifier": "1234567", "record_fields.tags": '{"vip": true}'},
+        {"identifier": None, "record_fields.tags": None},
+    ]
