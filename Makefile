@@ -91,12 +91,12 @@ test-py312 test-py313: test-py3%:
 	  $(MAKE) --no-print-directory .venv-py3$*/.installed && .venv-py3$*/bin/python -m pytest -q -p no:cacheprovider; \
 	fi
 
-# The client without Airflow: the package with only its own runtime needs (requests, msgspec; no
-# Airflow, so installed without its declared dependencies) runs a delete and a sync on the sandbox.
+# The client without Airflow: the package with only its runtime dependencies that are not Airflow's
+# (read from pyproject.toml; installed without the declared ones) runs a delete and a sync on the sandbox.
 VENV_NO_AF := .venv-without-airflow
-$(VENV_NO_AF)/.installed: pyproject.toml $(CONSTRAINTS)/without-airflow-py3.11.txt
+$(VENV_NO_AF)/.installed: pyproject.toml scripts/floors.py $(CONSTRAINTS)/without-airflow-py3.11.txt
 	test -x $(VENV_NO_AF)/bin/python || $(PYTHON) -m venv $(VENV_NO_AF)
-	$(VENV_NO_AF)/bin/pip install $(PIP_QUIET) $(call pins,without-airflow-py3.11) requests msgspec pytest
+	$(VENV_NO_AF)/bin/pip install $(PIP_QUIET) $(call pins,without-airflow-py3.11) $$($(PYTHON) scripts/floors.py without-airflow) pytest
 	$(VENV_NO_AF)/bin/pip install $(PIP_QUIET) --no-deps -e . 2>&1 | grep -v "^WARNING: Location" || true
 	$(VENV_NO_AF)/bin/python -c "import importlib.util as u, airflow_provider_thulium.client; assert u.find_spec('airflow') is None"
 	$(call freeze,$(VENV_NO_AF),without-airflow-py3.11)

@@ -3,6 +3,7 @@
     python scripts/floors.py pins            # apache-airflow==2.11.0 ... (one argument each, for pip)
     python scripts/floors.py python          # 3.10 (from requires-python)
     python scripts/floors.py check PYTHON    # PYTHON's environment holds exactly those floors
+    python scripts/floors.py without-airflow # requests msgspec ... (the dependencies that are not Airflow's)
 
 Every direct dependency must have a ``>=`` floor: a dependency without one cannot be tested at
 its lowest version, so this script refuses it.
@@ -61,6 +62,9 @@ def check(python: str) -> int:
 def main(argv: list[str]) -> int:
     if argv == ["pins"]:
         print(" ".join(f"{name}=={version}" for name, version in floors().items()))
+        return 0
+    if argv == ["without-airflow"]:
+        print(" ".join(name for name in floors() if not name.startswith("apache-airflow")))
         return 0
     if argv == ["python"]:
         print(python_floor())
