@@ -20,11 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from baselines import _session
-from cases import _FakeTaskInstance
+from baselines import new_session
+from cases import FakeTaskInstance
 from inputs import CAMPAIGN, CONN_ID
 from meters import MB, cpu_seconds, current_rss_bytes, peak_rss_bytes
-from report import _fmt_int
+from report import fmt_int
 from runner import pair_ratios, run_worker
 from sandbox_process import SandboxProcess
 
@@ -56,7 +56,7 @@ def _case_provider(spec: dict[str, Any]) -> dict[str, Any]:
         thulium_conn_id=CONN_ID,
     )
     cpu, started = cpu_seconds(), time.perf_counter()
-    summary = operator.execute({"ti": _FakeTaskInstance()})  # type: ignore[arg-type]
+    summary = operator.execute({"ti": FakeTaskInstance()})  # type: ignore[arg-type]
     wall, cpu = time.perf_counter() - started, cpu_seconds() - cpu
     peak = peak_rss_bytes()
     return {
@@ -81,7 +81,7 @@ def _rows_in(path: Path) -> int:
 
 
 def _case_lower_bound(spec: dict[str, Any]) -> dict[str, Any]:
-    session = _session(spec)
+    session = new_session(spec)
     rest = current_rss_bytes()
     count = spec["records"]
     url = f"{spec['url'].rstrip('/')}/api/outbounds/{CAMPAIGN}/records"
@@ -156,7 +156,7 @@ def run_export_cases(sandbox: SandboxProcess, env: dict[str, str], workdir: Path
     ratios = {file_format: pair_ratios(runs, bounds) for file_format, runs in providers.items()}
     cpu_ratios = {form: pair_ratios(runs, bounds, "client_cpu_seconds") for form, runs in providers.items()}
     rss = {file_format: max(run["peak_rss_above_rest_mb"] for run in runs) for file_format, runs in providers.items()}
-    n = _fmt_int(count)
+    n = fmt_int(count)
     targets = []
     for file_format in FORMATS:
         ratio = statistics.median(ratios[file_format])
@@ -196,7 +196,7 @@ def run_export_cases(sandbox: SandboxProcess, env: dict[str, str], workdir: Path
 def print_export_report(export: dict[str, Any]) -> None:
     """The export's section of the printed report: each run, and the per-repeat ratios."""
     print(
-        f"Export: every record of a {_fmt_int(export['records'])}-record campaign to a file, "
+        f"Export: every record of a {fmt_int(export['records'])}-record campaign to a file, "
         f"{export['concurrency']} pages in flight, vs reading every page by hand at the same concurrency"
     )
     for run in export["runs"]:
