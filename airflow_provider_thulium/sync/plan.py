@@ -11,12 +11,15 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
+from airflow_provider_thulium.checks.phones import PHONE
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumSyncGuardError
 from airflow_provider_thulium.outcomes import ADDED, UPDATED, RunSummary, SyncPlanCounts, SyncSummary
 from airflow_provider_thulium.privacy import mask_phone
@@ -66,6 +69,9 @@ DOCUMENTED_ANSWER_KEYS = frozenset(
 UNREADABLE_REASON = "an owned field Thulium's records answer does not show was sent, as it cannot be compared"
 DUPLICATE_REASON = "several records in the campaign hold this phone: it cannot be edited by phone and was left"
 _UNCHANGED_ENTRY: dict[str, Any] = {"action": ACTION_UNCHANGED}
+# A phone as a campaign may show it: digits in groups joined by spaces, dots, dashes, slashes, parentheses.
+_SPELLED = re.compile(r"\+?[0-9(][0-9 ()./-]*")
+_NOT_DIGITS = re.compile(r"[^0-9]+")
 _MISSING = object()
 
 
@@ -265,27 +271,46 @@ def build_plan(
     edits = plan.edits
     shown: frozenset[str] | None = None
     removing: set[str] = set()
-    read = 0
+    read = unremovable = 0
+    example = ""
     for current in campaign_records:
         read += 1
         phone = current.get("phone_number") if type(current) is dict else None
         if type(phone) is not str:  # the answer's form; a number given as an int is read too
             if not isinstance(phone, int) or isinstance(phone, bool):
+                unremovable += remove_missing
                 continue
             phone = str(phone)
         if shown is None:
             shown = frozenset(current)
-        digits = phone.strip().lstrip("+")
-        wanted = codes.get(digits)
+        phone = phone.strip()
+        digits = phone.lstrip("+")
+        spelled = not (digits.isascii() and digits.isdigit())
+        if spelled:
+            # Shown with separators ("+48 500 100 200"): the same person as its digits; anything else
+            # is no phone ("": matches no desired phone).
+            digits = _spelled_digits(phone)
+        wanted = codes.get(digits) if digits else None
         if wanted is None:
             if remove_missing and digits not in removing:
+                if spelled or not PHONE.fullmatch(phone):
+                    # Sent as it is, such a text could match what it should not (docs/reliability.md): never sent.
+                    unremovable += 1
+                    example = example or phone
+                    continue
                 removing.add(digits)
-                plan.removes.append(phone.strip())
+                plan.removes.append(phone)
         elif isinstance(wanted, dict):
             codes[digits] = _compare(plan, wanted, digits, current, state)
         else:  # a second record with this phone
             codes[digits] = _DUPLICATE
             edits.pop(digits, None)
+    if unremovable:
+        plan.notes.append(
+            f"{unremovable} record(s) of campaign {campaign_id} not desired hold a phone that is not written as "
+            f"1-20 digits with an optional leading + (e.g. {mask_phone(example) if example else 'none at all'}): "
+            "a delete by phone cannot remove them safely, so the plan cannot remove them; remove them in Thulium"
+        )
     plan.records_read = read
     for digits, wanted in codes.items():
         if isinstance(wanted, dict):
@@ -316,6 +341,15 @@ def build_plan(
             "remove the extra records in Thulium"
         )
     return plan
+
+
+def _spelled_digits(phone: str) -> str:
+    """The digits of a phone shown with separators (``+48 500-100 200``, ``(48) 500 100 200``), or ``""``
+    for a text that is no phone number (letters, wildcards, lists, nothing)."""
+    if not _SPELLED.fullmatch(phone):
+        return ""
+    digits = _NOT_DIGITS.sub("", phone)
+    return digits if 0 < len(digits) <= 20 else ""
 
 
 def _compare(
@@ -361,19 +395,23 @@ def check_guard(plan: SyncPlan, max_removals: int | float) -> None:
         f"plan: add {counts['add']}, update {counts['update']}, remove {counts['remove']}, "
         f"unchanged {counts['unchanged']}"
     )
-    if not plan.records and plan.campaign_count:
+    # Of the records the plan read, not of the count the server claimed: a count that lies high
+    # must not widen the guard (a read that ends early is an error, see reading/campaign.py).
+    held = min(plan.campaign_count, plan.records_read) if plan.records_read else plan.campaign_count
+    if not plan.records and held:
         raise ThuliumSyncGuardError(
             f"sync of campaign {plan.campaign_id}: no desired records, while the campaign holds "
-            f"{plan.campaign_count}; refused before any write (a query that returned nothing must not empty a "
+            f"{held}; refused before any write (a query that returned nothing must not empty a "
             f"campaign). To empty it, remove its records with ThuliumDeleteRecordsOperator ({summary})",
             dict(counts),
         )
-    limit = max_removals if isinstance(max_removals, int) else math.floor(max_removals * plan.campaign_count)
+    # A fraction of the records as a decimal, not a binary float: 0.29 of 100 allows 29, not 28.
+    limit = max_removals if isinstance(max_removals, int) else math.floor(Decimal(repr(max_removals)) * held)
     if len(plan.removes) > limit:
         allowed = f"{max_removals}" if isinstance(max_removals, int) else f"{max_removals:g} of the campaign = {limit}"
         raise ThuliumSyncGuardError(
             f"sync of campaign {plan.campaign_id}: the plan removes {len(plan.removes)} phone(s) of the campaign's "
-            f"{plan.campaign_count} record(s), more than max_removals allows ({allowed}); refused before any write "
+            f"{held} record(s), more than max_removals allows ({allowed}); refused before any write "
             f"({summary}). Check "
             "the desired records; raise max_removals if this is meant",
             dict(counts),
