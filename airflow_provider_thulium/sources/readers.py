@@ -29,6 +29,7 @@ from airflow_provider_thulium.checks.columns import (
 from airflow_provider_thulium.checks.records import RecordSpec, RowNames, item_name, parse_phone_numbers, parse_records
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
 from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.sources.failures import sql_failed
 from airflow_provider_thulium.sources.file_formats import (
     CHUNK_ROWS,
     Chunk,
@@ -82,9 +83,11 @@ class Source:
         it is an error naming both rows.
         """
         spool, seen, first = Spool(), _SeenPhones(), 1
+        columns_seen: set[str] = set()
         try:
             with gc_paused():
                 for header, columns in self.chunks():
+                    columns_seen.update(header)
                     index = self._phone_column(header)
                     values = columns[index]
                     # The column read may be the only one, under any name: messages name it.
@@ -95,6 +98,7 @@ class Source:
                     spool.append([phone for phone, key in zip(phones, keys, strict=True) if key not in seen])
                     seen.add(keys)
                     first += len(values)
+            self._check_mapped(columns_seen)
         except BaseException:
             spool.close()
             raise
@@ -107,9 +111,11 @@ class Source:
         :param account_tz: the account's time zone, for ``next_call_date`` given as a datetime.
         """
         spool, seen, first = Spool(), _SeenPhones(), 1
+        columns_seen: set[str] = set()
         try:
             with gc_paused():
                 for header, chunk_columns in self.chunks():
+                    columns_seen.update(header)
                     plan = self._plan(header, spec.accepted)
                     names = self.row_names(first)
                     columns, full = _columns(plan, chunk_columns)
@@ -128,10 +134,24 @@ class Source:
                         spool.keys.add(key)
                     spool.append(checked, full=full)
                     first += len(phones)
+            self._check_mapped(columns_seen)
         except BaseException:
             spool.close()
             raise
         return SpooledPhones(spool), spool
+
+    def _check_mapped(self, columns_seen: set[str]) -> None:
+        """Refuse a ``columns`` entry naming a column the source never had: its field would never be synced.
+
+        Checked once the whole source was read (a JSON Lines key may appear on any line), before
+        anything is sent; a source of no rows shows no columns and is not checked.
+        """
+        missing = [column for column in self.columns if column not in columns_seen]
+        if missing and columns_seen:
+            raise ThuliumValidationError(
+                f"{self.describe()}: columns= names {', '.join(map(repr, missing))}, which the source does not have; "
+                f"its columns: {', '.join(map(repr, sorted(columns_seen)))}. Fix the name, or drop the entry"
+            )
 
     def row_names(self, first: int) -> RowNames:
         """How messages name the source's rows from row ``first`` on (1 is the first row of data).
@@ -340,20 +360,35 @@ class SqlSource(Source):
         return f"query on connection {self.conn_id!r}"
 
     def chunks(self) -> Iterator[Chunk]:
-        connection = self._hook().get_conn()
+        hook = self._hook()
+        read = 0
+        try:
+            connection = hook.get_conn()
+        except Exception as exc:
+            raise sql_failed(self.describe(), read, exc) from None
         try:
             cursor = _cursor(connection)
             try:
-                if self.parameters is None:
-                    cursor.execute(self.sql)
-                else:
-                    cursor.execute(self.sql, self.parameters)
+                # The driver's own errors (a syntax error, a value that cannot be cast in row 15,001,
+                # a lost connection) name the query and the rows read, fail-fast or not.
+                try:
+                    if self.parameters is None:
+                        cursor.execute(self.sql)
+                    else:
+                        cursor.execute(self.sql, self.parameters)
+                except Exception as exc:
+                    raise sql_failed(self.describe(), read, exc) from None
                 while True:
-                    rows = cursor.fetchmany(CHUNK_ROWS)
+                    try:
+                        rows = cursor.fetchmany(CHUNK_ROWS)
+                        # A server-side cursor describes its columns only once rows were fetched.
+                        names = [column[0] for column in cursor.description] if rows else []
+                    except Exception as exc:
+                        raise sql_failed(self.describe(), read, exc) from None
                     if not rows:
                         return
-                    # A server-side cursor describes its columns only once rows were fetched.
-                    yield [column[0] for column in cursor.description], columns_of_rows(rows)
+                    read += len(rows)
+                    yield names, columns_of_rows(rows)
             finally:
                 cursor.close()
         finally:

@@ -64,6 +64,13 @@ def state_file(text: str) -> Any:
     return ObjectStoragePath(text)
 
 
+def _fingerprint(digits: str, value: str) -> int:
+    """A state line's fingerprint; ``ValueError`` for a line this provider does not write."""
+    if not (digits.isascii() and digits.isdigit() and len(value) == 16):
+        raise ValueError(digits)
+    return int(value, 16)
+
+
 class SyncState:
     """The fingerprints of one campaign's sync, read from and written to ``path``.
 
@@ -87,23 +94,38 @@ class SyncState:
         path = as_path(path)
         if not path.exists():
             return cls(path, campaign_id)
+        if path.is_dir():
+            raise ThuliumValidationError(f"state_path: {path} is a directory; name a file in it (e.g. sync-state.tsv)")
         fingerprints: dict[str, int] = {}
-        with path.open("r") as file:
-            try:
-                header = json.loads(file.readline() or "{}")
-            except ValueError:
-                header = {}
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise ThuliumValidationError(f"state_path: {path} is not a sync state file ({FORMAT})")
-            if header.get("campaign_id") != campaign_id:
-                raise ThuliumValidationError(
-                    f"state_path: {path} holds the state of campaign {header.get('campaign_id')}, not {campaign_id}; "
-                    "give each campaign its own file"
-                )
-            for line in file:
-                digits, _, value = line.rstrip("\n").partition("\t")
-                if digits and value:
-                    fingerprints[digits] = int(value, 16)
+        number = 1
+        try:
+            with path.open("r", encoding="utf-8") as file:
+                try:
+                    header = json.loads(file.readline() or "{}")
+                except ValueError:
+                    header = {}
+                if not isinstance(header, dict) or header.get("format") != FORMAT:
+                    raise ThuliumValidationError(f"state_path: {path} is not a sync state file ({FORMAT})")
+                if header.get("campaign_id") != campaign_id:
+                    raise ThuliumValidationError(
+                        f"state_path: {path} holds the state of campaign {header.get('campaign_id')}, not "
+                        f"{campaign_id}; give each campaign its own file"
+                    )
+                for number, line in enumerate(file, start=2):  # noqa: B007  # the number names a bad line
+                    digits, _, value = line.rstrip("\n").partition("\t")
+                    if not digits and not value:
+                        continue
+                    fingerprints[digits] = _fingerprint(digits, value)
+        except ThuliumValidationError:
+            raise
+        except ValueError:
+            # A line that is not "<digits>\t<16 hex digits>", or text that is not UTF-8: the file was
+            # damaged or edited. A retry would read it again; without it, the fields are sent once more.
+            raise ThuliumValidationError(
+                f"state_path: {path}, line {number}: not a line this provider writes (<digits>, a tab, 16 hex "
+                "digits); the file was damaged or edited. Delete it: the next run sends the owned fields once "
+                "again and writes it anew"
+            ) from None
         return cls(path, campaign_id, fingerprints)
 
     def get(self, digits: str) -> int | None:
