@@ -125,6 +125,17 @@ def safe_server_text(value: object, limit: int = SERVER_TEXT_LIMIT, *, identifie
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
+
+
+def hide_url_credentials(text: str) -> str:
+    """Cut a user name and password out of URLs in a text: ``s3://key:secret@bucket/x`` → ``s3://bucket/x``.
+
+    Object-storage URLs may carry credentials; a path is shown in messages and lineage without them.
+    """
+    return _URL_CREDENTIALS.sub(r"\g<scheme>", text) if "@" in text else text
+
+
 def hide_query(text: str) -> str:
     """Cut query strings out of a text holding URLs: a DELETE batch's query holds every phone number."""
     return _QUERY_STRING.sub("?…", text)

@@ -21,8 +21,8 @@ from airflow_provider_thulium.calls.checked import CheckedCall
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.calls.sending import OnSend
 from airflow_provider_thulium.checks.agents import CampaignAgent, read_agents
-from airflow_provider_thulium.checks.options import parse_max_removals
-from airflow_provider_thulium.checks.records import normalize_campaign_id, parse_flag
+from airflow_provider_thulium.checks.options import parse_dry_run, parse_max_removals
+from airflow_provider_thulium.checks.records import normalize_campaign_id
 from airflow_provider_thulium.checks.statuses import CampaignStatus, read_statuses
 from airflow_provider_thulium.client.checker import InputChecker
 from airflow_provider_thulium.client.runs import RunFactory
@@ -392,7 +392,7 @@ class ThuliumClient:
         :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's entry.
         """
         limit = parse_max_removals(max_removals)
-        dry = parse_flag(dry_run, "dry_run")
+        dry = parse_dry_run(dry_run)
         plan = self.plan_sync(
             campaign_id, records, update_fields=update_fields, remove_missing=remove_missing, state_path=state_path
         )

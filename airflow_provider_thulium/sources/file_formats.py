@@ -67,14 +67,14 @@ def csv_chunks(open_file: Callable[[], Any], name: str) -> Iterator[Chunk]:
     if arrow_csv is not None:
         with open_file() as file:
             try:
-                for chunk in _arrow_csv_chunks(arrow_csv, file):
+                for chunk in arrow_csv_chunks(arrow_csv, file):
                     yield chunk
                     given += len(chunk[1][0]) if chunk[1] else 0
                 return
             except Exception:  # noqa: S110  # anything pyarrow refuses is read by the csv module, which names the fault
                 pass
     with open_file() as file:
-        yield from _python_csv_chunks(file, name, skip=given)
+        yield from python_csv_chunks(file, name, skip=given)
 
 
 #: A line of a CSV file whose cells hold no quote and no line break: quoted or not, each is whole
@@ -131,7 +131,13 @@ class _PlainLines:
         self.closed = True
 
 
-def _arrow_csv_chunks(arrow_csv: Any, file: Any) -> Iterator[Chunk]:
+def arrow_csv_chunks(arrow_csv: Any, file: Any) -> Iterator[Chunk]:
+    """A CSV file's chunks parsed by pyarrow, as the csv module's reading gives them; an exception
+    for anything it would read otherwise (the caller then reads the file with the csv module).
+
+    :param arrow_csv: the ``pyarrow.csv`` module.
+    :param file: the file, open in binary mode and seekable.
+    """
     import pyarrow as arrow
     import pyarrow.compute as compute
 
@@ -185,7 +191,15 @@ def _header(file: Any) -> list[str] | None:
     return next((row for row in csv.reader(io.TextIOWrapper(io.BytesIO(start), "utf-8-sig", newline="")) if row), None)
 
 
-def _python_csv_chunks(file: Any, name: str, skip: int = 0) -> Iterator[Chunk]:
+def python_csv_chunks(file: Any, name: str, skip: int = 0) -> Iterator[Chunk]:
+    """A CSV file's chunks read by the csv module, strictly: a row of another width than the header,
+    a quote never closed, text after a closing quote, a cell over the limit or text that is not
+    UTF-8 is an error naming its row (and column, where it is known).
+
+    :param file: the file, open in binary mode.
+    :param name: names the file in messages.
+    :param skip: rows to pass over first (those pyarrow gave before it gave up).
+    """
     text = _text(file)
     reader = csv.reader(text, strict=True)
     try:

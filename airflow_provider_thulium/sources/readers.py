@@ -16,8 +16,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from operator import neg
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.checks.columns import (
@@ -28,7 +26,8 @@ from airflow_provider_thulium.checks.columns import (
 )
 from airflow_provider_thulium.checks.records import RecordSpec, RowNames, item_name, parse_phone_numbers, parse_records
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
-from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.files.paths import local_path, open_path  # noqa: F401  # local_path: importable here as before
+from airflow_provider_thulium.privacy import hide_url_credentials, mask_phone
 from airflow_provider_thulium.sources.failures import sql_failed
 from airflow_provider_thulium.sources.file_formats import (
     CHUNK_ROWS,
@@ -451,7 +450,7 @@ class FileSource(Source):
         self.format = format
 
     def describe(self) -> str:
-        return f"file {self.path}"
+        return f"file {hide_url_credentials(str(self.path))}"
 
     def file_format(self) -> str:
         """The format to read: ``format``, or the one of the path's extension."""
@@ -475,34 +474,6 @@ class FileSource(Source):
         reader = jsonl_chunks if file_format == "jsonl" else parquet_chunks
         with open_path(self.path, self.conn_id, "rb") as file:
             yield from reader(file, self.describe())
-
-
-def local_path(path: Any, conn_id: str | None = None) -> str | None:
-    """The local file a path or ``file://`` URL names, or ``None`` for object storage.
-
-    Local files are opened directly: ``ObjectStoragePath`` of older Airflow versions refuses some
-    ``file://`` URLs, and a local file needs no connection.
-
-    :param path: a path or URL.
-    :param conn_id: the connection given for it; with one, the URL goes through object storage.
-    """
-    text = str(path)
-    if "://" not in text:
-        return text
-    parts = urlsplit(text)
-    if parts.scheme == "file" and not conn_id and parts.netloc in ("", "localhost"):
-        return url2pathname(parts.path)
-    return None
-
-
-def open_path(path: str, conn_id: str | None, mode: str) -> Any:
-    """Open a local path or an object-storage URL (``file://``, ``s3://``...) in binary ``mode``."""
-    local = local_path(path, conn_id)
-    if local is not None:
-        return open(local, mode)  # the caller's context manager closes it
-    from airflow_provider_thulium.version_compat import ObjectStoragePath
-
-    return ObjectStoragePath(path, conn_id=conn_id).open(mode)
 
 
 __all__ = ["FileSource", "Source", "SqlSource"]

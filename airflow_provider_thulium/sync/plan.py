@@ -470,6 +470,9 @@ class SyncRun:
 
         :param wait: how to wait before trying removals whose record was in a call again (default: sleep).
         """
+        if self.plan.state is not None:
+            # The room the state file will need, now that the phones are known: before any write.
+            self.plan.state.check(phones=len(self.plan.records))
         for run, items in self.parts:
             if any(earlier.results.stop_error is not None for earlier in self.runs):
                 return
@@ -488,10 +491,10 @@ class SyncRun:
         add, update, delete = (run.results.results for run in self.runs)
         only = set(summary["failed_phones"]) if self.failures_only else None
         entries = self.plan.entries(add, update, delete, only=only)
-        self.save_state()
+        state_error = self._save_state_or_say_why(summary)
         self.log.info("SYNC of campaign %s done: %s", self.plan.campaign_id, outcome_counts(summary["outcomes"]))
         stopping = [error for error in errors if error is not None and not isinstance(error, ThuliumPhoneFailuresError)]
-        error: ThuliumError | None = stopping[0] if stopping else None
+        error: ThuliumError | None = stopping[0] if stopping else state_error
         if error is None and self.policy.fail_on_failed_phones and summary["failed"]:
             lines = [line for run in self.runs for line in run.results.failure_lines()][:5]
             error = ThuliumPhoneFailuresError(
@@ -509,6 +512,17 @@ class SyncRun:
     def summary(self) -> SyncSummary:
         """The three calls' summaries as one, with the plan's counts under ``plan``."""
         return self.plan.summary([run.results.summary() for run in self.runs])
+
+    def _save_state_or_say_why(self, summary: SyncSummary) -> ThuliumError | None:
+        """Save the state file; when it cannot be written, the summary's warnings say so and the error is returned."""
+        try:
+            self.save_state()
+        except ThuliumError as exc:
+            # The changes were sent: the results still go out, and the task fails with this error.
+            summary["warnings"].append(f"{exc}; the next run sends the owned fields it cannot compare once again")
+            self.log.warning("%s", exc)
+            return exc
+        return None
 
     def save_state(self) -> None:
         """Record the fingerprints of what Thulium confirmed; phones not confirmed keep their earlier one."""
@@ -535,6 +549,9 @@ class SyncRun:
     def _interrupted(self, _run: RecordsRun) -> None:
         for run in self.runs:
             run.results.finish(interrupted=True)
-        self.save_state()
+        try:
+            self.save_state()
+        except ThuliumError as exc:
+            self.log.warning("%s", exc)  # the run is being stopped: its own error is the one raised
         if self._on_interrupted is not None:
             self._on_interrupted(self)

@@ -16,13 +16,17 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.sources.readers import local_path
+from airflow_provider_thulium.files.paths import local_path
+from airflow_provider_thulium.files.writing import check_writable, write_atomically
 
 FORMAT = "thulium-sync-state/1"
+#: Bytes a phone's line takes at most (20 digits, a tab, 16 hex digits, a line end): the room a state file needs.
+LINE_BYTES = 38
 
 
 def fingerprint(record: Mapping[str, Any], fields: Iterable[str]) -> int:
@@ -95,7 +99,7 @@ class SyncState:
         if not path.exists():
             return cls(path, campaign_id)
         if path.is_dir():
-            raise ThuliumValidationError(f"state_path: {path} is a directory; name a file in it (e.g. sync-state.tsv)")
+            raise ThuliumValidationError(f"state_path: {path} is a folder; name a file in it")
         fingerprints: dict[str, int] = {}
         number = 1
         try:
@@ -135,16 +139,30 @@ class SyncState:
         """
         return self.fingerprints.get(digits)
 
+    def check(self, reads: Any = (), phones: int = 0) -> None:
+        """Check before any request that the file can be written when the run ends.
+
+        :param reads: the files the input is read from (writing one of them is refused).
+        :param phones: the phones it may hold, for the room it needs (0: not known yet).
+        :raises ThuliumValidationError: the file is one the input is read from.
+        :raises ThuliumConfigurationError: it cannot be written.
+        """
+        check_writable(self.path, None, "state_path", reads=reads, size=phones * LINE_BYTES)
+
     def save(self, fingerprints: Mapping[str, int], log: logging.Logger | Any) -> None:
-        """Replace the file with ``fingerprints``: written beside it first, then moved over it.
+        """Replace the file with ``fingerprints``, whole or not at all (written beside it, then moved over it).
 
         :param fingerprints: digits of a phone → the fingerprint confirmed applied.
         :param log: where the count of phones recorded is logged.
+        :raises ThuliumConfigurationError: the file could not be written; the previous one is as it was.
         """
-        temporary = self.path.with_name(self.path.name + ".partial")
-        with temporary.open("w") as file:
-            file.write(json.dumps({"format": FORMAT, "campaign_id": self.campaign_id}) + "\n")
-            file.writelines(f"{digits}\t{value:016x}\n" for digits, value in fingerprints.items())
-        temporary.replace(self.path) if isinstance(temporary, Path) else temporary.rename(self.path)
+
+        def fill(file: Any) -> None:
+            file.write((json.dumps({"format": FORMAT, "campaign_id": self.campaign_id}) + "\n").encode())
+            lines = iter(fingerprints.items())
+            while chunk := "".join(f"{digits}\t{value:016x}\n" for digits, value in islice(lines, 10_000)):
+                file.write(chunk.encode())
+
+        write_atomically(self.path, None, "state_path", fill)
         self.fingerprints = dict(fingerprints)
         log.info("sync state: %d phone(s) recorded in %s", len(fingerprints), self.path)

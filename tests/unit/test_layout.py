@@ -114,6 +114,7 @@ SURFACES = {
         "stream_batches",
     ],
     "client": ["CheckedCall", "ThuliumClient"],
+    "files": ["check_writable", "local_path", "open_path", "paths_read", "same_file", "write_atomically"],
     "reading": [
         "PAGE_SIZE",
         "CampaignRead",

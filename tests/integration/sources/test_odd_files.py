@@ -177,7 +177,7 @@ def test_10_a_state_line_that_is_not_hex_or_a_state_path_that_is_a_directory(
         says = f"state_path: {state_path}, line 2"
     else:
         state_path.mkdir()
-        says = f"state_path: {state_path} is a directory"
+        says = f"state_path: {state_path} is a folder; name a file in it"
     with new_dag() as dag:
         ThuliumSyncCampaignOperator(
             task_id="task",

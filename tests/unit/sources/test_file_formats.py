@@ -15,7 +15,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from airflow_provider_thulium.sources.file_formats import _arrow_csv_chunks, _python_csv_chunks, csv_chunks
+from airflow_provider_thulium.sources.file_formats import arrow_csv_chunks, csv_chunks, python_csv_chunks
 from tests.unit.checks.test_fast_path import FUZZ
 
 arrow_csv = pytest.importorskip("pyarrow.csv")
@@ -37,7 +37,7 @@ def _read(chunks: Any) -> tuple[str, Any]:
 
 
 def _both(data: bytes) -> tuple[tuple[str, Any], tuple[str, Any]]:
-    return _read(csv_chunks(lambda: io.BytesIO(data), NAME)), _read(_python_csv_chunks(io.BytesIO(data), NAME))
+    return _read(csv_chunks(lambda: io.BytesIO(data), NAME)), _read(python_csv_chunks(io.BytesIO(data), NAME))
 
 
 CELL = st.text(alphabet=["a", "1", "+", ",", '"', "\n", "\r", " ", "\ufeff", "é", "\x00"], max_size=6)
@@ -71,7 +71,7 @@ def test_pyarrow_gives_the_rows_the_csv_module_gives(rows, always, line_end, spl
     arrow, python = _both(data)
     assert arrow == python
     TRIED["files"] += 1
-    whole = _read(_arrow_csv_chunks(arrow_csv, io.BytesIO(data)))[0] == "rows"
+    whole = _read(arrow_csv_chunks(arrow_csv, io.BytesIO(data)))[0] == "rows"
     TRIED["files pyarrow read whole"] += whole
     # A file whose cells hold no quote and no line break reads the same with any parser: pyarrow
     # reads those itself (lines ending in \n or \r\n); the others go to the csv module, which reads strictly.
@@ -159,7 +159,7 @@ def test_quoted_cells_with_commas_quotes_and_line_breaks_are_still_read():
 def test_a_file_quoting_every_cell_is_read_by_pyarrow():
     lines = ["phone_number,note"] + [f'"48500{index:06d}","n {index}"' for index in range(20_000)]
     data = ("\n".join(lines) + "\n").encode()
-    assert _read(_arrow_csv_chunks(arrow_csv, io.BytesIO(data)))[0] == "rows"
+    assert _read(arrow_csv_chunks(arrow_csv, io.BytesIO(data)))[0] == "rows"
     arrow, python = _both(data)
     assert arrow == python and len(arrow[1][1]) == 20_000
 
@@ -192,7 +192,7 @@ def test_10_a_parquet_file_cut_short_or_not_parquet_is_a_validation_error():
     buffer = io.BytesIO()
     parquet.write_table(arrow.table({"phone_number": [f"4860{n:07d}" for n in range(3000)]}), buffer)
     for data in (buffer.getvalue()[: len(buffer.getvalue()) // 2], b"phone_number\n1\n", b""):
-        with pytest.raises(Exception) as caught:
+        with pytest.raises(Exception) as caught:  # its class is checked by name below
             list(parquet_chunks(io.BytesIO(data), NAME))
         assert type(caught.value).__name__ == "ThuliumValidationError", repr(caught.value)
         assert f"{NAME} is not a readable Parquet file" in str(caught.value)
