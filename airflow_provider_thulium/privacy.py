@@ -167,6 +167,18 @@ def hide_url_credentials(text: str) -> str:
     return _URL_CREDENTIALS.sub(r"\g<scheme>", text) if "@" in text else text
 
 
+def shown_value(value: object, limit: int = 60) -> str:
+    """A caller's value in an error message: quoted if a string, on one line, cut short, numbers masked.
+
+    A phone number given in another field (``next_call_date: '48500100299'``, an agent login that is
+    a number) is shown as ``'…299'``: personal data stays out of messages wherever it is put.
+
+    :param value: the value to show.
+    :param limit: the most characters shown.
+    """
+    return safe_server_text(repr(value) if isinstance(value, str) else value, limit)
+
+
 def hide_query(text: str) -> str:
     """Cut query strings out of a text holding URLs: a DELETE batch's query holds every phone number."""
     return _QUERY_STRING.sub("?…", text)

@@ -29,7 +29,7 @@ from airflow_provider_thulium.checks.fast_path import (
 from airflow_provider_thulium.checks.phones import PHONE as _PHONE
 from airflow_provider_thulium.checks.phones import why_not_a_phone
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.privacy import mask_phone, shown_value
 from airflow_provider_thulium.settings import parse_bool
 
 _LIST_SEPARATORS = re.compile(r"[,;\r\n]+")
@@ -298,7 +298,7 @@ def _status_id(value: object, where: object) -> int:
         number = int(value.strip())
         if number <= _MAX_INT:
             return number
-    shown = "a number too large" if isinstance(value, int) else repr(value)[:40]
+    shown = "a number too large" if isinstance(value, int) else shown_value(value, 40)
     raise ThuliumValidationError(f"{where}: expected a non-negative integer id (64-bit), got {shown}")
 
 
@@ -325,7 +325,9 @@ def _next_call_date(value: object, where: object, account_tz: ZoneInfo) -> str:
                 pass
             else:
                 return with_seconds.group("minutes") if with_seconds else text
-        raise ThuliumValidationError(f"{where}: {value!r} is not a date in the form 'YYYY-MM-DD hh:mm' (or hh:mm:ss)")
+        raise ThuliumValidationError(
+            f"{where}: {shown_value(value)} is not a date in the form 'YYYY-MM-DD hh:mm' (or hh:mm:ss)"
+        )
     raise ThuliumValidationError(f"{where}: expected 'YYYY-MM-DD hh:mm' or a datetime, got {type(value).__name__}")
 
 
