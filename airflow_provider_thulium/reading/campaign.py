@@ -79,7 +79,7 @@ def _records(source: _Pages, read: CampaignRead, first: list[Any], log: logging.
     seen = SeenRecords()
     campaign = source.campaign
     offset, page, count = 0, first, read.count
-    step = PAGE_SIZE  # how long the server's pages are: PAGE_SIZE, or what a short page showed
+    step = PAGE_SIZE  # how long the server's pages are, as the last page showed
     try:
         while True:
             if not page:
@@ -98,10 +98,11 @@ def _records(source: _Pages, read: CampaignRead, first: list[Any], log: logging.
                 )
             yield from new
             offset += len(page)
-            if len(page) < step:
-                if count is not None and offset >= count:
-                    break  # short and at the count: the end
-                step = len(page)  # short in the middle: read on from here, in steps the server's pages fill
+            if len(page) < step and count is not None and offset >= count:
+                break  # short and at the count: the end
+            # The next pages are read ahead as long as this one: a short page in the middle (a server
+            # capping its pages, or a page cut short once) is read on from where it ended.
+            step = len(page)
             count, page = source.page(offset, step, count)
     finally:
         source.close()
