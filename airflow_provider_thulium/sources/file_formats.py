@@ -356,4 +356,8 @@ def parquet_chunks(file: Any, name: str) -> Iterator[Chunk]:
             raise unreadable_parquet(name, exc) from None
         if batch is None:
             return
-        yield batch.schema.names, [column.to_pylist() for column in batch.columns]
+        try:
+            columns = [column.to_pylist() for column in batch.columns]
+        except UnicodeDecodeError as exc:  # a text column whose bytes are not UTF-8: a damaged page
+            raise unreadable_parquet(name, exc) from None
+        yield batch.schema.names, columns
