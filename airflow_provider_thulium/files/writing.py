@@ -101,7 +101,9 @@ def write_atomically(path: Any, conn_id: str | None, setting: str, fill: Callabl
     if local is None:
         _write_object(path, conn_id, setting, shown, fill)
         return
-    folder = os.path.dirname(os.path.abspath(local))
+    # Through a symbolic link to the file it names: the link stays, as an in-place write kept it.
+    local = os.path.realpath(local)
+    folder = os.path.dirname(local)
     temporary = None
     try:
         os.makedirs(folder, exist_ok=True)

@@ -251,6 +251,10 @@ class ThuliumRecordsBaseOperator(BaseOperator):
             # The results so far wait in an XCom (Airflow keeps a task's XComs across a deferral):
             # in the trigger or its event they would be printed, full numbers and all, in its logs.
             state = run.results.to_state().to_json()
+            if run.results.file_error is not None:
+                # The results file, which the task would read back on resuming, could not be written:
+                # no wait then; every phone's result goes to XCom and the file's error fails the task.
+                self._conclude(context, run)
             context["ti"].xcom_push(key=DEFERRED_RESULTS_KEY, value={**state, "attempt": done})
             self.defer(trigger=DateTimeTrigger(datetime.now(timezone.utc) + delay), method_name="execute_complete")
 

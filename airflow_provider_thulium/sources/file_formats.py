@@ -89,7 +89,7 @@ class _PlainLines:
     Such a file reads the same with any CSV parser, so pyarrow's reading of it is the csv module's.
     A line that is not plain (a quote inside a cell, a line break in one, a quote never closed,
     text after a closing quote) sends the file to the csv module, which reads it strictly. Blocks
-    without a quote or a carriage return hold plain lines only and cost no check.
+    without a quote, whose carriage returns all end lines, hold plain lines only and cost no check.
     """
 
     def __init__(self, file: Any) -> None:
@@ -104,17 +104,17 @@ class _PlainLines:
             self._check(self._rest)  # the last line, without a line end
             self._rest = b""
             return block
-        end = block.rfind(b"\n")
-        if end < 0:
+        end = block.rfind(b"\n") + 1
+        if not end:
             self._rest += block
         else:
-            self._check(self._rest + block[:end])
-            self._rest = block[end + 1 :]
+            self._check(self._rest + block[:end] if self._rest else block[:end])  # whole lines, their ends too
+            self._rest = block[end:]
         return block
 
     def _check(self, lines: bytes) -> None:
-        if not self.plain or not lines or (b'"' not in lines and b"\r" not in lines):
-            return
+        if not self.plain or not lines or (b'"' not in lines and lines.count(b"\r") == lines.count(b"\r\n")):
+            return  # no quote, and carriage returns only in line ends: plain lines, told in C
         import pyarrow as arrow
         import pyarrow.compute as compute
 

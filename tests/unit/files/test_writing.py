@@ -158,3 +158,13 @@ def test_the_mode_of_a_new_file_follows_the_umask(tmp_path):
     assert path.stat().st_mode & 0o777 == 0o644
     assert json.loads(path.read_text())["outcome"] == "REMOVED"
     assert time.time() - path.stat().st_mtime < 60
+
+
+def test_a_results_path_that_is_a_symbolic_link_writes_the_file_it_names(tmp_path):
+    real = tmp_path / "store" / "results.jsonl"
+    real.parent.mkdir()
+    real.write_text("yesterday\n")
+    link = tmp_path / "results.jsonl"
+    link.symlink_to(real)
+    _results(link, 3).write({})
+    assert link.is_symlink() and len(real.read_text().splitlines()) == 3
