@@ -8,7 +8,9 @@ without one, one page at a time. Whatever the server does, the read keeps these 
 - every record once: a record already given (same ``record_id``, or same content without one) is
   not given again, however many pages apart it comes (:class:`~airflow_provider_thulium.reading.seen.SeenRecords`);
 - it ends at a short or an empty page, never on the ``count``'s word alone: pages past a count
-  that lies low are read too, and a last page as long as the others is followed by one more read;
+  that lies low are read too (once more records were given than it says, only an empty page ends
+  the read), and a last page as long as the others is followed by one more read. A page cut short
+  exactly where a count that lies low ends cannot be told from the campaign's end;
 - a page short of the others while the count says more are left is read on from where it ended:
   the offsets computed ahead are dropped, so no record between is skipped;
 - a contradiction is a :class:`~airflow_provider_thulium.exceptions.ThuliumResponseError` that ends
@@ -79,9 +81,11 @@ def _records(source: _Pages, read: CampaignRead, first: list[Any], log: logging.
     seen = SeenRecords()
     campaign = source.campaign
     offset, page, count = 0, first, read.count
+    last_count = count  # the last usable count a page gave, for the warning
     step = PAGE_SIZE  # how long the server's pages are, as the last page showed
     try:
         while True:
+            last_count = last_count if count is None else count
             if not page:
                 if count is not None and count > offset:
                     raise ThuliumResponseError(
@@ -98,6 +102,8 @@ def _records(source: _Pages, read: CampaignRead, first: list[Any], log: logging.
                 )
             yield from new
             offset += len(page)
+            if count is not None and offset > count:
+                count = None  # more records than it says: the count ends nothing, an empty page does
             if len(page) < step and count is not None and offset >= count:
                 break  # short and at the count: the end
             # The next pages are read ahead as long as this one: a short page in the middle (a server
@@ -106,13 +112,13 @@ def _records(source: _Pages, read: CampaignRead, first: list[Any], log: logging.
             count, page = source.page(offset, step, count)
     finally:
         source.close()
-    if count != read.count and count is not None and read.count is not None:
+    if last_count != read.count and last_count is not None and read.count is not None:
         log.warning(
             "campaign %s changed while its records were read (%d matching records at the first page, %d at the "
             "last): records may have been skipped; read again for a consistent list",
             campaign,
             read.count,
-            count,
+            last_count,
         )
 
 

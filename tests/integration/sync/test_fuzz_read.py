@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from hypothesis import given
+from hypothesis import given, note
 from hypothesis import strategies as st
 
 from airflow_provider_thulium.exceptions import ThuliumError
@@ -111,6 +111,10 @@ def campaigns(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str], dict[st
         for offset in draw(st.sets(st.integers(0, max(0, len(entries) - 101)), max_size=3))
         if offset + 100 < len(entries)
     }
+    if isinstance(count, int):
+        # A page cut short exactly where a count that lies low ends looks like the campaign's end to
+        # any client (reading one page more after every short page would cost each read a request).
+        short = {offset: size for offset, size in short.items() if offset + size != count}
     faults = {"count": count, "cap": cap, "short": short, "ignore_offset": draw(st.integers(0, 9)) == 0}
     TRIED[f"count {lie}"] += 1
     undesired = sorted(draw(st.sets(st.integers(0, max(0, total - 1)), max_size=8))) if total else []
@@ -121,6 +125,7 @@ def campaigns(draw: st.DrawFn) -> tuple[list[dict[str, Any]], list[str], dict[st
 @given(campaign=campaigns(), workers=st.sampled_from([1, 4]))
 def test_the_syncs_read_of_any_faulty_paging_is_whole_or_an_error(hooks, campaign, workers):
     entries, phones, faults, undesired, spaced = campaign
+    note(f"{len(entries)} entries, {len(phones)} records, faults {faults}")
     SERVER.reset(entries, faults)
     desired = [{"phone_number": phone} for n, phone in enumerate(phones) if n not in undesired]
     TRIED["reads"] += 1
@@ -136,9 +141,9 @@ def test_the_syncs_read_of_any_faulty_paging_is_whole_or_an_error(hooks, campaig
     finally:
         assert SERVER.writes == 0
         # The campaign's pages, the page past the end, those in flight when a fault was found, and
-        # for each short page those read ahead for pages of another length (twice: after it, and
-        # after the next page shows the usual length again).
-        bound = len(entries) // faults["cap"] + 3 + 2 * workers + len(faults["short"]) * (4 * workers + 2)
+        # for each short page (the last one included) those read ahead for pages of another length
+        # (twice: after it, and after the next page shows the usual length again).
+        bound = len(entries) // faults["cap"] + 4 + (len(faults["short"]) + 1) * (4 * workers + 2)
         assert SERVER.page_reads <= bound, (SERVER.page_reads, bound)
     TRIED["reads whole"] += 1
     counts = plan.counts()
