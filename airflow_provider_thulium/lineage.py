@@ -111,7 +111,7 @@ def file_dataset(path: Any) -> tuple[str, str]:
     A local path (or ``file://`` URL) is namespace ``file`` with the absolute path as name, as
     common-io's ``file`` assets convert; an object-storage URL (``s3://bucket/key``) is namespace
     ``s3://bucket`` with the key as name, as ``ObjectStoragePath`` and the file transfer operator
-    name it.
+    name it. Credentials in the URL are left out.
 
     :param path: a path or URL, or an ``ObjectStoragePath``.
     """
@@ -119,7 +119,8 @@ def file_dataset(path: Any) -> tuple[str, str]:
     if parts.scheme in ("", "file"):
         local = parts.path if parts.scheme else str(path)
         return "file", os.path.abspath(local)
-    return f"{parts.scheme}://{parts.netloc}", parts.path.lstrip("/")
+    # A user name and password in the URL (s3://key:secret@bucket/...) never reach a lineage event.
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}", parts.path.lstrip("/")
 
 
 def source_inputs(source: Any) -> list[Any]:

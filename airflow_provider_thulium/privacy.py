@@ -5,11 +5,14 @@ Full numbers go only to XCom; logs and exceptions show counts and masked numbers
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import json
 import logging
 import re
 import reprlib
 from typing import Any
+from urllib.parse import quote
 
 # A number as people write it: digits in groups joined by a space, hyphen, dot or slash, the first
 # group perhaps in parentheses, perhaps after "+" ("+48 500 100 207", "(48) 500-100-207"), not
@@ -45,31 +48,59 @@ SECRET_MASK = "***"  # noqa: S105 (the mask, not a password)
 
 
 class Secret:
-    """A secret (the connection's password) to remove from whatever a server sends back.
+    """The connection's secrets, in every form a server could send them back, to remove from what it sends.
 
-    A server may echo what it was sent, the password included (in a per-phone message, an error
-    page, a header): the transport removes it from answers, headers and errors before they reach
-    a result, a message or a log line.
+    A server or a proxy may echo what it was sent: the password, or the whole ``Authorization``
+    header (``Basic base64(login:password)``), in a per-phone message, an error page, a header.
+    The transport removes each form from answers, headers and errors before they reach a result,
+    a message, a log line or a file: the password as written, URL-encoded and JSON-escaped, and the
+    header's ``base64(login:password)`` (with PHP's ``\\/`` escaping too).
 
-    :param value: the secret; shorter than four characters it is not looked for (replacing two
-        or three characters everywhere would garble ordinary text).
+    :param value: the password; shorter than four characters it is not looked for on its own
+        (replacing two or three characters everywhere would garble ordinary text).
+    :param login: the API user's login: with the password, it gives the Basic-auth header's value.
     """
 
-    def __init__(self, value: str | None) -> None:
+    def __init__(self, value: str | None, login: str | None = None) -> None:
         self.value = value if value and len(value) >= 4 else None
-        self._forms = _json_forms(self.value) if self.value else ()
+        texts: set[str] = set()
+        if self.value:
+            texts |= {self.value, quote(self.value, safe="")}
+        if value and login is not None:
+            # A password Basic auth cannot carry (not Latin-1) is refused by the transport before sending.
+            with contextlib.suppress(UnicodeEncodeError):
+                texts.add(base64.b64encode(f"{login}:{value}".encode("latin-1")).decode())
+        # Longest first: a form that holds another is replaced whole.
+        self._texts = sorted(texts, key=len, reverse=True)
+        forms: set[bytes] = set()
+        for text in self._texts:
+            forms |= set(_json_forms(text))
+        self._forms = tuple(forms)
+        self._escaped = [(form.decode(), text) for text in self._texts for form in _json_forms(text)]
+
+    def __bool__(self) -> bool:
+        return bool(self._texts)
 
     def in_bytes(self, content: bytes | bytearray) -> bool:
-        """Whether an answer's bytes may hold the secret, as written or JSON-escaped (cheap to ask)."""
+        """Whether an answer's bytes may hold a secret, as written or JSON-escaped (cheap to ask)."""
         return any(form in content for form in self._forms)
 
+    def in_text(self, text: str) -> bool:
+        """Whether a text (a header, a message) holds a secret in any of its forms."""
+        return any(secret in text for secret in self._texts) or any(form in text for form, _ in self._escaped)
+
     def removed(self, value: Any) -> Any:
-        """A text, or a decoded JSON value (keys included), with the secret replaced by :data:`SECRET_MASK`."""
-        secret = self.value
-        if secret is None:
+        """A text, or a decoded JSON value (keys included), with every secret replaced by :data:`SECRET_MASK`."""
+        if not self._texts:
             return value
         if isinstance(value, str):
-            return value.replace(secret, SECRET_MASK) if secret in value else value
+            if not self.in_text(value):
+                return value
+            for form, _ in self._escaped:  # a secret escaped in a text that was not decoded (\/ for /)
+                value = value.replace(form, SECRET_MASK)
+            for secret in self._texts:
+                value = value.replace(secret, SECRET_MASK)
+            return value
         if isinstance(value, list):
             return [self.removed(item) for item in value]
         if isinstance(value, dict):
@@ -123,6 +154,29 @@ def safe_server_text(value: object, limit: int = SERVER_TEXT_LIMIT, *, identifie
     # Cut before the work on a text that may be megabytes long; what is cut here is cut below too.
     text = mask_numbers(_UNPRINTABLE.sub(" ", text[: limit * 4]))
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+_URL_CREDENTIALS = re.compile(r"(?P<scheme>[A-Za-z][A-Za-z0-9+.-]*://)[^/\s]*@")
+
+
+def hide_url_credentials(text: str) -> str:
+    """Cut a user name and password out of URLs in a text: ``s3://key:secret@bucket/x`` → ``s3://bucket/x``.
+
+    Object-storage URLs may carry credentials; a path is shown in messages and lineage without them.
+    """
+    return _URL_CREDENTIALS.sub(r"\g<scheme>", text) if "@" in text else text
+
+
+def shown_value(value: object, limit: int = 60) -> str:
+    """A caller's value in an error message: quoted if a string, on one line, cut short, numbers masked.
+
+    A phone number given in another field (``next_call_date: '48500100299'``, an agent login that is
+    a number) is shown as ``'…299'``: personal data stays out of messages wherever it is put.
+
+    :param value: the value to show.
+    :param limit: the most characters shown.
+    """
+    return safe_server_text(repr(value) if isinstance(value, str) else value, limit)
 
 
 def hide_query(text: str) -> str:

@@ -210,3 +210,37 @@ def hook_on_raw_server(
             yield hook, server
         finally:
             hook.close()
+
+
+# ----------------------------------------------------------------------------- a small disk
+
+
+@contextlib.contextmanager
+def small_disk(folder: Path, size: str = "64k", *, read_only: bool = False) -> Iterator[Path]:
+    """A tmpfs of ``size`` mounted on ``folder`` (made if missing), unmounted afterwards, failure or not.
+
+    Skips the test where mounting is not permitted (not root, a container without the right).
+    """
+    import subprocess
+
+    folder.mkdir(parents=True, exist_ok=True)
+    options = f"size={size}" + (",ro" if read_only else "")
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True, text=True, check=False
+    )
+    if mounted.returncode:
+        pytest.skip(f"cannot mount a small tmpfs here: {mounted.stderr.strip() or mounted.returncode}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True, check=False)
+
+
+def fill_disk(folder: Path, leave: int = 0) -> None:
+    """Fill the disk of ``folder`` with a file until at most ``leave`` bytes are free."""
+    import os
+
+    stat = os.statvfs(folder)
+    free = stat.f_bavail * stat.f_frsize
+    with open(folder / "filler", "ab") as filler, contextlib.suppress(OSError):
+        filler.write(b"\0" * max(0, free - leave))

@@ -17,7 +17,7 @@ from typing import Any, TypedDict
 
 from airflow_provider_thulium.checks.records import item_name
 from airflow_provider_thulium.exceptions import ThuliumResponseError, ThuliumValidationError
-from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.privacy import mask_phone, shown_value
 
 #: The record field that assigns an agent.
 AGENT_FIELD = "agent_login"
@@ -75,5 +75,5 @@ def check_agent_logins(
         if login is not None and login not in logins:
             raise ThuliumValidationError(
                 f"{item_name(field, index)} (phone {mask_phone(record['phone_number'])}).{AGENT_FIELD}: "
-                f"campaign {campaign_id} has no agent {login!r}; its agents: {_listing(agents)}"
+                f"campaign {campaign_id} has no agent {shown_value(login)}; its agents: {_listing(agents)}"
             )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 
-from airflow_provider_thulium.checks.records import as_sequence
+from airflow_provider_thulium.checks.records import as_sequence, parse_flag
 from airflow_provider_thulium.checks.spec import EDITABLE_FIELDS, STATUS_NAME_FIELD
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 
@@ -59,3 +59,20 @@ def parse_max_removals(value: object, field: str = "max_removals") -> int | floa
             )
         return int(value)
     return value
+
+
+def parse_dry_run(value: object, field: str = "dry_run") -> bool:
+    """Whether a sync is a dry run, from a bool or a template's text; a blank text is refused.
+
+    Other flags read an empty template result as "not set", that is ``False``; for ``dry_run`` that
+    would turn a dry run whose template rendered nothing into a real one.
+
+    :param value: the flag as given.
+    :param field: the parameter's name, for the error message.
+    """
+    if isinstance(value, str) and not value.strip():
+        raise ThuliumValidationError(
+            f"{field}: the template rendered an empty text; render true or false (a blank dry_run is not read as "
+            "false: that would run for real a sync meant to write nothing)"
+        )
+    return parse_flag(value, field)

@@ -23,7 +23,7 @@ from zoneinfo import ZoneInfo
 from airflow_provider_thulium.checks.phones import PHONE, why_not_a_phone
 from airflow_provider_thulium.checks.spec import STATUS_NAME_FIELD
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.privacy import mask_phone, shown_value
 
 #: Integers sent as JSON numbers must fit 64 bits: larger ones lose precision or fail on the server
 #: (and Python cannot even print ints beyond 4300 digits).
@@ -187,7 +187,7 @@ class IdRule(FieldRule):
             number = int(value.strip())
             if number <= MAX_INT:
                 return number
-        shown = "a number too large" if isinstance(value, int) else repr(value)[:40]
+        shown = "a number too large" if isinstance(value, int) else shown_value(value, 40)
         raise ThuliumValidationError(f"{where}: expected a non-negative integer id (64-bit), got {shown}")
 
     def all_normal(self, values: list[Any]) -> bool:
@@ -249,7 +249,7 @@ class DateRule(FieldRule):
                 else:
                     return with_seconds.group("minutes") if with_seconds else text
             raise ThuliumValidationError(
-                f"{where}: {value!r} is not a date in the form 'YYYY-MM-DD hh:mm' (or hh:mm:ss)"
+                f"{where}: {shown_value(value)} is not a date in the form 'YYYY-MM-DD hh:mm' (or hh:mm:ss)"
             )
         raise ThuliumValidationError(f"{where}: expected 'YYYY-MM-DD hh:mm' or a datetime, got {type(value).__name__}")
 

@@ -21,16 +21,16 @@ from airflow_provider_thulium.calls.checked import CheckedCall
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.calls.sending import OnSend
 from airflow_provider_thulium.checks.agents import CampaignAgent, read_agents
-from airflow_provider_thulium.checks.options import parse_max_removals
-from airflow_provider_thulium.checks.records import normalize_campaign_id, parse_flag
+from airflow_provider_thulium.checks.options import parse_dry_run, parse_max_removals
+from airflow_provider_thulium.checks.records import normalize_campaign_id
 from airflow_provider_thulium.checks.statuses import CampaignStatus, read_statuses
 from airflow_provider_thulium.client.checker import InputChecker
 from airflow_provider_thulium.client.runs import RunFactory
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPermissionError, ThuliumResponseError
 from airflow_provider_thulium.outcomes import AddResults, DeleteResults, UpdateResults
 from airflow_provider_thulium.privacy import safe_server_text
-from airflow_provider_thulium.reading.campaign import CampaignRead, concurrent_pages, read_pages
-from airflow_provider_thulium.reading.pages import PAGE_SIZE, RecordFilter, read_page, record_key
+from airflow_provider_thulium.reading.campaign import CampaignRead, read_pages
+from airflow_provider_thulium.reading.pages import RecordFilter, read_page
 from airflow_provider_thulium.results.results_file import ResultsFile
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun
 from airflow_provider_thulium.settings import ThuliumSettings, api_base_url
@@ -149,12 +149,13 @@ class ThuliumClient:
     def iter_records(self, campaign_id: str | int, **filters: Any) -> Iterator[dict[str, Any]]:
         """Yield the campaign's records, 100 a page (``GET outbounds/:id/records``), in the order they were added.
 
-        Memory is bounded by one page. A record already yielded in this pass (same ``record_id``,
-        or same content without one) is not yielded again; when the total changed while paging, a
-        warning says so (docs/thulium-api.md, "Paged records"). The read always ends: at the
-        ``count``, or at an empty page when the server gives no usable ``count``; a page that brings
-        no new record, or an empty one while its ``count`` says more are left, is a
-        :class:`ThuliumResponseError` naming what the server did.
+        Memory is bounded by a page and the keys of the records given. A record already yielded in
+        this pass (same ``record_id``, or same content without one) is not yielded again; when the
+        total changed while paging, a warning says so (docs/thulium-api.md, "Paged records"). The
+        read always ends, at a short or an empty page; a page that brings no new record, or an empty
+        one while its ``count`` says more are left, is a :class:`ThuliumResponseError` naming what
+        the server did. The sync reads through the same path
+        (:func:`~airflow_provider_thulium.reading.campaign.read_pages`).
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param filters: keyword filters, as
@@ -163,95 +164,35 @@ class ThuliumClient:
         """
         campaign = normalize_campaign_id(campaign_id)
         # Checked here, not at the first next(): a bad filter fails where the call is made.
-        return self._pages(campaign, RecordFilter.from_arguments(**filters).query())
+        return self._records(campaign, RecordFilter.from_arguments(**filters).query())
 
-    def _pages(self, campaign: str, query: str, read: CampaignRead | None = None) -> Iterator[dict[str, Any]]:
-        seen: set[object] = set()
-        offset, first_count, count = 0, None, None
-        while True:
-            count, page = self._records_page(campaign, query, PAGE_SIZE, offset)
-            if read is not None:
-                read.pages += 1
-            if offset == 0:
-                first_count = count
-                if count is None:
-                    self.log.warning(
-                        "GET outbounds/%s/records answered no usable count: reading until an empty page", campaign
-                    )
-            if not page:
-                if count is not None and count > offset:
-                    raise ThuliumResponseError(
-                        f"GET outbounds/{campaign}/records answered an empty page at offset {offset} while counting "
-                        f"{count} matching records: the answer contradicts itself; read again"
-                    )
-                break
-            new = 0
-            for record in page:
-                key = record_key(record)
-                if key not in seen:
-                    seen.add(key)
-                    new += 1
-                    yield record
-            if not new:
-                # Progress is new records: a server that ignores offset would be read for ever.
-                raise ThuliumResponseError(
-                    f"GET outbounds/{campaign}/records answered only records already read at offset {offset} "
-                    f"({len(page)} of them): the server seems to ignore offset, so the read stops here"
-                )
-            offset += len(page)
-            if count is not None and offset >= count:
-                break
-        if count != first_count and count is not None and first_count is not None:
-            self.log.warning(
-                "campaign %s changed while its records were read (%d matching records at the first page, %d at the "
-                "last): records may have been skipped; read again for a consistent list",
-                campaign,
-                first_count,
-                count,
-            )
+    def _records(self, campaign: str, query: str) -> Iterator[dict[str, Any]]:
+        # A page at a time, each read when it is needed: nothing is sent before the first next().
+        yield from read_pages(self._records_page, campaign, query, 1, self.log).records
 
     def read_campaign(self, campaign_id: str | int) -> CampaignRead:
         """Every record of the campaign, in the order added, with its count from the first page.
 
         The first page is read at once; the others are read up to ``max_concurrent_requests`` at a
-        time and yielded in offset order, so memory is bounded by a few pages. A record a change of the
-        campaign moved onto the next page is yielded once (ids are compared with the page before, not
-        kept for the whole read: a million of them would cost more than the plan); a count that
-        changed while reading is logged as :meth:`iter_records` does.
+        time and yielded in offset order, so memory is bounded by a few pages and the keys of the
+        records given. The read keeps every promise of :meth:`iter_records` (it is the same path):
+        each record once, an end at a short or empty page, an error when the pages contradict the count.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         """
         campaign = normalize_campaign_id(campaign_id)
-        count, first = self._records_page(campaign, "", PAGE_SIZE, 0)
-        if count is None or (len(first) < PAGE_SIZE and count > len(first)):
-            # No usable count, or short pages: offsets computed ahead would skip records. The
-            # sequential read goes on until the end and says what went wrong (see _pages).
-            read = CampaignRead(None)  # its first page counted, and each page of the read below
-            read.records = self._pages(campaign, "", read)
-            return read
-        read = CampaignRead(count)
-        read.records = concurrent_pages(
-            self._records_page, campaign, read, first, self.settings.max_concurrent_requests, self.log
-        )
-        return read
+        return read_pages(self._records_page, campaign, "", self.settings.max_concurrent_requests, self.log)
 
     def read_records(self, campaign_id: str | int, **filters: Any) -> CampaignRead:
         """The campaign's records matching the filters, read as :meth:`read_campaign` reads every record:
-        pages up to ``max_concurrent_requests`` at a time, yielded in order, memory bounded by a few pages.
+        pages up to ``max_concurrent_requests`` at a time, yielded in order, with every promise of :meth:`iter_records`.
 
         :param campaign_id: five-character campaign id, or an int that is zero-padded.
         :param filters: the filters of :meth:`ThuliumHook.iter_records`.
         """
         campaign = normalize_campaign_id(campaign_id)
         query = RecordFilter.from_arguments(**filters).query()
-        return read_pages(
-            self._records_page,
-            lambda read: self._pages(campaign, query, read),
-            campaign,
-            query,
-            self.settings.max_concurrent_requests,
-            self.log,
-        )
+        return read_pages(self._records_page, campaign, query, self.settings.max_concurrent_requests, self.log)
 
     def count_records(self, campaign_id: str | int, **filters: Any) -> int:
         """The number of the campaign's records matching the filters (the ``count`` of one small page).
@@ -474,7 +415,7 @@ class ThuliumClient:
         :raises ThuliumError: the error that stopped the run early; its ``results`` hold every phone's entry.
         """
         limit = parse_max_removals(max_removals)
-        dry = parse_flag(dry_run, "dry_run")
+        dry = parse_dry_run(dry_run)
         plan = self.plan_sync(
             campaign_id,
             records,

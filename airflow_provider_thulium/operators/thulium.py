@@ -14,17 +14,24 @@ from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium import lineage
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
-from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
-from airflow_provider_thulium.checks.records import as_sequence, parse_flag
+from airflow_provider_thulium.checks.options import parse_dry_run, parse_max_removals, parse_update_fields
+from airflow_provider_thulium.checks.records import as_sequence
 from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.destinations.export import check_filters
 from airflow_provider_thulium.destinations.record_columns import ExportColumns, check_column_keys
 from airflow_provider_thulium.destinations.writers import Destination
-from airflow_provider_thulium.exceptions import ThuliumError, ThuliumSyncGuardError, ThuliumValidationError
+from airflow_provider_thulium.exceptions import (
+    ThuliumError,
+    ThuliumPhoneFailuresError,
+    ThuliumSyncGuardError,
+    ThuliumValidationError,
+)
+from airflow_provider_thulium.files.paths import paths_read, same_file
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.outcomes import CALL_IN_PROGRESS, ExportSummary, RunSummary
+from airflow_provider_thulium.privacy import hide_url_credentials
 from airflow_provider_thulium.results.deferral import DeferralState
-from airflow_provider_thulium.results.results_file import ResultsFile, results_format
+from airflow_provider_thulium.results.results_file import ResultsFile, check_results_path, results_format
 from airflow_provider_thulium.runs.records_run import OutcomePolicy, RecordsRun, Waiter
 from airflow_provider_thulium.sources.readers import Source
 from airflow_provider_thulium.sync.plan import (
@@ -170,6 +177,7 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         """
         self._check_results_path()
         call = self._check()
+        self._check_results_path(len(call.phones))  # its room, now that the phones are counted
         self.log.info(
             "%s %d phone(s) in campaign %s through connection %s",
             self.operation.name,
@@ -211,11 +219,19 @@ class ThuliumRecordsBaseOperator(BaseOperator):
         if parent is self and not isinstance(getattr(self, self.input_field), RenderedInput):
             setattr(self, self.input_field, RenderedInput(getattr(self, self.input_field), self.input_noun))
 
-    def _check_results_path(self) -> None:
-        """Refuse a rendered ``results_path`` of no known format before the input is read or anything sent:
-        the results of a run already applied would otherwise have nowhere to go."""
+    def _check_results_path(self, phones: int = 0) -> None:
+        """Refuse a rendered ``results_path`` that cannot be written before anything is sent: the results
+        of a run already applied would otherwise have nowhere to go.
+
+        Its format, that it is not the input's own file, its folder (made if missing) and that it
+        takes a file; with ``phones``, the room their lines need on a local disk.
+        """
         if self.results_path:
-            results_format(self.results_path)
+            check_results_path(self.results_path, self.results_conn_id, self._files_read(), phones)
+
+    def _files_read(self) -> list[Any]:
+        """The files the task reads its input from (never to be overwritten by its results)."""
+        return paths_read(self._input())
 
     def _input(self, resuming: list[str] | None = None) -> Any:
         """The call's input as the task uses it (what a :class:`RenderedInput` stands in for).
@@ -236,7 +252,10 @@ class ThuliumRecordsBaseOperator(BaseOperator):
 
         def interrupted(stopped: RecordsRun) -> None:
             # Killed, timed out or broken mid-run: still leave every phone's result behind.
-            self._push_xcoms(context, stopped.results.results, stopped.results.summary(), returning=False)
+            results = stopped.results
+            self._push_xcoms(
+                context, results.results, results.summary(), returning=False, written=results.file_error is None
+            )
 
         return self.hook.client.start_run(call, self.outcome_policy(), results_file, on_interrupted=interrupted)
 
@@ -248,26 +267,35 @@ class ThuliumRecordsBaseOperator(BaseOperator):
             # The results so far wait in an XCom (Airflow keeps a task's XComs across a deferral):
             # in the trigger or its event they would be printed, full numbers and all, in its logs.
             state = run.results.to_state().to_json()
+            if run.results.file_error is not None:
+                # The results file, which the task would read back on resuming, could not be written:
+                # no wait then; every phone's result goes to XCom and the file's error fails the task.
+                self._conclude(context, run)
             context["ti"].xcom_push(key=DEFERRED_RESULTS_KEY, value={**state, "attempt": done})
             self.defer(trigger=DateTimeTrigger(datetime.now(timezone.utc) + delay), method_name="execute_complete")
 
         return defer
 
-    def _conclude(self, context: Context, run: RecordsRun | SyncRun) -> Any:
+    def _conclude(self, context: Context, run: RecordsRun) -> Any:
         entries, summary, error = run.conclude()
-        value = self._push_xcoms(context, entries, summary, returning=error is None)
+        written = run.results.file_error is None
+        value = self._push_xcoms(context, entries, summary, returning=error is None, written=written)
         if error is not None:
             raise error
         return value
 
-    def _push_xcoms(self, context: Context, entries: dict[str, Any], summary: RunSummary, *, returning: bool) -> Any:
+    def _push_xcoms(
+        self, context: Context, entries: dict[str, Any], summary: RunSummary, *, returning: bool, written: bool = True
+    ) -> Any:
         """Push the summary, and the results unless the task is about to return them (Airflow pushes those).
 
+        With ``results_path``, the results are the file's path; when the file could not be written
+        (``written`` false), every phone's result instead, as without ``results_path``.
         Also keeps the number of phones applied for :meth:`get_openlineage_facets_on_complete`.
         """
         self._phones_applied = sum(summary["outcomes"].get(outcome, 0) for outcome in self.applied_outcomes())
         value: Any
-        if self.results_path:
+        if self.results_path and written:
             value = str(self.results_path)
             summary = {**summary, "results_path": value}
         elif self.xcom_results == XCOM_RESULTS_ALL:
@@ -544,10 +572,15 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
     def execute(self, context: Context) -> Any:
         self._check_results_path()
         limit = parse_max_removals(self.max_removals)
-        dry_run = parse_flag(self.plan_only, "dry_run")
+        dry_run = parse_dry_run(self.plan_only)
         state_path = self.state_path
         if isinstance(state_path, str):
             state_path = state_file(state_path)
+        if state_path is not None and self.results_path and same_file(state_path, self.results_path):
+            raise ThuliumValidationError(
+                f"results_path and state_path name one file ({hide_url_credentials(str(self.results_path))}): "
+                "each would overwrite the other; give them two paths"
+            )
         client = self.hook.client
         plan = client.plan_sync(
             self.campaign_id,
@@ -561,35 +594,48 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
             check_guard(plan, limit)
         except ThuliumSyncGuardError as refused:
             if not dry_run:
-                # The whole plan for the reviewer, then the failure (fail-fast: nothing was sent).
-                refused_summary = plan.summary(guard=GUARD_REFUSED)
-                refused_summary["stopped_by"] = str(refused)
-                self._write_results(plan.entries(), refused_summary, {})
+                # Nothing is sent: the whole plan for the reviewer, then the failure (fail-fast). The
+                # results file says so, rather than yesterday's results staying in its place.
+                refused_summary: Any = {**plan.summary(guard=GUARD_REFUSED), "stopped_by": str(refused)}
+                written = self._write_results(plan.entries(), refused_summary, {}) is None
                 if self.do_xcom_push:
-                    context["ti"].xcom_push(key="summary", value=refused_summary)
+                    if self.results_path:
+                        self._push_xcoms(context, plan.entries(), refused_summary, returning=False, written=written)
+                    else:
+                        context["ti"].xcom_push(key="summary", value=refused_summary)
                 raise
             self.log.warning("dry run: the guard would refuse this plan: %s", refused)
             guard = GUARD_REFUSED
         else:
             guard = GUARD_PASSED
+        self._check_results_path(len(plan.records) + len(plan.removes))  # its room, now that the phones are known
         if dry_run:
             self.log.info("dry run: nothing sent but reads")
             entries, summary = plan.entries(), plan.summary(dry_run=True, guard=guard)
-            self._write_results(entries, summary, {})
-            return self._push_xcoms(context, entries, summary, returning=True)
+            file_error = self._write_results(entries, summary, {})
+            written = file_error is None
+            value = self._push_xcoms(context, entries, summary, returning=written, written=written)
+            if file_error is not None:
+                raise file_error
+            return value
 
         def interrupted(stopped: SyncRun) -> None:
             entries, summary = stopped.entries(), stopped.summary()
-            self._write_results(entries, summary, _outcomes(stopped))
-            self._push_xcoms(context, entries, summary, returning=False)
+            file_error = self._write_results(entries, summary, _outcomes(stopped))
+            self._push_xcoms(context, entries, summary, returning=False, written=file_error is None)
 
         # A results file holds every phone; only XCom is cut down to the failures.
         failures_only = self.xcom_results == XCOM_RESULTS_FAILURES and not self.results_path
         run = client.start_sync(plan, self.outcome_policy(), on_interrupted=interrupted, failures_only=failures_only)
         run.apply()
         entries, summary, error = run.conclude()
-        self._write_results(entries, summary, _outcomes(run))
-        value = self._push_xcoms(context, entries, summary, returning=error is None)
+        file_error = self._write_results(entries, summary, _outcomes(run))
+        # The changes were sent: a results file that could not be written fails the task (fail-fast,
+        # a retry would send them again) after every phone's result went to XCom instead; an error
+        # that stopped the run stays the one raised.
+        if file_error is not None and (error is None or isinstance(error, ThuliumPhoneFailuresError)):
+            error = file_error
+        value = self._push_xcoms(context, entries, summary, returning=error is None, written=file_error is None)
         if error is not None:
             raise error
         return value
@@ -602,6 +648,9 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         if parent is self and self.exclude is not None and not isinstance(self.exclude, RenderedInput):
             self.exclude = RenderedInput(self.exclude, "excluded phone(s)")
 
+    def _files_read(self) -> list[Any]:
+        return super()._files_read() + paths_read(self._exclude())
+
     def _exclude(self) -> Any:
         """The rendered ``exclude``, as the delete's input is read (an ``XComArg``'s value, a source)."""
         exclude = self.exclude.value if isinstance(self.exclude, RenderedInput) else self.exclude
@@ -609,10 +658,15 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
             return exclude
         return as_sequence(exclude)
 
-    def _write_results(self, entries: dict[str, Any], summary: RunSummary, outcomes: dict[str, Any]) -> None:
-        """Write every phone's entry (action and result) to ``results_path``, when one is given."""
+    def _write_results(
+        self, entries: dict[str, Any], summary: RunSummary, outcomes: dict[str, Any]
+    ) -> ThuliumError | None:
+        """Write every phone's entry (action and result) to ``results_path``, when one is given.
+
+        :return: why the file could not be written (the summary's warnings say so too), or ``None``.
+        """
         if not self.results_path:
-            return
+            return None
         failed = set(summary["failed_phones"])
         file = ResultsFile(self.results_path, self.results_conn_id)
         # A CSV row has the columns of one call's result; a JSON line keeps the action beside it.
@@ -623,13 +677,19 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
                     phone,
                     entry.get("result") if as_csv else entry,
                     outcomes.get(phone) or entry.get("action", ""),
-                    phone not in failed and not summary.get("dry_run"),  # a plan applied nothing
+                    # A plan applied nothing (a dry run, a refused plan).
+                    phone not in failed and not summary.get("dry_run") and not summary.get("stopped_by"),
                 )
                 for phone, entry in entries.items()
             )
             file.write({})
+        except ThuliumError as exc:
+            summary["warnings"].append(f"{exc}; every phone's result is in the return_value XCom instead")
+            self.log.warning("%s", exc)
+            return exc
         finally:
             file.close()
+        return None
 
 
 def _outcomes(run: SyncRun) -> dict[str, Any]:

@@ -11,7 +11,8 @@ Where things live:
   masked), and :func:`outcome_counts`, the outcome counts as log-safe text.
 - ``writer``: :class:`ResultsWriter`, what of a run goes to its results file and when (each batch's
   lines as it is answered, the phones a later try may change again at the end).
-- ``results_file``: :class:`ResultsFile`, the file at ``results_path`` (JSON Lines or CSV).
+- ``results_file``: :class:`ResultsFile`, the file at ``results_path`` (JSON Lines or CSV), written
+  whole when the run ends, and :func:`check_results_path`, the check of it before the run.
 - ``deferral``: :class:`DeferralState`, what a run's results carry across a deferral, as JSON.
 """
 
@@ -20,7 +21,7 @@ from __future__ import annotations
 from airflow_provider_thulium.results.accounting import RecordResults
 from airflow_provider_thulium.results.batch_log import BatchLog, outcome_counts
 from airflow_provider_thulium.results.deferral import DeferralState
-from airflow_provider_thulium.results.results_file import ResultsFile, results_format
+from airflow_provider_thulium.results.results_file import ResultsFile, check_results_path, results_format
 from airflow_provider_thulium.results.writer import ResultsWriter
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "RecordResults",
     "ResultsFile",
     "ResultsWriter",
+    "check_results_path",
     "outcome_counts",
     "results_format",
 ]

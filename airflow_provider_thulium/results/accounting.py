@@ -104,6 +104,8 @@ class RecordResults:
         self._evidence: dict[tuple[str, ...], str | None] = {}  # asked once per run, however often summarised
         #: The error that ended the run early, if one did.
         self.stop_error: BaseException | None = None
+        #: Why the results file could not be written when the run ended, if it could not.
+        self.file_error: ThuliumError | None = None
         # The phones of batches on the wire and not yet recorded (added from the stream's worker
         # threads): a run stopped mid-way marks these INTERRUPTED and the others NOT_SENT.
         self._in_flight: set[str] = set()
@@ -350,12 +352,25 @@ class RecordResults:
         return self.results
 
     def _write_file(self, writer: ResultsWriter) -> None:
-        """Write the results file as it stands (the phones kept in memory with their latest result)."""
+        """Write the results file as it stands (the phones kept in memory with their latest result).
+
+        When it cannot be written (a disk that filled since the check before the run), the run's
+        changes are made already: every phone's result is then read back into :attr:`results`
+        (what XCom gets instead of the file's path), :attr:`file_error` says why, and a warning too.
+        """
         latest = {}
         for phone, entry in self.results.items():
             outcome = self.outcomes[phone] or NOT_SENT
             latest[phone] = (entry, outcome, not self._failed(phone, outcome))
-        writer.finish(latest)
+        try:
+            writer.finish(latest)
+        except ThuliumError as exc:
+            if self.file_error is None:
+                self.add_warning(f"{exc}; every phone's result is in the return_value XCom instead")
+            self.file_error = exc
+            written = writer.file.entries()
+            written.update(self.results)  # the phones kept in memory, with their latest result
+            self.results = written
 
     def failed_phones(self) -> list[str]:
         """Phones whose outcome is not a success, in input order (those kept for a later try last)."""

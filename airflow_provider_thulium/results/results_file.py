@@ -4,7 +4,9 @@ JSON Lines (one object per phone: ``phone_number``, ``outcome``, ``succeeded``, 
 entry a ``return_value`` XCom would hold) or CSV (``phone_number, outcome, succeeded, http_status,
 record_id, message``), chosen by the path's extension. Lines go to a local scratch file as batches
 are answered, in input order; the file at ``path`` is written from it when the run ends (or
-waits), with the final entries of the few phones tried again since. A retried task overwrites it.
+waits), with the final entries of the few phones tried again since, whole or not at all (see
+:func:`~airflow_provider_thulium.files.writing.write_atomically`). A retried task overwrites it.
+Where it will be written is checked before the run (:func:`check_results_path`).
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from typing import Any
 
 from airflow_provider_thulium.calls.batching import encode_lines
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.sources.readers import open_path
+from airflow_provider_thulium.files.paths import open_path
+from airflow_provider_thulium.files.writing import check_writable, write_atomically
 from airflow_provider_thulium.sources.spool import remove_file
 
 #: Formats by extension.
@@ -30,6 +33,9 @@ RESULTS_FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv"}
 CSV_COLUMNS = ("phone_number", "outcome", "succeeded", "http_status", "record_id", "message")
 
 _JSON_PREFIX = '{"phone_number":"'
+#: Bytes a phone's line takes at least (a JSON line of a delete's NOT_EXIST is some 110): how much
+#: room a results file needs is judged from this, low, so that a disk is refused only when it is full.
+LINE_BYTES = 64
 
 
 def results_format(path: str) -> str:
@@ -44,6 +50,21 @@ def results_format(path: str) -> str:
             f"results_path: {str(path)!r} should end in .jsonl (JSON Lines) or .csv, the format it is written in"
         )
     return RESULTS_FORMATS[extension]
+
+
+def check_results_path(path: str, conn_id: str | None = None, reads: Iterable[Any] = (), phones: int = 0) -> None:
+    """Check before any request that a run's results can be written to ``path`` when it ends.
+
+    :param path: the ``results_path``.
+    :param conn_id: the connection for an object store.
+    :param reads: the files the input is read from (writing one of them is refused).
+    :param phones: the phones whose lines it will hold (0: not known yet), for the room it needs.
+    :raises ThuliumValidationError: no known format, or the input's own file.
+    :raises ThuliumConfigurationError: it cannot be written
+        (see :func:`~airflow_provider_thulium.files.writing.check_writable`).
+    """
+    results_format(path)
+    check_writable(path, conn_id, "results_path", reads=reads, size=phones * LINE_BYTES)
 
 
 class ResultsFile:
@@ -77,22 +98,40 @@ class ResultsFile:
             after its line was written (a phone tried again).
         """
         self._file.flush()
-        if "://" not in self.path and os.path.dirname(self.path):
-            os.makedirs(os.path.dirname(self.path), exist_ok=True)
-        with open(self._scratch, "rb") as scratch, open_path(self.path, self.conn_id, "wb") as target:
-            if not changed:
-                shutil.copyfileobj(scratch, target, 1 << 20)
-                return
-            buffer = io.StringIO()
-            lines = _Lines(self.format, buffer)
+
+        def fill(target: Any) -> None:
+            with open(self._scratch, "rb") as scratch:
+                if not changed:
+                    shutil.copyfileobj(scratch, target, 1 << 20)
+                    return
+                buffer = io.StringIO()
+                lines = _Lines(self.format, buffer)
+                for line in scratch:
+                    phone = self._phone_of(line)
+                    if phone is not None and phone in changed:
+                        buffer.seek(0)
+                        buffer.truncate()
+                        lines.add([(phone, *changed[phone])])
+                        line = buffer.getvalue().encode()
+                    target.write(line)
+
+        write_atomically(self.path, self.conn_id, "results_path", fill)
+
+    def entries(self) -> dict[str, Any]:
+        """Every phone's result written so far, read back from the scratch file (for XCom, when ``path``
+        could not be written): a JSON line's entry as it is, a CSV row as its columns."""
+        self._file.flush()
+        entries: dict[str, Any] = {}
+        with open(self._scratch, encoding="utf-8", newline="") as scratch:
+            if self.format == "csv":
+                for row in csv.DictReader(scratch):
+                    phone = row.pop("phone_number")
+                    entries[phone] = {key: value for key, value in row.items() if key != "succeeded"}
+                return entries
             for line in scratch:
-                phone = self._phone_of(line)
-                if phone is not None and phone in changed:
-                    buffer.seek(0)
-                    buffer.truncate()
-                    lines.add([(phone, *changed[phone])])
-                    line = buffer.getvalue().encode()
-                target.write(line)
+                value = json.loads(line)
+                entries[value["phone_number"]] = value["result"]
+        return entries
 
     def resume(self) -> Iterator[tuple[str, str, bool]]:
         """Take up the file at ``path`` written before a deferral: ``(phone, outcome, succeeded)`` of each line,
@@ -170,4 +209,4 @@ def csv_row(phone: str, entry: Any, outcome: str, succeeded: bool) -> list[Any]:
     ]
 
 
-__all__ = ["CSV_COLUMNS", "ResultsFile"]
+__all__ = ["CSV_COLUMNS", "LINE_BYTES", "ResultsFile", "check_results_path"]

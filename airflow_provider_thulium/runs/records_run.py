@@ -265,8 +265,9 @@ class RecordsRun:
         """Finish the results and decide: every phone's entry, the summary, and the error to raise (or ``None``).
 
         The error is the one that ended the run early, with its own class (credentials, unknown
-        campaign...), or :class:`ThuliumPhoneFailuresError` when single phones failed and the
-        policy says so. Either way it carries every phone's result in ``results``.
+        campaign...), else the results file's when it could not be written (every phone's result is
+        then in the entries, read back), or :class:`ThuliumPhoneFailuresError` when single phones
+        failed and the policy says so. Either way it carries every phone's result in ``results``.
         """
         entries = self.results.finish()
         summary = self.results.summary()
@@ -285,6 +286,9 @@ class RecordsRun:
         stop_error = self.results.stop_error
         if isinstance(stop_error, ThuliumError):
             error = stop_error
+        elif self.results.file_error is not None:
+            # Sent, but the results file could not be written: a retry would send it all again.
+            error = self.results.file_error
         elif self.policy.fail_on_failed_phones and summary["failed"]:
             error = ThuliumPhoneFailuresError(
                 f"{self.operation.name} in campaign {summary['campaign_id']}: "

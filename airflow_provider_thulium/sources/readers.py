@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import difflib
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
 from operator import neg
 from typing import Any
-from urllib.parse import urlsplit
-from urllib.request import url2pathname
 from zoneinfo import ZoneInfo
 
 from airflow_provider_thulium.checks.columns import Columns, ids_from_digits, records_from_columns
@@ -35,7 +33,9 @@ from airflow_provider_thulium.checks.records import (
 from airflow_provider_thulium.checks.rules import ID_KEYS
 from airflow_provider_thulium.checks.spec import RecordSpec
 from airflow_provider_thulium.exceptions import ThuliumConfigurationError, ThuliumValidationError
-from airflow_provider_thulium.privacy import mask_phone
+from airflow_provider_thulium.files.paths import local_path, open_path  # noqa: F401  # local_path: importable here as before
+from airflow_provider_thulium.privacy import hide_url_credentials, mask_phone
+from airflow_provider_thulium.sources.failures import sql_failed
 from airflow_provider_thulium.sources.file_formats import (
     CHUNK_ROWS,
     Chunk,
@@ -90,9 +90,11 @@ class Source:
         it is an error naming both rows.
         """
         spool, seen, first = Spool(), _SeenPhones(), 1
+        columns_seen: set[str] = set()
         try:
             with gc_paused():
                 for header, columns in self.chunks():
+                    columns_seen.update(header)
                     index = self._phone_column(header)
                     values = columns[index]
                     # The column read may be the only one, under any name: messages name it.
@@ -103,6 +105,7 @@ class Source:
                     spool.append([phone for phone, key in zip(phones, keys, strict=True) if key not in seen])
                     seen.add(keys)
                     first += len(values)
+            self._check_mapped(columns_seen)
         except BaseException:
             spool.close()
             raise
@@ -118,9 +121,11 @@ class Source:
         :param numbering: the region's numbering plan (``phone_region``): each phone read by it, as sent.
         """
         spool, seen, first = Spool(), _SeenPhones(), 1
+        columns_seen: set[str] = set()
         try:
             with gc_paused():
                 for header, chunk_columns in self.chunks():
+                    columns_seen.update(header)
                     plan = self._plan(header, spec.accepted)
                     names = self.row_names(first)
                     columns, full = _columns(plan, chunk_columns)
@@ -143,6 +148,7 @@ class Source:
                         spool.keys.add(key)
                     spool.append(checked, full=full)
                     first += len(phones)
+            self._check_mapped(columns_seen)
         except BaseException:
             spool.close()
             raise
@@ -156,22 +162,27 @@ class Source:
         renamed = {key.split(".", 1)[0]: column for column, key in self.columns.items() if key and key != column}
         return RowNames(self.describe(), first, renamed)
 
-    def _check_mapped(self, header: Sequence[str]) -> None:
-        """A ``columns`` key the source has no column of is an error naming it as the user typed it."""
-        missing = [column for column in self.columns if column not in header]
-        if not missing:
+    def _check_mapped(self, columns_seen: Collection[str]) -> None:
+        """A ``columns`` key the source has no column of is an error naming it as the user typed it: its
+        field would never be synced.
+
+        Checked once the whole source was read (a JSON Lines key may appear on any line), before
+        anything is sent; a source of no rows shows no columns and is not checked.
+        """
+        missing = [column for column in self.columns if column not in columns_seen]
+        if not missing or not columns_seen:
             return
         column = missing[0]
-        close = difflib.get_close_matches(column, [str(name) for name in header], n=1, cutoff=0.6)
-        close += [name for name in header if str(name).casefold() == str(column).casefold() and name not in close]
+        names = sorted(map(str, columns_seen)) if isinstance(columns_seen, (set, frozenset)) else list(columns_seen)
+        close = difflib.get_close_matches(column, names, n=1, cutoff=0.6)
+        close += [name for name in names if name.casefold() == str(column).casefold() and name not in close]
         hint = f"; did you mean {close[0]!r}?" if close else ""
         raise ThuliumValidationError(
             f"{self.describe()}: columns= names {column!r}, but the source has no such column "
-            f"(its columns: {', '.join(map(repr, header))}){hint}"
+            f"(its columns: {', '.join(map(repr, names))}){hint}"
         )
 
     def _phone_column(self, header: Sequence[str]) -> int:
-        self._check_mapped(header)
         kept = [(index, self.columns.get(column, column)) for index, column in enumerate(header)]
         kept = [(index, key) for index, key in kept if key is not None]
         for index, key in kept:
@@ -179,6 +190,7 @@ class Source:
                 return index
         if len(kept) == 1:
             return kept[0][0]
+        self._check_mapped(header)  # a mistyped phone column says so, rather than that none was named
         raise ThuliumValidationError(
             f"{self.describe()}: phone numbers are read from one column, or from the one named (or mapped to) "
             f"'phone_number'; the source has {len(kept)} columns ({', '.join(map(repr, header))}): name the "
@@ -187,7 +199,6 @@ class Source:
 
     def _plan(self, header: Sequence[str], accepted: frozenset[str]) -> list[tuple[int, str, str | None]]:
         """``(index, record key, record_fields name or None)`` for each column kept."""
-        self._check_mapped(header)
         plan: list[tuple[int, str, str | None]] = []
         for index, column in enumerate(header):
             key = self.columns.get(column, column)
@@ -388,20 +399,35 @@ class SqlSource(Source):
         return f"query on connection {self.conn_id!r}"
 
     def chunks(self) -> Iterator[Chunk]:
-        connection = self._hook().get_conn()
+        hook = self._hook()
+        read = 0
+        try:
+            connection = hook.get_conn()
+        except Exception as exc:
+            raise sql_failed(self.describe(), read, exc) from None
         try:
             cursor = _cursor(connection)
             try:
-                if self.parameters is None:
-                    cursor.execute(self.sql)
-                else:
-                    cursor.execute(self.sql, self.parameters)
+                # The driver's own errors (a syntax error, a value that cannot be cast in row 15,001,
+                # a lost connection) name the query and the rows read, fail-fast or not.
+                try:
+                    if self.parameters is None:
+                        cursor.execute(self.sql)
+                    else:
+                        cursor.execute(self.sql, self.parameters)
+                except Exception as exc:
+                    raise sql_failed(self.describe(), read, exc) from None
                 while True:
-                    rows = cursor.fetchmany(CHUNK_ROWS)
+                    try:
+                        rows = cursor.fetchmany(CHUNK_ROWS)
+                        # A server-side cursor describes its columns only once rows were fetched.
+                        names = [column[0] for column in cursor.description] if rows else []
+                    except Exception as exc:
+                        raise sql_failed(self.describe(), read, exc) from None
                     if not rows:
                         return
-                    # A server-side cursor describes its columns only once rows were fetched.
-                    yield [column[0] for column in cursor.description], columns_of_rows(rows)
+                    read += len(rows)
+                    yield names, columns_of_rows(rows)
             finally:
                 cursor.close()
         finally:
@@ -474,7 +500,7 @@ class FileSource(Source):
         self.format = format
 
     def describe(self) -> str:
-        return f"file {self.path}"
+        return f"file {hide_url_credentials(str(self.path))}"
 
     def file_format(self) -> str:
         """The format to read: ``format``, or the one of the path's extension."""
@@ -498,34 +524,6 @@ class FileSource(Source):
         reader = jsonl_chunks if file_format == "jsonl" else parquet_chunks
         with open_path(self.path, self.conn_id, "rb") as file:
             yield from reader(file, self.describe())
-
-
-def local_path(path: Any, conn_id: str | None = None) -> str | None:
-    """The local file a path or ``file://`` URL names, or ``None`` for object storage.
-
-    Local files are opened directly: ``ObjectStoragePath`` of older Airflow versions refuses some
-    ``file://`` URLs, and a local file needs no connection.
-
-    :param path: a path or URL.
-    :param conn_id: the connection given for it; with one, the URL goes through object storage.
-    """
-    text = str(path)
-    if "://" not in text:
-        return text
-    parts = urlsplit(text)
-    if parts.scheme == "file" and not conn_id and parts.netloc in ("", "localhost"):
-        return url2pathname(parts.path)
-    return None
-
-
-def open_path(path: str, conn_id: str | None, mode: str) -> Any:
-    """Open a local path or an object-storage URL (``file://``, ``s3://``...) in binary ``mode``."""
-    local = local_path(path, conn_id)
-    if local is not None:
-        return open(local, mode)  # the caller's context manager closes it
-    from airflow_provider_thulium.version_compat import ObjectStoragePath
-
-    return ObjectStoragePath(path, conn_id=conn_id).open(mode)
 
 
 __all__ = ["FileSource", "Source", "SqlSource"]

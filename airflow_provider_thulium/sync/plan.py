@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import logging
 import math
+import re
 from collections import Counter
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.checks.numbering import PhoneNumbering, digits_key
+from airflow_provider_thulium.checks.phones import PHONE
 from airflow_provider_thulium.exceptions import ThuliumError, ThuliumPhoneFailuresError, ThuliumSyncGuardError
 from airflow_provider_thulium.outcomes import ADDED, UPDATED, RunSummary, SyncPlanCounts, SyncSummary
 from airflow_provider_thulium.privacy import mask_phone
@@ -71,6 +74,9 @@ UNREADABLE_REASON = "an owned field Thulium's records answer does not show was s
 EXCLUDED_REASON = "the phone is excluded (exclude): never added or updated, removed from the campaign"
 DUPLICATE_REASON = "several records in the campaign hold this phone: it cannot be edited by phone and was left"
 _UNCHANGED_ENTRY: dict[str, Any] = {"action": ACTION_UNCHANGED}
+# A phone as a campaign may show it: digits in groups joined by spaces, dots, dashes, slashes, parentheses.
+_SPELLED = re.compile(r"\+?[0-9(][0-9 ()./-]*")
+_NOT_DIGITS = re.compile(r"[^0-9]+")
 _MISSING = object()
 
 
@@ -286,7 +292,7 @@ def build_plan(
         removed from the campaign whatever ``remove_missing`` says.
     """
     plan = SyncPlan(campaign_id, records, owned, campaign_count or 0, state=state)
-    stored_key = digits_key
+    stored_key = _campaign_digits
     if numbering is not None:
         plan.key, stored_key = numbering.sent_key, numbering.key
     key = plan.key
@@ -302,33 +308,46 @@ def build_plan(
     edits = plan.edits
     shown: frozenset[str] | None = None
     removing: set[str] = set()
-    read = 0
+    read = unremovable = 0
+    example = ""
     for current in campaign_records:
         read += 1
         phone = current.get("phone_number") if type(current) is dict else None
         if type(phone) is not str:  # the answer's form; a number given as an int is read too
             if not isinstance(phone, int) or isinstance(phone, bool):
+                unremovable += remove_missing
                 continue
             phone = str(phone)
         if shown is None:
             shown = frozenset(current)
+        phone = phone.strip()
         digits = stored_key(phone)
-        wanted = codes.get(digits)
-        if digits in excluded:
+        wanted = codes.get(digits) if digits else None
+        if digits in excluded or (wanted is None and remove_missing):
             if digits not in removing:
+                if not PHONE.fullmatch(phone):
+                    # Sent as it is, such a text could match what it should not (docs/reliability.md): never sent.
+                    unremovable += 1
+                    example = example or phone
+                    continue
                 removing.add(digits)
-                plan.removes.append(phone.strip())
-                plan.excluded_removes.add(phone.strip())
-                plan.excluded.add(digits)
+                plan.removes.append(phone)
+                if digits in excluded:
+                    plan.excluded_removes.add(phone)
+                    plan.excluded.add(digits)
         elif wanted is None:
-            if remove_missing and digits not in removing:
-                removing.add(digits)
-                plan.removes.append(phone.strip())
+            pass  # neither desired nor to remove: left as it is
         elif isinstance(wanted, dict):
             codes[digits] = _compare(plan, wanted, digits, current, state)
         else:  # a second record with this phone
             codes[digits] = _DUPLICATE
             edits.pop(digits, None)
+    if unremovable:
+        plan.notes.append(
+            f"{unremovable} record(s) of campaign {campaign_id} to remove hold a phone that is not written as "
+            f"1-20 digits with an optional leading + (e.g. {mask_phone(example) if example else 'none at all'}): "
+            "a delete by phone cannot remove them safely, so the plan cannot remove them; remove them in Thulium"
+        )
     plan.records_read = read
     for digits, wanted in codes.items():
         if isinstance(wanted, dict):
@@ -359,6 +378,21 @@ def build_plan(
             "remove the extra records in Thulium"
         )
     return plan
+
+
+def _campaign_digits(phone: str) -> str:
+    """A campaign's phone (stripped) matched without a region: its digits, however it is spelled."""
+    digits = phone.lstrip("+")
+    return digits if digits.isascii() and digits.isdigit() else _spelled_digits(phone)
+
+
+def _spelled_digits(phone: str) -> str:
+    """The digits of a phone shown with separators (``+48 500-100 200``, ``(48) 500 100 200``), or ``""``
+    for a text that is no phone number (letters, wildcards, lists, nothing)."""
+    if not _SPELLED.fullmatch(phone):
+        return ""
+    digits = _NOT_DIGITS.sub("", phone)
+    return digits if 0 < len(digits) <= 20 else ""
 
 
 def _compare(
@@ -404,20 +438,26 @@ def check_guard(plan: SyncPlan, max_removals: int | float) -> None:
         f"plan: add {counts['add']}, update {counts['update']}, remove {counts['remove']}, "
         f"unchanged {counts['unchanged']}"
     )
-    if not plan.records and plan.campaign_count:
+    # Of the records the plan read, not of the count the server claimed: a count that lies high
+    # must not widen the guard (a read that ends early is an error, see reading/campaign.py).
+    held = min(plan.campaign_count, plan.records_read) if plan.records_read else plan.campaign_count
+    if not plan.records and held:
         raise ThuliumSyncGuardError(
             f"sync of campaign {plan.campaign_id}: no desired records, while the campaign holds "
-            f"{plan.campaign_count}; refused before any write (a query that returned nothing must not empty a "
+            f"{held}; refused before any write (a query that returned nothing must not empty a "
             f"campaign). To empty it, remove its records with ThuliumDeleteRecordsOperator ({summary})",
             dict(counts),
         )
-    limit = max_removals if isinstance(max_removals, int) else math.floor(max_removals * plan.campaign_count)
+    # Of the records the plan read, not of the count the server claimed: a count that lies high
+    # must not widen the guard (a read that ends early is an error, see reading/campaign.py).
+    # A fraction of the records as a decimal, not a binary float: 0.29 of 100 allows 29, not 28.
+    limit = max_removals if isinstance(max_removals, int) else math.floor(Decimal(repr(max_removals)) * held)
     removals = len(plan.removes) - len(plan.excluded_removes)  # removing excluded phones is a duty
     if removals > limit:
         allowed = f"{max_removals}" if isinstance(max_removals, int) else f"{max_removals:g} of the campaign = {limit}"
         raise ThuliumSyncGuardError(
             f"sync of campaign {plan.campaign_id}: the plan removes {removals} phone(s) of the campaign's "
-            f"{plan.campaign_count} record(s), more than max_removals allows ({allowed}); refused before any write "
+            f"{held} record(s), more than max_removals allows ({allowed}); refused before any write "
             f"({summary}). Check "
             "the desired records; raise max_removals if this is meant",
             dict(counts),
@@ -479,6 +519,9 @@ class SyncRun:
 
         :param wait: how to wait before trying removals whose record was in a call again (default: sleep).
         """
+        if self.plan.state is not None:
+            # The room the state file will need, now that the phones are known: before any write.
+            self.plan.state.check(phones=len(self.plan.records))
         add, update, delete = self.parts
         for run, items in (delete, add, update):
             if any(earlier.results.stop_error is not None for earlier in self.runs):
@@ -498,10 +541,10 @@ class SyncRun:
         add, update, delete = (run.results.results for run in self.runs)
         only = set(summary["failed_phones"]) if self.failures_only else None
         entries = self.plan.entries(add, update, delete, only=only)
-        self.save_state()
+        state_error = self._save_state_or_say_why(summary)
         self.log.info("SYNC of campaign %s done: %s", self.plan.campaign_id, outcome_counts(summary["outcomes"]))
         stopping = [error for error in errors if error is not None and not isinstance(error, ThuliumPhoneFailuresError)]
-        error: ThuliumError | None = stopping[0] if stopping else None
+        error: ThuliumError | None = stopping[0] if stopping else state_error
         if error is None and self.policy.fail_on_failed_phones and summary["failed"]:
             lines = [line for run in self.runs for line in run.results.failure_lines()][:5]
             error = ThuliumPhoneFailuresError(
@@ -519,6 +562,17 @@ class SyncRun:
     def summary(self) -> SyncSummary:
         """The three calls' summaries as one, with the plan's counts under ``plan``."""
         return self.plan.summary([run.results.summary() for run in self.runs])
+
+    def _save_state_or_say_why(self, summary: SyncSummary) -> ThuliumError | None:
+        """Save the state file; when it cannot be written, the summary's warnings say so and the error is returned."""
+        try:
+            self.save_state()
+        except ThuliumError as exc:
+            # The changes were sent: the results still go out, and the task fails with this error.
+            summary["warnings"].append(f"{exc}; the next run sends the owned fields it cannot compare once again")
+            self.log.warning("%s", exc)
+            return exc
+        return None
 
     def save_state(self) -> None:
         """Record the fingerprints of what Thulium confirmed; phones not confirmed keep their earlier one."""
@@ -545,6 +599,9 @@ class SyncRun:
     def _interrupted(self, _run: RecordsRun) -> None:
         for run in self.runs:
             run.results.finish(interrupted=True)
-        self.save_state()
+        try:
+            self.save_state()
+        except ThuliumError as exc:
+            self.log.warning("%s", exc)  # the run is being stopped: its own error is the one raised
         if self._on_interrupted is not None:
             self._on_interrupted(self)

@@ -10,7 +10,8 @@ from airflow_provider_thulium.calls.checked import CheckedCall
 from airflow_provider_thulium.calls.operations import ADD, DELETE, Operation
 from airflow_provider_thulium.checks.numbering import PhoneNumbering, digits_key
 from airflow_provider_thulium.checks.options import parse_update_fields
-from airflow_provider_thulium.checks.records import parse_flag
+from airflow_provider_thulium.checks.records import normalize_campaign_id, parse_flag
+from airflow_provider_thulium.files.paths import paths_read
 from airflow_provider_thulium.reading.campaign import CampaignRead
 from airflow_provider_thulium.sync.plan import DEFAULT_UPDATE_FIELDS, SyncPlan, build_plan
 from airflow_provider_thulium.sync.state import SyncState
@@ -62,12 +63,18 @@ class SyncPlanner:
         """
         owned = parse_update_fields(update_fields)
         remove = parse_flag(remove_missing, "remove_missing")
+        state = None
+        if state_path is not None:
+            # Before any request: a state file that cannot be read, or written when the run ends
+            # (a folder, a parent that is a file, a read-only disk, the input's own file), stops here.
+            campaign = normalize_campaign_id(campaign_id)
+            SyncState(state_path, campaign).check(reads=paths_read(records) + paths_read(exclude))
+            state = SyncState.load(state_path, campaign)
         call = self._check(ADD, campaign_id, records, False)
         excluded: set[str] = set()
         if exclude is not None:
             key = self.numbering.sent_key if self.numbering is not None else digits_key
             excluded = set(map(key, self._check(DELETE, call.campaign_id, exclude, False).phones))
-        state = None if state_path is None else SyncState.load(state_path, call.campaign_id)
         read = self._read_campaign(call.campaign_id)
         plan = build_plan(
             call.campaign_id,

@@ -16,13 +16,17 @@ import json
 import logging
 import os
 from collections.abc import Iterable, Mapping
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
 from airflow_provider_thulium.exceptions import ThuliumValidationError
-from airflow_provider_thulium.sources.readers import local_path
+from airflow_provider_thulium.files.paths import local_path
+from airflow_provider_thulium.files.writing import check_writable, write_atomically
 
 FORMAT = "thulium-sync-state/1"
+#: Bytes a phone's line takes at most (20 digits, a tab, 16 hex digits, a line end): the room a state file needs.
+LINE_BYTES = 38
 
 
 def fingerprint(record: Mapping[str, Any], fields: Iterable[str]) -> int:
@@ -64,6 +68,13 @@ def state_file(text: str) -> Any:
     return ObjectStoragePath(text)
 
 
+def _fingerprint(digits: str, value: str) -> int:
+    """A state line's fingerprint; ``ValueError`` for a line this provider does not write."""
+    if not (digits.isascii() and digits.isdigit() and len(value) == 16):
+        raise ValueError(digits)
+    return int(value, 16)
+
+
 class SyncState:
     """The fingerprints of one campaign's sync, read from and written to ``path``.
 
@@ -87,23 +98,38 @@ class SyncState:
         path = as_path(path)
         if not path.exists():
             return cls(path, campaign_id)
+        if path.is_dir():
+            raise ThuliumValidationError(f"state_path: {path} is a folder; name a file in it")
         fingerprints: dict[str, int] = {}
-        with path.open("r") as file:
-            try:
-                header = json.loads(file.readline() or "{}")
-            except ValueError:
-                header = {}
-            if not isinstance(header, dict) or header.get("format") != FORMAT:
-                raise ThuliumValidationError(f"state_path: {path} is not a sync state file ({FORMAT})")
-            if header.get("campaign_id") != campaign_id:
-                raise ThuliumValidationError(
-                    f"state_path: {path} holds the state of campaign {header.get('campaign_id')}, not {campaign_id}; "
-                    "give each campaign its own file"
-                )
-            for line in file:
-                digits, _, value = line.rstrip("\n").partition("\t")
-                if digits and value:
-                    fingerprints[digits] = int(value, 16)
+        number = 1
+        try:
+            with path.open("r", encoding="utf-8") as file:
+                try:
+                    header = json.loads(file.readline() or "{}")
+                except ValueError:
+                    header = {}
+                if not isinstance(header, dict) or header.get("format") != FORMAT:
+                    raise ThuliumValidationError(f"state_path: {path} is not a sync state file ({FORMAT})")
+                if header.get("campaign_id") != campaign_id:
+                    raise ThuliumValidationError(
+                        f"state_path: {path} holds the state of campaign {header.get('campaign_id')}, not "
+                        f"{campaign_id}; give each campaign its own file"
+                    )
+                for number, line in enumerate(file, start=2):  # noqa: B007  # the number names a bad line
+                    digits, _, value = line.rstrip("\n").partition("\t")
+                    if not digits and not value:
+                        continue
+                    fingerprints[digits] = _fingerprint(digits, value)
+        except ThuliumValidationError:
+            raise
+        except ValueError:
+            # A line that is not "<digits>\t<16 hex digits>", or text that is not UTF-8: the file was
+            # damaged or edited. A retry would read it again; without it, the fields are sent once more.
+            raise ThuliumValidationError(
+                f"state_path: {path}, line {number}: not a line this provider writes (<digits>, a tab, 16 hex "
+                "digits); the file was damaged or edited. Delete it: the next run sends the owned fields once "
+                "again and writes it anew"
+            ) from None
         return cls(path, campaign_id, fingerprints)
 
     def get(self, digits: str) -> int | None:
@@ -113,16 +139,30 @@ class SyncState:
         """
         return self.fingerprints.get(digits)
 
+    def check(self, reads: Any = (), phones: int = 0) -> None:
+        """Check before any request that the file can be written when the run ends.
+
+        :param reads: the files the input is read from (writing one of them is refused).
+        :param phones: the phones it may hold, for the room it needs (0: not known yet).
+        :raises ThuliumValidationError: the file is one the input is read from.
+        :raises ThuliumConfigurationError: it cannot be written.
+        """
+        check_writable(self.path, None, "state_path", reads=reads, size=phones * LINE_BYTES)
+
     def save(self, fingerprints: Mapping[str, int], log: logging.Logger | Any) -> None:
-        """Replace the file with ``fingerprints``: written beside it first, then moved over it.
+        """Replace the file with ``fingerprints``, whole or not at all (written beside it, then moved over it).
 
         :param fingerprints: digits of a phone → the fingerprint confirmed applied.
         :param log: where the count of phones recorded is logged.
+        :raises ThuliumConfigurationError: the file could not be written; the previous one is as it was.
         """
-        temporary = self.path.with_name(self.path.name + ".partial")
-        with temporary.open("w") as file:
-            file.write(json.dumps({"format": FORMAT, "campaign_id": self.campaign_id}) + "\n")
-            file.writelines(f"{digits}\t{value:016x}\n" for digits, value in fingerprints.items())
-        temporary.replace(self.path) if isinstance(temporary, Path) else temporary.rename(self.path)
+
+        def fill(file: Any) -> None:
+            file.write((json.dumps({"format": FORMAT, "campaign_id": self.campaign_id}) + "\n").encode())
+            lines = iter(fingerprints.items())
+            while chunk := "".join(f"{digits}\t{value:016x}\n" for digits, value in islice(lines, 10_000)):
+                file.write(chunk.encode())
+
+        write_atomically(self.path, None, "state_path", fill)
         self.fingerprints = dict(fingerprints)
         log.info("sync state: %d phone(s) recorded in %s", len(fingerprints), self.path)

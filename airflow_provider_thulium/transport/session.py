@@ -101,7 +101,7 @@ class Transport:
         self.retry_policy = RetryPolicy.from_settings(settings)
         self._login = login
         self._password = password
-        self._secret = Secret(password)
+        self._secret = Secret(password, login)
         #: Set when the caller stops (a task killed or timed out): requests in flight stop retrying.
         self.abandoned = threading.Event()
 
@@ -210,7 +210,7 @@ class Transport:
             try:
                 status, answer_headers, content = self._attempt(method, path, query, body, headers, limit, description)
                 # Headers reach messages too (the request id, Content-Type): the password is cut from them.
-                if self._secret.value is not None and any(self._secret.value in v for v in answer_headers.values()):
+                if self._secret and any(self._secret.in_text(value) for value in answer_headers.values()):
                     answer_headers = CaseInsensitiveDict(
                         {k: self._secret.removed(v) for k, v in answer_headers.items()}
                     )

@@ -16,7 +16,7 @@ import base64
 import json
 import logging
 import traceback
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 
@@ -25,7 +25,7 @@ from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import ThuliumDeleteRecordsOperator, ThuliumUpdateRecordsOperator
 from airflow_provider_thulium.sandbox import Fault
 from airflow_provider_thulium.testing import MISSING, run_dag, task_states, xcom
-from tests.helpers import FAST_RETRIES, all_logs, new_dag
+from tests.helpers import FAST_RETRIES, RawRequest, RawServer, all_logs, http_answer, new_dag, set_connection
 
 LOGIN = "api_user"
 SECRET = "Tul1p#Quartz/9-vEry&distinct"
@@ -178,3 +178,53 @@ def test_operator_runs_leak_nothing(secret_sandbox, thulium_sandbox_factory, mon
     assert "ThuliumPhoneFailuresError" in logs and "ThuliumValidationError" in logs  # the failures were logged
     assert "…" in logs
     assert_clean(logs, "the task logs")
+
+
+def _echoing(request: RawRequest) -> list[bytes]:
+    """A server (or proxy) that echoes the Authorization header it was sent, in every place it can."""
+    echoed = request.headers.get("authorization", "")
+    token = echoed.removeprefix("Basic ")
+    if request.method == "GET":  # the campaign list of test_connection: a 401 quoting the header
+        body = {"request_id": echoed, "errors": [{"message": f"bad header {echoed}", "code": 401}]}
+        return [http_answer(401, json.dumps(body).encode(), {"X-Request-Id": echoed, "WWW-Authenticate": token})]
+    query = parse_qs(urlsplit(request.target).query)
+    phones = query["phone_number[]"]
+    if phones[0] == PHONES[0]:  # the first batch: answered per phone, the header quoted (and \/-escaped)
+        entry = {"http_status": 400, "status": "FAILED", "message": f"{echoed} / {token.replace('/', chr(92) + '/')}"}
+        return [http_answer(200, json.dumps({phone: [entry] for phone in phones}).encode(), {"X-Echo": echoed})]
+    # The second: a proxy's 502 quoting it in its body and headers, for ever (retried, then failed).
+    body = json.dumps({"errors": [{"message": f"upstream refused {echoed}"}], "request_id": token}).encode()
+    return [http_answer(502, body, {"X-Request-Id": token, "Via": echoed})]
+
+
+@pytest.mark.usefixtures("airflow_db")
+def test_8_a_server_echoing_the_authorization_header_leaks_it_nowhere(tmp_path, monkeypatch, capture_everything, capfd):
+    # The finding: base64(login:password) echoed by a server reached the exception, the task log,
+    # XCom and the results file; only the password itself was looked for.
+    results_path = tmp_path / "results.jsonl"
+    with RawServer(_echoing) as server:
+        set_connection(monkeypatch, "thulium_echo", host=server.url, login=LOGIN, password=SECRET)
+        with new_dag() as dag:
+            ThuliumDeleteRecordsOperator(
+                task_id="delete",
+                campaign_id=CAMPAIGN,
+                phone_numbers=PHONES[:8],
+                thulium_conn_id="thulium_echo",
+                hook_params={**FAST, "max_retries": 1},
+                results_path=str(results_path),
+            )
+        run = run_dag(dag)
+        hook = ThuliumHook("thulium_echo", **FAST)
+        ok, why = hook.test_connection()
+        with pytest.raises(ThuliumError) as caught:
+            hook.delete_records(CAMPAIGN, PHONES[4:8])
+    assert task_states(run) == {"delete": "failed"} and ok is False
+    assert any(request.headers.get("authorization") for request in server.requests)
+    assert_clean(results_path.read_text(), "the results file", phones=False)
+    assert_clean(json.dumps([xcom(run, "delete", "summary"), xcom(run, "delete")]), "XCom", phones=False)
+    assert_clean(why, "test_connection's answer")
+    error = caught.value
+    assert_clean(
+        f"{error} {error.request_id} {error.api_messages} {json.dumps(error.results)}", "the error", phones=False
+    )
+    assert_clean(all_logs(capture_everything, capfd), "the logs")

@@ -12,6 +12,7 @@ from airflow_provider_thulium.lineage import (
     campaign_uri,
     file_dataset,
     sanitize_uri,
+    source_inputs,
 )
 
 
@@ -93,3 +94,16 @@ def test_file_dataset_names_files_as_airflows_file_assets_and_transfers_do(path,
 def test_file_dataset_makes_a_relative_path_absolute(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     assert file_dataset("results.csv") == ("file", str(tmp_path / "results.csv"))
+
+
+def test_12_credentials_in_an_object_storage_url_never_reach_lineage_or_messages():
+    # The finding: s3://key:secret@bucket/... put the key and secret into OpenLineage's namespace.
+    from airflow_provider_thulium.sources import FileSource
+
+    url = "s3://AKIAEXAMPLE:s3cr3t%2Fkey@crm-exports/leads/today.csv"
+    assert file_dataset(url) == ("s3://crm-exports", "leads/today.csv")
+    source = FileSource(url)
+    assert "s3cr3t" not in source.describe() and "AKIAEXAMPLE" not in source.describe()
+    pytest.importorskip("airflow.providers.openlineage")  # without it, common-compat gives no dataset class
+    (dataset,) = source_inputs(source)
+    assert (dataset.namespace, dataset.name) == ("s3://crm-exports", "leads/today.csv")

@@ -299,7 +299,8 @@ def test_a_20000_record_sync_with_200_changes_sends_200_phones_in_a_handful_of_r
     sent = writes(thulium_sandbox)
     assert len(sent) <= 3 and {r.method for r in sent} == {"PUT"}
     assert sorted(r["phone_number"] for request in sent for r in request.body["records"]) == phones[::100]
-    assert sum(r.method == "GET" for r in thulium_sandbox.requests) == 20_000 // 100  # its pages, each once
+    # Its pages, each once, and the empty one past the count that ends the read (a count may lie low).
+    assert sum(r.method == "GET" for r in thulium_sandbox.requests) == 20_000 // 100 + 1
     summary = xcom(run, "sync", "summary")
     assert summary["plan"]["update"] == 200 and summary["plan"]["unchanged"] == 19_800
     assert summary["outcomes"] == {"UNCHANGED": 19_800, "UPDATED": 200}

@@ -94,3 +94,16 @@ def test_the_state_file_round_trips_and_belongs_to_one_campaign(tmp_path):
 class _Log:
     def info(self, *args: Any) -> None:
         pass
+
+
+@pytest.mark.parametrize(("fraction", "allowed"), [(0.29, 29), (0.57, 57), (0.1, 10), (0.07, 7)])
+def test_12_a_fraction_of_the_campaign_is_taken_as_written_not_as_a_binary_float(fraction, allowed):
+    # 0.29 * 100 is 28.999999999999996 as a float: the guard let 28 of 100 go, not 29.
+    current = [shown(f"48500{n:06d}") for n in range(100)]
+    for removed in (allowed, allowed + 1):
+        plan = plan_of([{"phone_number": p["phone_number"]} for p in current[removed:]], current, remove_missing=True)
+        if removed == allowed:
+            check_guard(plan, parse_max_removals(fraction))
+        else:
+            with pytest.raises(ThuliumSyncGuardError, match=f"removes {removed} phone"):
+                check_guard(plan, parse_max_removals(fraction))
