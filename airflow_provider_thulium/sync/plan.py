@@ -133,6 +133,9 @@ class SyncPlan:
     excluded: set[str] = field(default_factory=set)
     #: The removals of excluded phones (a legal duty: not counted against ``max_removals``).
     excluded_removes: set[str] = field(default_factory=set)
+    #: Digits of a phone to update → what the campaign's record shows now for each field the edit
+    #: changes and the answer shows (for ``record_fields``, the keys the edit gives that it holds).
+    current: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def adds(self) -> list[dict[str, Any]]:
         """The records to add, in input order."""
@@ -258,6 +261,8 @@ class SyncPlan:
             return {"action": ACTION_ADD, "result": result}
         edit = self.edits[digits]
         entry = {"action": ACTION_UPDATE, "fields": sorted(key for key in edit if key != "phone_number")}
+        if digits in self.current:
+            entry["current"] = self.current[digits]
         if code == _UNREADABLE:
             entry["reason"] = UNREADABLE_REASON
         entry["result"] = result
@@ -399,6 +404,7 @@ def _compare(
     plan: SyncPlan, record: dict[str, Any], digits: str, current: dict[str, Any], state: SyncState | None
 ) -> int:
     edit: dict[str, Any] | None = None
+    shown: dict[str, Any] | None = None
     unreadable: list[str] = []
     for name in plan.owned:
         wanted = record.get(name, _MISSING)
@@ -413,6 +419,11 @@ def _compare(
         if wanted != have and not _same(name, wanted, have):
             edit = edit or {"phone_number": record["phone_number"]}
             edit[name] = wanted
+            shown = shown or {}
+            if name == "record_fields" and isinstance(have, dict):
+                shown[name] = {key: have[key] for key in wanted if key in have}
+            else:
+                shown[name] = have
     code = _DIFFERS if edit else _UNCHANGED
     if unreadable:
         applied = fingerprint(record, unreadable) if state is not None else None
@@ -424,6 +435,8 @@ def _compare(
             code = _UNREADABLE
     if edit:
         plan.edits[digits] = edit
+    if shown:
+        plan.current[digits] = shown
     return code
 
 
@@ -448,8 +461,6 @@ def check_guard(plan: SyncPlan, max_removals: int | float) -> None:
             f"campaign). To empty it, remove its records with ThuliumDeleteRecordsOperator ({summary})",
             dict(counts),
         )
-    # Of the records the plan read, not of the count the server claimed: a count that lies high
-    # must not widen the guard (a read that ends early is an error, see reading/campaign.py).
     # A fraction of the records as a decimal, not a binary float: 0.29 of 100 allows 29, not 28.
     limit = max_removals if isinstance(max_removals, int) else math.floor(Decimal(repr(max_removals)) * held)
     removals = len(plan.removes) - len(plan.excluded_removes)  # removing excluded phones is a duty
