@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from airflow_provider_thulium import lineage
 from airflow_provider_thulium.calls.operations import ADD, DELETE, UPDATE, Operation
 from airflow_provider_thulium.checks.options import parse_dry_run, parse_max_removals, parse_update_fields
-from airflow_provider_thulium.checks.records import as_sequence
+from airflow_provider_thulium.checks.records import as_sequence, parse_flag
 from airflow_provider_thulium.client import CheckedCall
 from airflow_provider_thulium.destinations.export import check_filters
 from airflow_provider_thulium.destinations.record_columns import ExportColumns, check_column_keys
@@ -39,6 +39,7 @@ from airflow_provider_thulium.sync.plan import (
     DEFAULT_UPDATE_FIELDS,
     GUARD_PASSED,
     GUARD_REFUSED,
+    UNCHANGED_ENTRY,
     SyncRun,
     check_guard,
 )
@@ -508,6 +509,10 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         list, a string of them, an ``XComArg``, or a source, as ``ThuliumDeleteRecordsOperator``'s
         ``phone_numbers``. ``summary["plan"]["excluded"]`` counts those found; their entries say
         ``"excluded": true``. Templated.
+    :param results_include_unchanged: write the phones the plan leaves as they are to ``results_path``
+        (default ``True``). ``False`` leaves out every plain ``UNCHANGED`` entry, so a nightly file
+        holds the night's changes; those with a ``reason`` (a phone held by several records, an
+        excluded phone) stay, and the ``summary`` counts them all.
     :param call_in_progress_retries: how many more times to try removals whose record was in a call.
     :param call_in_progress_retry_delay: how long to wait before each of those tries.
     :param kwargs: the arguments of :class:`ThuliumRecordsBaseOperator` (except
@@ -537,6 +542,7 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         dry_run: bool = False,
         state_path: Any = None,
         exclude: Any = None,
+        results_include_unchanged: bool = True,
         call_in_progress_retries: int = 0,
         call_in_progress_retry_delay: timedelta | float = timedelta(minutes=1),
         **kwargs: Any,
@@ -555,6 +561,7 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         self.max_removals = max_removals
         self.plan_only = dry_run
         self.state_path = state_path
+        self.results_include_unchanged = parse_flag(results_include_unchanged, "results_include_unchanged")
         self.call_in_progress_retries = call_in_progress_retries
         self.call_in_progress_retry_delay = call_in_progress_retry_delay
 
@@ -671,6 +678,8 @@ class ThuliumSyncCampaignOperator(ThuliumRecordsBaseOperator):
         file = ResultsFile(self.results_path, self.results_conn_id)
         # A CSV row has the columns of one call's result; a JSON line keeps the action beside it.
         as_csv = file.format == "csv"
+        if not self.results_include_unchanged:
+            entries = {phone: entry for phone, entry in entries.items() if entry != UNCHANGED_ENTRY}
         try:
             file.add(
                 (

@@ -73,7 +73,8 @@ DOCUMENTED_ANSWER_KEYS = frozenset(
 UNREADABLE_REASON = "an owned field Thulium's records answer does not show was sent, as it cannot be compared"
 EXCLUDED_REASON = "the phone is excluded (exclude): never added or updated, removed from the campaign"
 DUPLICATE_REASON = "several records in the campaign hold this phone: it cannot be edited by phone and was left"
-_UNCHANGED_ENTRY: dict[str, Any] = {"action": ACTION_UNCHANGED}
+#: The entry of a phone the plan leaves as it is (with no reason to say).
+UNCHANGED_ENTRY: dict[str, Any] = {"action": ACTION_UNCHANGED}
 # A phone as a campaign may show it: digits in groups joined by spaces, dots, dashes, slashes, parentheses.
 _SPELLED = re.compile(r"\+?[0-9(][0-9 ()./-]*")
 _NOT_DIGITS = re.compile(r"[^0-9]+")
@@ -252,7 +253,7 @@ class SyncPlan:
         """
         code = self.codes[digits]
         if code == _UNCHANGED:
-            return _UNCHANGED_ENTRY
+            return UNCHANGED_ENTRY
         if code == _DUPLICATE:
             return {"action": ACTION_UNCHANGED, "reason": DUPLICATE_REASON}
         if code == _EXCLUDED:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import os
 import runpy
 import signal
@@ -87,7 +88,8 @@ def test_a_default_sync_adds_only_the_new_leads_and_keeps_the_agents_statuses(th
     assert [r["status_id"] for p in NEW_LEADS for r in state.find(CAMPAIGN, p)] == [1, 1]
     results = xcom(run, "sync")
     assert results["48500100300"]["action"] == "ADD" and results["48500100300"]["result"]["status"] == "ADDED"
-    assert results["48500100208"] == {"action": "UPDATE", "fields": ["record_fields"], "result": {"http_status": 204}}
+    assert results["48500100208"]["action"] == "UPDATE" and results["48500100208"]["fields"] == ["record_fields"]
+    assert results["48500100208"]["result"] == {"http_status": 204}
     assert results["48500100200"] == {"action": "UNCHANGED"}
     assert results["48500100201"]["action"] == "UNCHANGED" and "several records" in results["48500100201"]["reason"]
     assert summary["outcomes"] == {"ADDED": 2, "UNCHANGED": 2, "UPDATED": 5}
@@ -110,6 +112,35 @@ def test_update_fields_status_sends_exactly_the_records_whose_status_differs(thu
     assert xcom(run, "sync", "summary")["plan"]["update"] == 4
     assert all(thulium_sandbox.state.find(CAMPAIGN, phone)[0]["status_id"] == 1 for phone in phones)
     assert thulium_sandbox.state.find(CAMPAIGN, "48500100200")[0]["record_fields"]["crm_id"] == "C-1000"
+
+
+def test_an_update_entry_shows_the_value_it_changes_and_the_file_can_leave_unchanged_phones_out(
+    thulium_sandbox, tmp_path
+):
+    phones = ["48500100200", "48500100201", "48500100204", *AGENTS_STATUSES]
+    results_path = tmp_path / "night.jsonl"
+    thulium_sandbox.clear_requests()
+
+    run = run_dag(
+        sync_task(
+            records=crm_leads(phones),
+            update_fields=["status"],
+            results_path=str(results_path),
+            results_include_unchanged=False,
+        )
+    )
+
+    assert task_states(run) == {"sync": "success"}
+    lines = {line["phone_number"]: line for line in map(json.loads, results_path.read_text().splitlines())}
+    # 48500100200 is unchanged and left out; the duplicate stays, with its reason.
+    assert set(lines) == {"48500100201", "48500100204", *AGENTS_STATUSES}
+    assert lines["48500100201"]["result"]["action"] == "UNCHANGED" and lines["48500100201"]["result"]["reason"]
+    for phone, status_id in AGENTS_STATUSES.items():
+        entry = lines[phone]["result"]
+        assert entry["fields"] == ["status_id"] and entry["current"] == {"status_id": status_id}
+        assert lines[phone]["outcome"] == "UPDATED"
+    summary = xcom(run, "sync", "summary")
+    assert summary["plan"]["unchanged"] == 2 and summary["outcomes"]["UNCHANGED"] == 2
 
 
 def test_remove_missing_removes_exactly_the_others(thulium_sandbox):

@@ -35,6 +35,25 @@ def test_phones_match_on_their_digits_and_numbers_shown_as_text_are_equal():
     assert plan.updates() == [{"phone_number": "48500000002", "record_fields": {"n": 8}}]
 
 
+def test_an_update_entry_shows_what_the_campaign_holds_now_for_each_field_it_changes():
+    desired = [
+        {"phone_number": "48500000001", "status_id": 3, "record_fields": {"n": 7, "city": "Gdynia"}},
+        {"phone_number": "48500000002", "status_id": 1, "dictionary_status_id": 4},
+    ]
+    current = [
+        shown("48500000001", status_id=2, record_fields={"n": "7", "other": "x"}),
+        shown("48500000002", status_id=1),
+    ]
+    plan = plan_of(desired, current, owned=["status", "record_fields", "dictionary_status_id"])
+    first = plan.entry("48500000001")
+    assert first["fields"] == ["record_fields", "status_id"]
+    # Only the keys sent, as the record holds them (it has no city); other keys are not the plan's business.
+    assert first["current"] == {"status_id": 2, "record_fields": {"n": "7"}}
+    second = plan.entry("48500000002")
+    # A field the records answer does not show has no current value to give.
+    assert second["fields"] == ["dictionary_status_id"] and "current" not in second
+
+
 def test_a_field_not_given_is_not_owned_for_that_record_and_unshown_fields_are_sent_with_a_reason():
     desired = [{"phone_number": "48500000001", "dictionary_status_id": 4}, {"phone_number": "48500000002"}]
     current = [shown("48500000001"), shown("48500000002")]
