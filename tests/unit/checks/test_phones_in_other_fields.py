@@ -12,7 +12,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from airflow_provider_thulium.checks.agents import check_agent_logins
-from airflow_provider_thulium.checks.records import ADD_RECORDS, parse_records
+from airflow_provider_thulium.checks.records import parse_records
+from airflow_provider_thulium.checks.spec import ADD_RECORDS
 from airflow_provider_thulium.exceptions import ThuliumValidationError
 from airflow_provider_thulium.sources import FileSource
 
