@@ -10,10 +10,8 @@ row and the column, and the sandbox received nothing that writes.
 
 from __future__ import annotations
 
-import csv
 import json
 import sqlite3
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -191,11 +189,3 @@ def test_10_a_state_line_that_is_not_hex_or_a_state_path_that_is_a_directory(
     failed_on_try_one(run)
     assert writes(thulium_sandbox) == []
     assert says in all_logs(caplog, capfd)
-
-
-def write_csv(path: Path, header: list[str], rows: list[list[Any]]) -> Path:
-    with path.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(header)
-        writer.writerows(rows)
-    return path
