@@ -209,12 +209,15 @@ class Source:
             elif key in accepted:
                 plan.append((index, key, None))
             else:
+                # A mistyped columns= key is why a column kept its name more often than not: say that first.
+                self._check_mapped(header)
                 how = f"is mapped to {key!r}, which" if column in self.columns else "keeps its name, which"
                 raise ThuliumValidationError(
                     f"{self.describe()}: column {column!r} {how} is no record key. Map it in columns= to one of "
                     f"{', '.join(sorted(accepted))}, to 'record_fields.<name>', or to None to leave it out"
                 )
         if not any(key == _PHONE for _, key, _ in plan):
+            self._check_mapped(header)
             raise ThuliumValidationError(
                 f"{self.describe()}: no column is read as 'phone_number' (columns: {', '.join(map(repr, header))}); "
                 "name it in columns={'<column>': 'phone_number'}"

@@ -165,6 +165,7 @@ SURFACES = {
         "RecordResults",
         "ResultsFile",
         "ResultsWriter",
+        "check_results_path",
         "outcome_counts",
         "results_format",
     ],
