@@ -144,6 +144,35 @@ def source_inputs(source: Any) -> list[Any]:
     return []
 
 
+def table_dataset(conn_id: str, table: str) -> tuple[str, str]:
+    """The OpenLineage namespace and name of a table written through a connection.
+
+    As common-sql names the table of an ``INSERT`` when the connection's hook can say (its
+    database info: ``postgres://host:5432`` and ``database.schema.table``); otherwise the
+    connection's type, host and port as namespace (no credentials) and the table as given.
+
+    :param conn_id: the SQL connection.
+    :param table: the table, optionally with its schema.
+    """
+    from airflow_provider_thulium.version_compat import BaseHook
+
+    connection = BaseHook.get_connection(conn_id)
+    try:
+        from airflow.providers.common.compat.openlineage.utils.sql import get_openlineage_facets_with_sql
+
+        lineage = get_openlineage_facets_with_sql(
+            hook=connection.get_hook(), sql=f"INSERT INTO {table} VALUES (1)", conn_id=conn_id, database=None
+        )
+    except Exception:  # lineage is a report: a hook that cannot say must not fail the task
+        log.debug("no SQL lineage for connection %s", conn_id, exc_info=True)
+        lineage = None
+    outputs = list(lineage.outputs) if lineage is not None else []
+    if outputs:
+        return outputs[0].namespace, outputs[0].name
+    port = f":{connection.port}" if connection.port else ""
+    return f"{connection.conn_type}://{connection.host or ''}{port}", table
+
+
 def _sql_inputs(sql: str | list[str], conn_id: str) -> list[Any]:
     from airflow.providers.common.compat.openlineage.utils.sql import get_openlineage_facets_with_sql
 
@@ -167,4 +196,5 @@ __all__ = [
     "file_dataset",
     "sanitize_uri",
     "source_inputs",
+    "table_dataset",
 ]

@@ -797,8 +797,10 @@ class ThuliumExportRecordsOperator(BaseOperator):
         return summary
 
     def get_openlineage_facets_on_complete(self, task_instance: Any) -> Any:
-        """What the task read and wrote, for the OpenLineage provider: the campaign as input; the file
-        of a :class:`~airflow_provider_thulium.destinations.FileDestination` as output, with its row count.
+        """What the task read and wrote, for the OpenLineage provider: the campaign as input; as output,
+        with its row count, the file of a :class:`~airflow_provider_thulium.destinations.FileDestination`
+        or the table of a :class:`~airflow_provider_thulium.destinations.SqlDestination`
+        (:func:`~airflow_provider_thulium.lineage.table_dataset`).
 
         :param task_instance: the task instance that ran (unused: the operator kept what it needs).
         """
@@ -814,13 +816,16 @@ class ThuliumExportRecordsOperator(BaseOperator):
         campaign = InputDataset(
             namespace=lineage.account_namespace(self.hook.base_url), name=lineage.campaign_name(self.campaign_id)
         )
-        outputs = []
-        path = getattr(self.destination, "path", None)
+        path, table, conn_id = (getattr(self.destination, name, None) for name in ("path", "table", "conn_id"))
         if path is not None:
             namespace, name = lineage.file_dataset(path)
-            statistics = OutputStatisticsOutputDatasetFacet(rowCount=self._rows)
-            outputs.append(OutputDataset(namespace=namespace, name=name, outputFacets={"outputStatistics": statistics}))
-        return OperatorLineage(inputs=[campaign], outputs=outputs)
+        elif isinstance(table, str) and isinstance(conn_id, str):
+            namespace, name = lineage.table_dataset(conn_id, table)
+        else:
+            return OperatorLineage(inputs=[campaign])
+        statistics = OutputStatisticsOutputDatasetFacet(rowCount=self._rows)
+        output = OutputDataset(namespace=namespace, name=name, outputFacets={"outputStatistics": statistics})
+        return OperatorLineage(inputs=[campaign], outputs=[output])
 
 
 def decided_at_run_time(value: Any) -> bool:

@@ -20,7 +20,7 @@ pytest.importorskip("airflow.providers.openlineage", reason="the OpenLineage pro
 
 from airflow.providers.common.compat.sdk import task
 
-from airflow_provider_thulium.destinations import FileDestination
+from airflow_provider_thulium.destinations import FileDestination, SqlDestination
 from airflow_provider_thulium.hooks.thulium import ThuliumHook
 from airflow_provider_thulium.operators.thulium import (
     ThuliumAddRecordsOperator,
@@ -86,6 +86,24 @@ def test_an_export_reports_the_campaign_it_read_and_the_file_it_wrote(thulium_sa
     assert _datasets(event["inputs"]) == [(f"thulium://127.0.0.1:{thulium_sandbox.port}", "outbounds/00001", None)]
     assert _datasets(event["outputs"]) == [("file", str(path), 2)]
     assert "48500100" not in json.dumps(event)  # the records' numbers went to the file, not the lineage
+
+
+def test_an_export_into_a_table_reports_the_table_it_wrote(thulium_sandbox, openlineage_event, tmp_path, monkeypatch):
+    database = tmp_path / "warehouse.db"
+    monkeypatch.setenv("AIRFLOW_CONN_WAREHOUSE", json.dumps({"conn_type": "sqlite", "host": str(database)}))
+    with new_dag() as dag:
+        ThuliumExportRecordsOperator(
+            task_id="export",
+            campaign_id=1,
+            destination=SqlDestination("warehouse", "call_outcomes", key="record_id"),
+            filters={"status_ids": [2, 5]},
+        )
+    run = run_dag(dag)
+    assert task_states(run) == {"export": "success"}
+    event = openlineage_event(dag.dag_id, "export", "COMPLETE")
+    # SQLite's hook gives common-sql no database info: the connection names the table's namespace.
+    assert _datasets(event["outputs"]) == [(f"sqlite://{database}", "call_outcomes", 2)]
+    assert "48500100" not in json.dumps(event)
 
 
 def test_a_failed_task_reports_the_phones_applied_before_it_failed(thulium_sandbox, openlineage_event):
