@@ -115,7 +115,8 @@ def print_source_report(source: dict[str, Any]) -> None:
         f"client CPU {source['cpu_ratio']:.2f}"
     )
     if "spelled_time_ratio" in source:
+        settings = ", ".join(f"{key}={value}" for key, value in source["spelled_hook_params"].items())
         print(
-            f"  time, spelled CSV file with {source['spelled_hook_params']} / CSV file as sent (median of per-repeat "
-            f"ratios): wall {source['spelled_time_ratio']:.2f}, client CPU {source['spelled_cpu_ratio']:.2f}"
+            f"  time, spelled CSV file ({settings}) / CSV file as sent (median of per-repeat ratios): "
+            f"wall {source['spelled_time_ratio']:.2f}, client CPU {source['spelled_cpu_ratio']:.2f}"
         )
