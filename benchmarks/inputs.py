@@ -67,14 +67,40 @@ def add_records(count: int) -> list[dict[str, Any]]:
     ]
 
 
-def write_add_csv(path: Path, count: int) -> None:
-    """The add input as a CRM export file: the records of :func:`add_records`, read with :data:`SOURCE_COLUMNS`."""
+def spelled_phones(count: int) -> list[str]:
+    """The numbers of :func:`phones` as people write them, four ways in rotation.
+
+    International with separators, with the ``00`` prefix, national (the region's own), and
+    international without separators: read with ``phone_region="PL"``, each is its number of
+    :func:`phones`, so sent as ``phone_format="digits"`` it is the same digits.
+    """
+    spelled = []
+    for i, phone in enumerate(phones(count)):
+        national = phone[2:]
+        way = i % 4
+        if way == 0:
+            spelled.append(f"+48 {national[:3]} {national[3:6]} {national[6:]}")
+        elif way == 1:
+            spelled.append("0048" + national)
+        elif way == 2:
+            spelled.append(national)
+        else:
+            spelled.append("+48" + national)
+    return spelled
+
+
+def write_add_csv(path: Path, count: int, *, spelled: bool = False) -> None:
+    """The add input as a CRM export file: the records of :func:`add_records`, read with :data:`SOURCE_COLUMNS`.
+
+    :param spelled: the phones as :func:`spelled_phones` writes them, not as sent.
+    """
     import csv
 
+    numbers = spelled_phones(count) if spelled else phones(count)
     with path.open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["phone_number", "status_id", "identifier", "crm_id", "segment"])
-        for i, phone in enumerate(phones(count)):
+        for i, phone in enumerate(numbers):
             writer.writerow([phone, 2, f"CRM-{i:07d}", f"C-{i:07d}", _SEGMENTS[i % 4]])
 
 

@@ -87,7 +87,7 @@ class Runner:
         before = self.sandbox.stats()
         load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
         result = run_worker(spec, self.workdir / f"{name}.spec.json", self.env)
-        after = self.sandbox.stats()
+        after = self.sandbox.stats(phones=operation == "add")
         server_requests = after["requests"] - before["requests"]
         expected_left = 0 if operation == "delete" else records  # an add: every record added
         result.update(
@@ -108,7 +108,7 @@ class Runner:
         server_ok = (
             after["records_left"] == expected_left
             and (operation == "delete" or after["records_updated"] == records)
-            and (operation != "add" or after["records_complete"] == records)
+            and (operation != "add" or after["records_complete"] == after["records_with_their_phone"] == records)
         )
         result["ok"] = bool(result["ok"] and server_ok and server_requests == result["requests"])
         self.runs.append(result)

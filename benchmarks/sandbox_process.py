@@ -60,6 +60,18 @@ def _sandbox_main(conn: Any, fields: list[str]) -> None:
                         if campaign is not None
                         else None
                     )
+                    # Whether the campaign holds the benchmark's own numbers, each on its own record
+                    # (its identifier's): asked for after an add, whose phones may be spelled other ways.
+                    as_sent = (
+                        sum(
+                            1
+                            for i, phone in enumerate(phones(left))
+                            if len(ids := campaign.by_phone.get(phone, ())) == 1
+                            and campaign.records[next(iter(ids))].identifier == f"CRM-{i:07d}"
+                        )
+                        if args.get("phones") and campaign is not None and left is not None
+                        else None
+                    )
                 conn.send(
                     {
                         "requests": sandbox.request_count,
@@ -71,6 +83,7 @@ def _sandbox_main(conn: Any, fields: list[str]) -> None:
                         "records_left": left,
                         "records_updated": updated,
                         "records_complete": complete,
+                        "records_with_their_phone": as_sent,
                     }
                 )
             else:
@@ -104,8 +117,9 @@ class SandboxProcess:
     def seed(self, records: int, latency: float = 0.0, call_date: str | None = None) -> None:
         self.call("seed", records=records, latency=latency, call_date=call_date)
 
-    def stats(self) -> dict[str, Any]:
-        return self.call("stats")
+    def stats(self, phones: bool = False) -> dict[str, Any]:
+        """The sandbox's counts; with ``phones``, also how many records hold their identifier's benchmark number."""
+        return self.call("stats", phones=phones)
 
     def credentials(self) -> dict[str, str]:
         """What a worker needs to reach the sandbox: ``url``, ``login`` and ``password``."""

@@ -179,6 +179,8 @@ def run_benchmarks(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "source_csv_vs_list": source["ratio_per_repeat"],
         "source_csv_vs_list_cpu": source["cpu_ratio_per_repeat"],
+        "source_csv_spelled_vs_csv": source["spelled_ratio_per_repeat"],
+        "source_csv_spelled_vs_csv_cpu": source["spelled_cpu_ratio_per_repeat"],
         "sync_vs_lower_bound": sync["ratio_per_repeat"],
         "sync_vs_lower_bound_cpu": sync["cpu_ratio_per_repeat"],
         **{f"export_{form}_vs_lower_bound": values for form, values in export["ratio_per_repeat"].items()},

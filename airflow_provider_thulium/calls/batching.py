@@ -178,8 +178,8 @@ def body_batches(
     """
 
     def build(batch: Sequence[Any]) -> Batch:
-        if isinstance(batch, ColumnRows) and send_as is None:
-            return Batch(batch.phones(), query, batch, build, encode_body({"records": batch.encodable()}))
+        if isinstance(batch, ColumnRows):
+            return Batch(batch.phones(), query, batch, build, encode_body({"records": batch.encodable(send_as)}))
         sent = batch if send_as is None else [{**r, "phone_number": send_as(r["phone_number"])} for r in batch]
         body = encode_body({"records": list(sent)})
         return Batch([record["phone_number"] for record in batch], query, batch, build, body)

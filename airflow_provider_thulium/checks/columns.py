@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import re
 from collections import deque
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from itertools import compress, repeat
 from operator import is_not, setitem
 from typing import Any, overload
@@ -78,15 +78,21 @@ class ColumnRows(Sequence[dict[str, Any]]):
         phones: list[str] = columns[keys.index(_PHONE)][self.start : self.stop]
         return phones
 
-    def encodable(self) -> list[Any]:
+    def encodable(self, send_as: Callable[[str], str] | None = None) -> list[Any]:
         """The records as objects the JSON encoder writes as their dicts (each key in order), made in C.
 
         A ``msgspec`` struct per row (untracked by the cycle collector: it holds only plain values),
         its type made once per layout: several times cheaper than a dict per row.
+
+        :param send_as: writes a phone as the campaign stores it (``phone_format``); the chunk keeps
+            the phones as given.
         """
         keys, columns, names, fields = self.chunk
         record, record_fields = _struct_types(tuple(keys), tuple(names))
         values: list[Any] = [column[self.start : self.stop] for column in columns]
+        if send_as is not None:
+            phone = keys.index(_PHONE)
+            values[phone] = list(map(send_as, values[phone]))
         if record_fields is not None:
             values.append(map(record_fields, *(column[self.start : self.stop] for column in fields)))
         return list(map(record, *values))

@@ -19,6 +19,7 @@ _RATIO_OF_TARGET = {
     r"^add: provider client CPU": "add_provider_vs_handwritten_cpu",
     r"^50 ms latency": "concurrency_1_vs_8",
     r"from CSV, results to a file: time": "source_csv_vs_list",
+    r"from CSV, phones spelled .*: time": "source_csv_spelled_vs_csv",
     r"^sync .*: time": "sync_vs_lower_bound",
     r"^export .* to parquet: time": "export_parquet_vs_lower_bound",
     r"^export .* to csv: time": "export_csv_vs_lower_bound",
@@ -81,7 +82,17 @@ def _source(report: dict[str, Any]) -> list[str]:
     source = report.get("source")
     if source is None:  # a report from before the source case
         return []
-    runs = [run for key in ("add_source_csv", "add_source_list") for run in source["groups"][key]]
+    runs = [run for runs in source["groups"].values() for run in runs]
+    spelled = ""
+    if "spelled_time_ratio" in source:  # a report from before the spelled file has none
+        settings = ", ".join(f"`{key}={value!r}`" for key, value in source["spelled_hook_params"].items())
+        spelled = (
+            f" The same file with its phones spelled four ways in rotation (`+48 500 100 201`, `0048500100201`, "
+            f"`500100201`, `+48500100201`), read with {settings} so that the same digits are sent, took "
+            f"**{source['spelled_time_ratio']:.2f}** times the wall time and **{source['spelled_cpu_ratio']:.2f}** "
+            f"times the client CPU of the file already in the campaign's spelling, with a peak of "
+            f"{source['spelled_peak_rss_above_rest_mb']:.0f} MB above rest."
+        )
     return [
         "",
         f"An add of {source['records']:,} records with results to a JSON Lines file, from a CSV file "
@@ -89,10 +100,18 @@ def _source(report: dict[str, Any]) -> list[str]:
         f"took **{source['time_ratio']:.2f}** times the list's wall time and **{source['cpu_ratio']:.2f}** times "
         f"its client CPU (medians of the per-repeat ratios), with a peak of "
         f"{source['peak_rss_above_rest_mb']:.0f} MB above rest against the list's "
-        f"{source['list_peak_rss_above_rest_mb']:.0f} MB. Every run:",
+        f"{source['list_peak_rss_above_rest_mb']:.0f} MB.{spelled} Every run:",
         "",
-        *_runs_table(runs, lambda run: "from a CSV file" if run.get("source_csv") else "from a list"),
+        *_runs_table(runs, _source_run_label),
     ]
+
+
+def _source_run_label(run: dict[str, Any]) -> str:
+    if not run.get("source_csv"):
+        return "from a list"
+    if run.get("hook_params"):
+        return "from the CSV file, phones spelled four ways (phone_region)"
+    return "from a CSV file"
 
 
 def _sync(report: dict[str, Any]) -> list[str]:

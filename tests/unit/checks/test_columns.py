@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 
 from airflow_provider_thulium.checks.columns import ColumnRows, Columns, ids_from_digits, records_from_columns
 from airflow_provider_thulium.checks.normal_form import columns_in_normal_form
+from airflow_provider_thulium.checks.phones import phone_sender
 from airflow_provider_thulium.checks.records import check_records_one_by_one
 from airflow_provider_thulium.checks.spec import ADD_RECORDS, UPDATE_RECORDS
 from airflow_provider_thulium.sources.spool import Spool
@@ -23,6 +24,8 @@ from tests.unit.checks.test_normal_form import FUZZ, NEAR_RECORD_LISTS, WARSAW, 
 
 TRIED: Counter[str] = Counter()
 STATUS_NAMES = st.one_of(st.none(), st.sampled_from(["Nowy", " Nowy", "Nowy\n", "", Text("Nowy"), "\ud800", 3]))
+#: A campaign storing numbers with a leading ``+`` (``phone_format="plus"``).
+SEND_AS = phone_sender("plus")
 IDENTIFIERS = st.one_of(st.none(), st.sampled_from(["C-1", " C-2", "", 7, Text("C-3")]))
 
 
@@ -117,6 +120,9 @@ def test_a_batch_of_columns_is_written_as_its_records_would_be(case, size):
     for start in range(0, len(rows), size):
         batch = rows[start : start + size]
         assert msgspec.json.encode(batch.encodable()) == msgspec.json.encode(list(batch))
+        if "phone_number" in chunk[0]:  # sent in another spelling: as a record with its phone rewritten is
+            sent = [{**record, "phone_number": SEND_AS(record["phone_number"])} for record in batch]
+            assert msgspec.json.encode(batch.encodable(SEND_AS)) == msgspec.json.encode(sent)
         assert batch.phones() == [record["phone_number"] for record in batch]
         assert (
             [batch[index] for index in range(len(batch))]
