@@ -10,6 +10,7 @@ and the edits themselves; the campaign's records are read a few pages at a time 
 from __future__ import annotations
 
 import logging
+import marshal
 import math
 import re
 from collections import Counter
@@ -260,7 +261,7 @@ class SyncPlan:
         if code == _NEW:
             return {"action": ACTION_ADD, "result": result}
         edit = self.edits[digits]
-        entry = {"action": ACTION_UPDATE, "fields": sorted(key for key in edit if key != "phone_number")}
+        entry: dict[str, Any] = {"action": ACTION_UPDATE, "fields": sorted(key for key in edit if key != "phone_number")}
         if digits in self.current:
             entry["current"] = self.current[digits]
         if code == _UNREADABLE:
@@ -302,9 +303,13 @@ def build_plan(
         plan.key, stored_key = numbering.sent_key, numbering.key
     key = plan.key
     plan.fingerprints = {} if state is not None else None
-    # Digits → the desired record until the campaign's record is met, then the code: one dict serves
-    # as the index and as the codes, holding references only.
-    codes: dict[str, Any] = {key(record["phone_number"]): record for record in records}
+    # Digits → what is compared of the desired record until the campaign's record is met, then the
+    # code: one dict serves as the index and as the codes.
+    pack = _Packing(owned) if not isinstance(records, Sequence) else None
+    if pack is None:  # a list is in memory already: referenced, not copied
+        codes: dict[str, Any] = {key(record["phone_number"]): record for record in records}
+    else:
+        codes = {key(record["phone_number"]): pack.packed(record) for record in records}
     excluded = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
     for digits in excluded:
         if digits in codes:
@@ -342,8 +347,9 @@ def build_plan(
                     plan.excluded.add(digits)
         elif wanted is None:
             pass  # neither desired nor to remove: left as it is
-        elif isinstance(wanted, dict):
-            codes[digits] = _compare(plan, wanted, digits, current, state)
+        elif type(wanted) is not int:
+            record = wanted if pack is None or type(wanted) is not bytes else pack.unpacked(wanted)
+            codes[digits] = _compare(plan, record, digits, current, state)
         else:  # a second record with this phone
             codes[digits] = _DUPLICATE
             edits.pop(digits, None)
@@ -355,7 +361,7 @@ def build_plan(
         )
     plan.records_read = read
     for digits, wanted in codes.items():
-        if isinstance(wanted, dict):
+        if type(wanted) is not int:
             codes[digits] = _NEW
     plan.codes = codes
     # A phone never seen is added; what an add would show is judged from the answer's keys.
@@ -383,6 +389,40 @@ def build_plan(
             "remove the extra records in Thulium"
         )
     return plan
+
+
+class _Packing:
+    """A desired record as the plan needs it while the campaign is read: its phone and the owned
+    fields it gives, as ``marshal`` bytes (a few dozen bytes, not a dict of objects).
+
+    ``marshal`` gives back equal values of the same types, so a comparison of the unpacked record is
+    the record's own; a value it cannot write (a subclass of a built-in type) keeps the record whole.
+
+    :param owned: the fields the caller owns.
+    """
+
+    def __init__(self, owned: frozenset[str]) -> None:
+        self.names = tuple(sorted(owned))
+
+    def packed(self, record: dict[str, Any]) -> bytes | dict[str, Any]:
+        """The record's phone and owned values, or the record itself when ``marshal`` cannot write them."""
+        given = 0
+        values = []
+        for bit, name in enumerate(self.names):
+            if name in record:
+                given |= 1 << bit
+                values.append(record[name])
+        try:
+            return marshal.dumps((record["phone_number"], given, *values))
+        except ValueError:
+            return record
+
+    def unpacked(self, data: bytes) -> dict[str, Any]:
+        """The record's phone and the owned fields it gives, as a record."""
+        phone, given, *values = marshal.loads(data)  # noqa: S302  # bytes this process wrote
+        record = {"phone_number": phone}
+        record.update(zip([name for bit, name in enumerate(self.names) if given >> bit & 1], values, strict=True))
+        return record
 
 
 def _campaign_digits(phone: str) -> str:
