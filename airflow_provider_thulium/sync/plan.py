@@ -261,7 +261,10 @@ class SyncPlan:
         if code == _NEW:
             return {"action": ACTION_ADD, "result": result}
         edit = self.edits[digits]
-        entry: dict[str, Any] = {"action": ACTION_UPDATE, "fields": sorted(key for key in edit if key != "phone_number")}
+        entry: dict[str, Any] = {
+            "action": ACTION_UPDATE,
+            "fields": sorted(key for key in edit if key != "phone_number"),
+        }
         if digits in self.current:
             entry["current"] = self.current[digits]
         if code == _UNREADABLE:
