@@ -2,9 +2,12 @@
 
 The plan reads the campaign once and compares, per phone, the fields the caller owns
 (``update_fields``); the changes are then sent with the add, update and delete calls under one
-:class:`~airflow_provider_thulium.runs.records_run.OutcomePolicy`, as any other run. Memory: the desired
-records (already in memory as the checked input), one small code per phone (keyed by its digits)
-and the edits themselves; the campaign's records are read a few pages at a time and not kept.
+:class:`~airflow_provider_thulium.runs.records_run.OutcomePolicy`, as any other run. Memory: given as a
+list, the desired records are referenced (they are in memory already), with one small code per phone
+(keyed by its digits); read from a source (a spool on disk), they are not made whole while the
+campaign is read: about 30 bytes a phone (its digits as a number, its position, its phone and owned
+values as ``marshal`` bytes, a one-byte code), the spool read again for the adds, updates and
+entries. Then the edits themselves; the campaign's records are read a few pages at a time and not kept.
 """
 
 from __future__ import annotations
