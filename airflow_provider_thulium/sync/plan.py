@@ -421,6 +421,7 @@ class _SpooledCodes(Mapping[str, int]):
 
     def __init__(self, records: Iterable[dict[str, Any]], key: Callable[[str], str], owned: frozenset[str]) -> None:
         self._names = tuple(sorted(owned))
+        self._given: dict[int, tuple[str, ...]] = {}  # the bits of the owned fields a record gives → their names
         self._data = bytearray()
         self._ends = array("Q")
         self._whole: dict[int, dict[str, Any]] = {}
@@ -443,6 +444,8 @@ class _SpooledCodes(Mapping[str, int]):
             if number >= 0:
                 self._positions[bisect_left(self._numbers, number)] = position
         self._codes = bytearray([_UNMET]) * len(numbers)
+        # The plan sets a phone's code right after it asked for its record: found once, not twice.
+        self._last: tuple[str, int | None] = ("", None)
 
     def _pack(self, position: int, record: dict[str, Any], phone: str | None) -> None:
         given = 0
@@ -458,11 +461,17 @@ class _SpooledCodes(Mapping[str, int]):
         self._ends.append(len(self._data))
 
     def _position(self, digits: str) -> int | None:
+        last, position = self._last
+        if digits is last:
+            return position
         number = _as_number(digits)
         if number is None:
-            return self._others.get(digits)
-        at = bisect_left(self._numbers, number)
-        return self._positions[at] if at < len(self._numbers) and self._numbers[at] == number else None
+            position = self._others.get(digits)
+        else:
+            at = bisect_left(self._numbers, number)
+            position = self._positions[at] if at < len(self._numbers) and self._numbers[at] == number else None
+        self._last = (digits, position)
+        return position
 
     def wanted(self, digits: str) -> dict[str, Any] | int | None:
         """The desired record of a phone not met yet (its phone and the owned fields it gives), the
@@ -476,8 +485,11 @@ class _SpooledCodes(Mapping[str, int]):
             return self._whole[position]
         start = self._ends[position - 1] if position else 0
         phone, given, *values = marshal.loads(self._data[start : self._ends[position]])  # noqa: S302  # our own bytes
+        names = self._given.get(given)
+        if names is None:
+            names = self._given[given] = tuple(name for bit, name in enumerate(self._names) if given >> bit & 1)
         record = {"phone_number": digits if phone is None else phone}
-        record.update(zip([name for bit, name in enumerate(self._names) if given >> bit & 1], values, strict=True))
+        record.update(zip(names, values, strict=True))
         return record
 
     def unmet_are_new(self) -> None:
