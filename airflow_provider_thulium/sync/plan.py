@@ -5,7 +5,7 @@ The plan reads the campaign once and compares, per phone, the fields the caller 
 :class:`~airflow_provider_thulium.runs.records_run.OutcomePolicy`, as any other run. Memory: given as a
 list, the desired records are referenced (they are in memory already), with one small code per phone
 (keyed by its digits); read from a source (a spool on disk), they are not made whole while the
-campaign is read: about 30 bytes a phone (its digits as a number, its position, its phone and owned
+campaign is read: about 40 bytes a phone (its digits as a number, its position, its phone and owned
 values as ``marshal`` bytes, a one-byte code), the spool read again for the adds, updates and
 entries. Then the edits themselves; the campaign's records are read a few pages at a time and not kept.
 """
@@ -124,7 +124,7 @@ class SyncPlan:
     owned: frozenset[str]
     campaign_count: int
     # The codes are the module's _NEW... constants: small ints, which Python shares, so a million
-    # phones cost the dict alone (or, for a spooled source, about 30 bytes a phone: _SpooledCodes).
+    # phones cost the dict alone (or, for a spooled source, about 40 bytes a phone: _SpooledCodes).
     codes: Mapping[str, int] = field(default_factory=dict)
     edits: dict[str, dict[str, Any]] = field(default_factory=dict)
     removes: list[str] = field(default_factory=list)
@@ -408,10 +408,11 @@ class _SpooledCodes(Mapping[str, int]):
     """Digits of each desired phone → its code, for desired records read from a spool (not in memory).
 
     Each phone's digits as a number in one sorted array, its record's position in input order beside
-    it, and the record's phone and owned values as ``marshal`` bytes in one buffer: about 30 bytes a
-    phone, where a dict of the digits and the records would take hundreds. ``marshal`` gives back
-    equal values of the same types, so a comparison of the unpacked record is the record's own; a
-    record with a value it cannot write (a subclass of a built-in type) is kept whole.
+    it, and the record's owned values (and its phone, where it is not written as its digits) as
+    ``marshal`` bytes in one buffer: about 40 bytes a phone, where a dict of the digits and the
+    records would take hundreds. ``marshal`` gives back equal values of the same types, so a
+    comparison of the unpacked record is the record's own; a record with a value it cannot write (a
+    subclass of a built-in type) is kept whole.
 
     :param records: the desired records, checked; their phones' identities are distinct (the check
         refuses a phone given twice), else the last record of an identity is the one compared.
