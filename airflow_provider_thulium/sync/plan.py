@@ -2,18 +2,24 @@
 
 The plan reads the campaign once and compares, per phone, the fields the caller owns
 (``update_fields``); the changes are then sent with the add, update and delete calls under one
-:class:`~airflow_provider_thulium.runs.records_run.OutcomePolicy`, as any other run. Memory: the desired
-records (already in memory as the checked input), one small code per phone (keyed by its digits)
-and the edits themselves; the campaign's records are read a few pages at a time and not kept.
+:class:`~airflow_provider_thulium.runs.records_run.OutcomePolicy`, as any other run. Memory: given as a
+list, the desired records are referenced (they are in memory already), with one small code per phone
+(keyed by its digits); read from a source (a spool on disk), they are not made whole while the
+campaign is read: about 40 bytes a phone (its digits as a number, its position, its phone and owned
+values as ``marshal`` bytes, a one-byte code), the spool read again for the adds, updates and
+entries. Then the edits themselves; the campaign's records are read a few pages at a time and not kept.
 """
 
 from __future__ import annotations
 
 import logging
+import marshal
 import math
 import re
+from array import array
+from bisect import bisect_left
 from collections import Counter
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -41,8 +47,8 @@ DEFAULT_UPDATE_FIELDS = ("record_fields",)
 #: At most this fraction of the campaign's records may be removed unless told otherwise.
 DEFAULT_MAX_REMOVALS = 0.1
 
-# One byte per desired phone: what the plan does with it.
-_NEW, _DIFFERS, _UNREADABLE, _UNCHANGED, _DUPLICATE, _EXCLUDED = range(6)
+# One byte per desired phone: what the plan does with it (_UNMET: not met in the campaign yet).
+_NEW, _DIFFERS, _UNREADABLE, _UNCHANGED, _DUPLICATE, _EXCLUDED, _UNMET = range(7)
 #: Each editable field → the key of the records answer that shows it (``None``: never shown).
 _SHOWN_AS: dict[str, str | None] = {
     "status_id": "status_id",
@@ -119,8 +125,8 @@ class SyncPlan:
     owned: frozenset[str]
     campaign_count: int
     # The codes are the module's _NEW... constants: small ints, which Python shares, so a million
-    # phones cost the dict alone.
-    codes: dict[str, int] = field(default_factory=dict)
+    # phones cost the dict alone (or, for a spooled source, about 40 bytes a phone: _SpooledCodes).
+    codes: Mapping[str, int] = field(default_factory=dict)
     edits: dict[str, dict[str, Any]] = field(default_factory=dict)
     removes: list[str] = field(default_factory=list)
     records_read: int = 0
@@ -151,7 +157,7 @@ class SyncPlan:
 
     def counts(self) -> SyncPlanCounts:
         """The plan's counts, as the ``summary`` XCom's ``plan`` shows them."""
-        codes = Counter(self.codes.values())
+        codes = self.codes.tally() if isinstance(self.codes, _SpooledCodes) else Counter(self.codes.values())
         return {
             "add": codes[_NEW],
             "update": codes[_DIFFERS] + codes[_UNREADABLE],
@@ -306,9 +312,16 @@ def build_plan(
         plan.key, stored_key = numbering.sent_key, numbering.key
     key = plan.key
     plan.fingerprints = {} if state is not None else None
-    # Digits → the desired record until the campaign's record is met, then the code: one dict serves
-    # as the index and as the codes, holding references only.
-    codes: dict[str, Any] = {key(record["phone_number"]): record for record in records}
+    codes: dict[str, Any] | _SpooledCodes
+    wanted_by_digits: Callable[[str], Any]
+    if isinstance(records, Sequence):
+        # Digits → the desired record until the campaign's record is met, then the code: one dict
+        # serves as the index and as the codes, holding references to records in memory already.
+        codes = {key(record["phone_number"]): record for record in records}
+        wanted_by_digits = codes.get
+    else:  # read from a spool: kept compact, not made whole
+        codes = _SpooledCodes(records, key, owned)
+        wanted_by_digits = codes.wanted
     excluded = exclude if isinstance(exclude, (set, frozenset)) else set(exclude)
     for digits in excluded:
         if digits in codes:
@@ -331,7 +344,7 @@ def build_plan(
             shown = frozenset(current)
         phone = phone.strip()
         digits = stored_key(phone)
-        wanted = codes.get(digits) if digits else None
+        wanted = wanted_by_digits(digits) if digits else None
         if digits in excluded or (wanted is None and remove_missing):
             if digits not in removing:
                 if not PHONE.fullmatch(phone):
@@ -358,9 +371,12 @@ def build_plan(
             "a delete by phone cannot remove them safely, so the plan cannot remove them; remove them in Thulium"
         )
     plan.records_read = read
-    for digits, wanted in codes.items():
-        if isinstance(wanted, dict):
-            codes[digits] = _NEW
+    if isinstance(codes, _SpooledCodes):
+        codes.unmet_are_new()
+    else:
+        for digits, wanted in codes.items():
+            if isinstance(wanted, dict):
+                codes[digits] = _NEW
     plan.codes = codes
     # A phone never seen is added; what an add would show is judged from the answer's keys.
     shown = shown or DOCUMENTED_ANSWER_KEYS
@@ -380,13 +396,139 @@ def build_plan(
         )
     duplicates = plan.counts()["duplicates"]
     if duplicates:
-        first = next(digits for digits, code in codes.items() if code == _DUPLICATE)
+        first = next(digits for record in records if codes[digits := key(record["phone_number"])] == _DUPLICATE)
         plan.notes.append(
             f"{duplicates} desired phone(s) are held by several records of campaign {campaign_id} (e.g. "
             f"{mask_phone(first)}): an edit by phone cannot tell them apart, so they were left as they are; "
             "remove the extra records in Thulium"
         )
     return plan
+
+
+class _SpooledCodes(Mapping[str, int]):
+    """Digits of each desired phone → its code, for desired records read from a spool (not in memory).
+
+    Each phone's digits as a number in one sorted array, its record's position in input order beside
+    it, and the record's owned values (and its phone, where it is not written as its digits) as
+    ``marshal`` bytes in one buffer: about 40 bytes a phone, where a dict of the digits and the
+    records would take hundreds. ``marshal`` gives back equal values of the same types, so a
+    comparison of the unpacked record is the record's own; a record with a value it cannot write (a
+    subclass of a built-in type) is kept whole.
+
+    :param records: the desired records, checked; their phones' identities are distinct (the check
+        refuses a phone given twice), else the last record of an identity is the one compared.
+    :param key: a desired phone's identity.
+    :param owned: the fields the caller owns.
+    """
+
+    def __init__(self, records: Iterable[dict[str, Any]], key: Callable[[str], str], owned: frozenset[str]) -> None:
+        self._names = tuple(sorted(owned))
+        self._given: dict[int, tuple[str, ...]] = {}  # the bits of the owned fields a record gives → their names
+        self._data = bytearray()
+        self._ends = array("Q")
+        self._whole: dict[int, dict[str, Any]] = {}
+        self._others: dict[str, int] = {}  # identities that are no number of up to 18 digits → position
+        numbers = array("q")
+        for position, record in enumerate(records):
+            phone = record["phone_number"]
+            digits = key(phone)
+            number = _as_number(digits)
+            if number is None:
+                self._others[digits] = position
+            numbers.append(-1 if number is None else number)
+            self._pack(position, record, None if phone == digits else phone)
+        self._numbers = array("q", sorted(number for number in numbers if number >= 0))
+        for at in reversed(range(1, len(self._numbers))):
+            if self._numbers[at] == self._numbers[at - 1]:
+                del self._numbers[at]
+        self._positions = array("q", bytes(8 * len(self._numbers)))
+        for position, number in enumerate(numbers):
+            if number >= 0:
+                self._positions[bisect_left(self._numbers, number)] = position
+        self._codes = bytearray([_UNMET]) * len(numbers)
+        # The plan sets a phone's code right after it asked for its record: found once, not twice.
+        self._last: tuple[str, int | None] = ("", None)
+
+    def _pack(self, position: int, record: dict[str, Any], phone: str | None) -> None:
+        given = 0
+        values = []
+        for bit, name in enumerate(self._names):
+            if name in record:
+                given |= 1 << bit
+                values.append(record[name])
+        try:
+            self._data += marshal.dumps((phone, given, *values))
+        except ValueError:
+            self._whole[position] = record
+        self._ends.append(len(self._data))
+
+    def _position(self, digits: str) -> int | None:
+        last, position = self._last
+        if digits is last:
+            return position
+        number = _as_number(digits)
+        if number is None:
+            position = self._others.get(digits)
+        else:
+            at = bisect_left(self._numbers, number)
+            position = self._positions[at] if at < len(self._numbers) and self._numbers[at] == number else None
+        self._last = (digits, position)
+        return position
+
+    def wanted(self, digits: str) -> dict[str, Any] | int | None:
+        """The desired record of a phone not met yet (its phone and the owned fields it gives), the
+        code of one met, or ``None`` for a phone not desired."""
+        position = self._position(digits)
+        if position is None:
+            return None
+        if self._codes[position] != _UNMET:
+            return self._codes[position]
+        if position in self._whole:
+            return self._whole[position]
+        start = self._ends[position - 1] if position else 0
+        phone, given, *values = marshal.loads(self._data[start : self._ends[position]])  # noqa: S302  # our own bytes
+        names = self._given.get(given)
+        if names is None:
+            names = self._given[given] = tuple(name for bit, name in enumerate(self._names) if given >> bit & 1)
+        record = {"phone_number": digits if phone is None else phone}
+        record.update(zip(names, values, strict=True))
+        return record
+
+    def unmet_are_new(self) -> None:
+        """Once the campaign is read: a phone not met in it is added."""
+        self._codes = self._codes.replace(bytes([_UNMET]), bytes([_NEW]))
+
+    def tally(self) -> Counter[int]:
+        """How many phones have each code."""
+        tally = Counter(map(self._codes.__getitem__, self._positions))  # lazily: a position is an int made anew
+        tally.update(map(self._codes.__getitem__, self._others.values()))
+        return tally
+
+    def __getitem__(self, digits: str) -> int:
+        position = self._position(digits)
+        if position is None:
+            raise KeyError(digits)
+        return self._codes[position]
+
+    def __setitem__(self, digits: str, code: int) -> None:
+        position = self._position(digits)
+        if position is None:
+            raise KeyError(digits)
+        self._codes[position] = code
+
+    def __iter__(self) -> Iterator[str]:
+        for number in self._numbers:
+            yield str(number)[1:]
+        yield from self._others
+
+    def __len__(self) -> int:
+        return len(self._numbers) + len(self._others)
+
+
+def _as_number(digits: str) -> int | None:
+    """A phone's identity of up to 18 digits as a number (a leading 1 keeps leading zeros apart: 18
+    digits and the 1 fit a signed 64-bit int), else ``None``."""
+    return int("1" + digits) if len(digits) <= 18 and digits.isascii() and digits.isdigit() else None
 
 
 def _campaign_digits(phone: str) -> str:

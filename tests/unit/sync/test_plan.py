@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Iterator
 from typing import Any
 
 import pytest
 
 from airflow_provider_thulium.checks.options import parse_max_removals, parse_update_fields
 from airflow_provider_thulium.exceptions import ThuliumSyncGuardError, ThuliumValidationError
+from airflow_provider_thulium.sources.spool import Spool
 from airflow_provider_thulium.sync.plan import build_plan, check_guard
 from airflow_provider_thulium.sync.state import SyncState, fingerprint
 
@@ -126,3 +128,105 @@ def test_12_a_fraction_of_the_campaign_is_taken_as_written_not_as_a_binary_float
         else:
             with pytest.raises(ThuliumSyncGuardError, match=f"removes {removed} phone"):
                 check_guard(plan, parse_max_removals(fraction))
+
+
+class _NotASequence(Collection[dict[str, Any]]):
+    """Records that are not a list, as a source's spool is: the plan keeps them compact, not whole."""
+
+    def __init__(self, records: list[dict[str, Any]]) -> None:
+        self._records = records
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        return iter(self._records)
+
+    def __len__(self) -> int:
+        return len(self._records)
+
+    def __contains__(self, item: object) -> bool:
+        return item in self._records
+
+
+class _Text(str):
+    """A value marshal cannot write: its record is kept whole."""
+
+
+def _spooled(records: list[dict[str, Any]]) -> Spool:
+    spool = Spool()
+    spool.append(records)
+    return spool
+
+
+@pytest.mark.parametrize("as_read", [_spooled, _NotASequence])
+def test_records_read_from_a_spool_are_planned_as_the_same_records_in_a_list(tmp_path, as_read):
+    desired = [
+        {"phone_number": "+48500000001", "status_id": 3, "record_fields": {"n": 7}},
+        {"phone_number": "48500000002", "status_id": 1, "record_fields": {"n": 8, "m": None}},
+        {"phone_number": "48500000003", "status_id": 2, "dictionary_status_id": 4},
+        {"phone_number": "48500000004", "record_fields": {"n": 1}},
+        {"phone_number": "48500000005", "status_id": 9},
+        {"phone_number": "0048500000006", "record_fields": {"n": 1.5}},
+        {"phone_number": "1234567890123456789", "status_id": 3},
+        {"phone_number": "48500000007", "dictionary_status_id": 5, "record_fields": {}},
+        {"phone_number": "48500000008", "status_id": True},
+        {"phone_number": "48500000010", "dictionary_status_id": 6},
+    ]
+    current = [
+        shown("48500000001", status_id="3", record_fields={"n": "7", "other": "x"}),
+        shown("+48500000002", record_fields={"n": "9", "m": None}),
+        shown("48500000004", record_fields={"n": 1}),
+        shown("48500000004", record_fields={"n": 2}),
+        shown("48500000005"),
+        shown("0048500000006", record_fields={"n": "1.5"}),
+        shown("48500000006", record_fields={"n": 2}),
+        shown("1234567890123456789", status_id=4),
+        shown("48500000007", record_fields={}),
+        shown("48500000008", status_id=1),
+        shown("48500000010"),
+        shown("48500000099"),
+    ]
+    owned = parse_update_fields(["status", "record_fields", "dictionary_status_id"])
+    state = SyncState.load(tmp_path / "state.txt", "00001")
+    state.save({"48500000007": fingerprint(desired[7], ["dictionary_status_id"])}, _Log())
+
+    def plan(records: Any) -> Any:
+        return build_plan(
+            "00001",
+            records,
+            owned,
+            len(current),
+            iter(current),
+            remove_missing=True,
+            state=SyncState.load(tmp_path / "state.txt", "00001"),
+            exclude={"48500000005"},
+        )
+
+    expected, spooled = plan(desired), plan(as_read(desired))
+    assert spooled.counts() == expected.counts()
+    assert spooled.entries() == expected.entries()
+    assert spooled.adds() == expected.adds() and spooled.updates() == expected.updates()
+    assert (spooled.current, spooled.fingerprints, spooled.notes) == (
+        expected.current,
+        expected.fingerprints,
+        expected.notes,
+    )
+    assert (spooled.removes, spooled.excluded) == (expected.removes, expected.excluded)
+    assert {digits: spooled.codes[digits] for digits in expected.codes} == expected.codes
+    assert sorted(spooled.codes) == sorted(expected.codes)
+    assert len(spooled.codes) == len(expected.codes)
+    counts = expected.counts()
+    assert all(counts[name] for name in ("add", "update", "update_unreadable", "remove", "duplicates", "excluded"))
+
+
+def test_a_record_marshal_cannot_write_is_compared_whole():
+    desired = [{"phone_number": "48500000001", "record_fields": {"n": _Text("7")}}, {"phone_number": "48500000002"}]
+    current = [shown("48500000001", record_fields={"n": 7}), shown("48500000002")]
+    spooled = build_plan("00001", _NotASequence(desired), frozenset({"record_fields"}), 2, iter(current))
+    listed = build_plan("00001", desired, frozenset({"record_fields"}), 2, iter(current))
+    assert (
+        spooled.entries()
+        == listed.entries()
+        == {
+            "48500000001": {"action": "UNCHANGED"},
+            "48500000002": {"action": "UNCHANGED"},
+        }
+    )
