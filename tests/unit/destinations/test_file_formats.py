@@ -95,6 +95,20 @@ def test_parquet_holds_typed_columns_in_the_accounts_time_zone():
     assert parquet.ParquetFile(io.BytesIO(written(write_parquet, records, columns))).metadata.num_row_groups == 2
 
 
+def test_a_parquet_row_group_gathers_batches_up_to_its_rows():
+    parquet = pytest.importorskip("pyarrow.parquet")
+    columns = ExportColumns.from_argument(["record_id", "call_date", "status"], WARSAW)
+    records = [{"record_id": n, "call_date": "2025-03-08 10:15", "status": "New" if n % 2 else ""} for n in range(7)]
+    file = io.BytesIO()
+    assert write_parquet(file, [records[:3], records[3:5], records[5:6], records[6:]], columns, row_group_rows=4) == 7
+    written_file = parquet.ParquetFile(io.BytesIO(file.getvalue()))
+    metadata = written_file.metadata
+    assert [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)] == [5, 2]
+    table = written_file.read()
+    assert table.column("record_id").to_pylist() == list(range(7))
+    assert table.column("status").to_pylist() == [None, "New"] * 3 + [None]
+
+
 def test_a_text_column_writes_whatever_thulium_sent_as_text_in_every_format():
     columns = ExportColumns.from_argument(["identifier", "record_fields.tags"], WARSAW)
     records = [
