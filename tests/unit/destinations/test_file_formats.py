@@ -95,6 +95,45 @@ def test_parquet_holds_typed_columns_in_the_accounts_time_zone():
     assert parquet.ParquetFile(io.BytesIO(written(write_parquet, records, columns))).metadata.num_row_groups == 2
 
 
+def test_a_parquet_row_group_gathers_batches_up_to_its_rows():
+    parquet = pytest.importorskip("pyarrow.parquet")
+    columns = ExportColumns.from_argument(["record_id", "call_date", "status"], WARSAW)
+    records = [{"record_id": n, "call_date": "2025-03-08 10:15", "status": "New" if n % 2 else ""} for n in range(7)]
+    file = io.BytesIO()
+    assert write_parquet(file, [records[:3], records[3:5], records[5:6], records[6:]], columns, row_group_rows=4) == 7
+    written_file = parquet.ParquetFile(io.BytesIO(file.getvalue()))
+    metadata = written_file.metadata
+    assert [metadata.row_group(index).num_rows for index in range(metadata.num_row_groups)] == [5, 2]
+    table = written_file.read()
+    assert table.column("record_id").to_pylist() == list(range(7))
+    assert table.column("status").to_pylist() == [None, "New"] * 3 + [None]
+
+
+def test_parquet_holds_each_batch_as_the_columns_type_it_whichever_types_its_values_mix():
+    parquet = pytest.importorskip("pyarrow.parquet")
+    columns = ExportColumns.from_argument(
+        ["record_id", "order", "identifier", "record_fields.crm_id", "status"], WARSAW
+    )
+    batches = [
+        [  # ids of no value, written ""; text with and without values
+            {"record_id": 1, "order": "", "identifier": "a", "record_fields": {"crm_id": "C-1"}, "status": ""},
+            {"record_id": 2, "order": "", "identifier": "", "status": "New"},
+        ],
+        [  # ids and "" mixed; numbers and objects in text columns
+            {"record_id": 3, "order": 4, "identifier": 12, "record_fields": {"crm_id": {"a": 1}}, "status": None},
+            {"record_id": 4, "order": "", "identifier": None, "status": "x"},
+        ],
+        [{"record_id": 5, "order": "17", "identifier": None, "status": None}],  # an id as digits; no text at all
+    ]
+    file = io.BytesIO()
+    assert write_parquet(file, batches, columns, row_group_rows=2) == 5
+    typed = [columns.convert(batch) for batch in batches]
+    expected = {name: [value for batch in typed for value in batch[index]] for index, name in enumerate(columns.names)}
+    assert parquet.read_table(io.BytesIO(file.getvalue())).to_pydict() == expected
+    assert expected["order"] == [None, None, 4, None, 17]
+    assert expected["identifier"] == ["a", None, "12", None, None]
+
+
 def test_a_text_column_writes_whatever_thulium_sent_as_text_in_every_format():
     columns = ExportColumns.from_argument(["identifier", "record_fields.tags"], WARSAW)
     records = [
