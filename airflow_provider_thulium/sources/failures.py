@@ -25,6 +25,14 @@ _QUERY_FAULT_ERRORS = frozenset({"DataError", "IntegrityError", "ProgrammingErro
 #: SQLite result codes a retry may cure; any other (SQLITE_ERROR: syntax, no such table, malformed
 #: JSON in a row...) is about the query or the data.
 _SQLITE_TRANSIENT = frozenset({"SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_IOERR", "SQLITE_FULL", "SQLITE_CANTOPEN"})
+#: The messages SQLite gives those codes, for Python before 3.11, whose errors carry no code name.
+_SQLITE_TRANSIENT_TEXTS = (
+    "database is locked",
+    "database table is locked",
+    "disk i/o error",
+    "database or disk is full",
+    "unable to open database",
+)
 
 
 def cell_limit_text() -> str:
@@ -116,6 +124,9 @@ def _query_fault(error: BaseException) -> bool:
     name = getattr(error, "sqlite_errorname", None)
     if isinstance(name, str):
         return name not in _SQLITE_TRANSIENT
+    if type(error).__module__ == "sqlite3" and type(error).__name__ == "OperationalError":
+        text = str(error).lower()
+        return not any(transient in text for transient in _SQLITE_TRANSIENT_TEXTS)
     return any(kind.__name__ in _QUERY_FAULT_ERRORS for kind in type(error).__mro__)
 
 

@@ -63,6 +63,21 @@ def test_10_sqlite_errors_are_told_apart_by_their_result_code(tmp_path):
     assert "before its first row" in str(sql_failed(SOURCE, 0, locked))
 
 
+@pytest.mark.parametrize(
+    ("message", "fail_fast"),
+    [
+        ("malformed JSON", True),
+        ("no such table: leads", True),
+        ("database is locked", False),
+        ("disk I/O error", False),
+    ],
+)
+def test_10_sqlite_errors_without_a_code_name_are_told_apart_by_their_message(message, fail_fast):
+    # Python before 3.11 gives sqlite3 errors no result code: the floors run on 3.10.
+    error = sqlite3.OperationalError(message)
+    assert isinstance(sql_failed(SOURCE, 0, error), ThuliumValidationError) is fail_fast
+
+
 def test_csv_errors_say_what_to_do():
     assert "never closed" in str(csv_refused("file a.csv", 3, csv.Error("unexpected end of data")))
     assert 'two ("")' in str(csv_refused("file a.csv", 3, csv.Error("',' expected after '\"'")))
