@@ -104,6 +104,11 @@ def write_add_csv(path: Path, count: int, *, spelled: bool = False) -> None:
             writer.writerow([phone, 2, f"CRM-{i:07d}", f"C-{i:07d}", _SEGMENTS[i % 4]])
 
 
+def write_spelled_csv(path: Path, count: int) -> None:
+    """:func:`write_add_csv` with the phones spelled four ways (a function of its own, to run in a process)."""
+    write_add_csv(path, count, spelled=True)
+
+
 def case_input(operation: str, count: int) -> list[Any]:
     """What a case sends: phone numbers for a delete, records for an update or an add."""
     if operation == "delete":

@@ -46,6 +46,22 @@ def bench_env(sandbox: SandboxProcess, workdir: Path) -> dict[str, str]:
     }
 
 
+def in_child(function: Any, *args: Any) -> None:
+    """Call ``function(*args)`` in a spawned process and wait: for building a large input file.
+
+    A worker's peak RSS (``ru_maxrss``) starts from this process's RSS when it is started, as Linux
+    carries the high-water mark across fork and exec; a million records built here would count as
+    every later case's own memory.
+    """
+    import multiprocessing
+
+    process = multiprocessing.get_context("spawn").Process(target=function, args=args)
+    process.start()
+    process.join()
+    if process.exitcode != 0:
+        raise RuntimeError(f"{getattr(function, '__name__', function)} failed in its process ({process.exitcode})")
+
+
 def run_worker(spec: dict[str, Any], spec_path: Path, env: dict[str, str], timeout: float = 600) -> dict[str, Any]:
     """Run ``spec`` in a fresh ``run.py --worker`` process; return what it wrote to ``spec["result_path"]``."""
     spec_path.write_text(json.dumps(spec))

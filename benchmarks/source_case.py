@@ -10,9 +10,9 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from inputs import Sizes, write_add_csv
+from inputs import Sizes, write_add_csv, write_spelled_csv
 from report import fmt_int
-from runner import Runner, median_run, pair_ratios
+from runner import Runner, in_child, median_run, pair_ratios
 
 #: A source file with results to a file, against the same records from a list.
 TARGET_SOURCE_VS_LIST = 1.1
@@ -37,8 +37,8 @@ def run_source_case(runner: Runner, sizes: Sizes, repeat: int) -> dict[str, Any]
     n = sizes.source_records
     csv_path = runner.workdir / "crm_export.csv"
     spelled_path = runner.workdir / "crm_export_spelled.csv"
-    write_add_csv(csv_path, n)
-    write_add_csv(spelled_path, n, spelled=True)
+    in_child(write_add_csv, csv_path, n)
+    in_child(write_spelled_csv, spelled_path, n)
     cases: dict[str, dict[str, Any]] = {
         "add_source_csv": {"source_csv": str(csv_path)},
         "add_source_list": {},

@@ -28,7 +28,7 @@ from cases import FakeTaskInstance
 from inputs import CAMPAIGN, CONN_ID, phones, provider_defaults
 from meters import MB, cpu_seconds, current_rss_bytes, peak_rss_bytes
 from report import fmt_int
-from runner import pair_ratios, run_worker
+from runner import in_child, pair_ratios, run_worker
 from sandbox_process import SandboxProcess
 
 TARGET_VS_LOWER_BOUND = 1.1
@@ -174,7 +174,7 @@ def run_sync_cases(sandbox: SandboxProcess, env: dict[str, str], workdir: Path, 
         providers.append(_run_case(sandbox, env, workdir, "provider", timed))
         bounds.append(_run_case(sandbox, env, workdir, "lower_bound", timed))
     csv_path = workdir / "sync_desired.csv"
-    write_desired_csv(csv_path, big)
+    in_child(write_desired_csv, csv_path, big)
     memory = _run_case(sandbox, env, workdir, "provider", big, source_csv=csv_path)
     csv_path.unlink()
     runs = [run for pair in zip(providers, bounds, strict=True) for run in pair] + [memory]
