@@ -3,7 +3,7 @@
 - time: ``ThuliumExportRecordsOperator(destination=FileDestination(...parquet|csv),
   hook_params={"max_concurrent_requests": 4}).execute()`` against the lower bound of a hand-written
   ``requests.Session`` loop that reads every page (100 a page) at the same concurrency, decodes it
-  and counts its records, writing nothing. Three interleaved repeats (a repeat: Parquet, the
+  and counts its records, writing nothing. Five interleaved repeats (a repeat: Parquet, the
   bound, then CSV); target: the median per-repeat ratio <= 1.1 for each format;
 - memory: the same runs' peak RSS above the interpreter at rest; target <= 150 MB.
 
@@ -35,7 +35,7 @@ FORMATS = ("parquet", "csv")
 #: Every seeded record's last call (as the API writes it): every record has all three dates to convert.
 CALL_DATE = "2025-03-08 10:15"
 #: (records, repeats)
-FULL = (1_000_000, 3)
+FULL = (1_000_000, 5)
 QUICK = (100_000, 1)
 
 

@@ -13,6 +13,7 @@ from typing import Any
 from airflow_provider_thulium.destinations.record_columns import (
     EPOCH_MILLISECONDS,
     INT,
+    TEXT,
     TIMESTAMP,
     ExportColumns,
     text_of,
@@ -62,7 +63,13 @@ def _csv_cells(values: Sequence[Any], one_column: bool) -> Sequence[str]:
     kinds = set(map(type, values))
     if kinds <= {int}:
         return list(map(str, values))  # digits: never quoted
-    cells: Sequence[str] = values if kinds <= {str} else [text_of(value) or "" for value in values]
+    cells: Sequence[str]
+    if kinds <= {str}:
+        cells = values
+    elif kinds <= {str, type(None)}:  # dates and ids of no value
+        cells = [value or "" for value in values]
+    else:
+        cells = [text_of(value) or "" for value in values]
     text = "".join(cells)
     if "," in text or '"' in text or "\n" in text or "\r" in text:
         cells = [_quoted(cell) for cell in cells]
@@ -111,14 +118,13 @@ def write_parquet(file: Any, batches: Batches, columns: ExportColumns, row_group
     types = {INT: arrow.int64(), TIMESTAMP: arrow.timestamp("ms", tz=columns.timezone.key)}
     pairs = zip(columns.names, columns.kinds, strict=True)
     schema = arrow.schema([(name, types.get(kind, arrow.string())) for name, kind in pairs])
+    to_arrays = _ArrowColumns(arrow, columns, schema)
     rows = 0
     group: list[Any] = []
     group_rows = 0
     with parquet.ParquetWriter(file, schema) as writer:
         for batch in batches:
-            values = columns.convert(batch, timestamps=EPOCH_MILLISECONDS)
-            arrays = [arrow.array(column, type=kind) for column, kind in zip(values, schema.types, strict=True)]
-            group.append(arrow.RecordBatch.from_arrays(arrays, schema=schema))
+            group.append(arrow.RecordBatch.from_arrays(to_arrays(batch), schema=schema))
             group_rows += len(batch)
             rows += len(batch)
             if row_group_rows is None or group_rows >= row_group_rows:
@@ -127,6 +133,40 @@ def write_parquet(file: Any, batches: Batches, columns: ExportColumns, row_group
         if group:
             writer.write_table(arrow.Table.from_batches(group, schema=schema))
     return rows
+
+
+class _ArrowColumns:
+    """A batch of records as Arrow arrays, typed as :meth:`ExportColumns.convert` types them.
+
+    Two shapes of column skip the typing value by value, the export's largest cost after reading:
+    a column with no value in the batch (every value ``""``) is a null array, and a text column of
+    strings goes to Arrow as it is (its ``""`` as ``None``). Any other column (a number in a text
+    column, ids, dates) is typed by :meth:`ExportColumns.typed`, which also names a bad value.
+    """
+
+    def __init__(self, arrow: Any, columns: ExportColumns, schema: Any) -> None:
+        self._arrow, self._columns = arrow, columns
+        self._types = list(schema.types)
+
+    def __call__(self, batch: Sequence[Mapping[str, Any]]) -> list[Any]:
+        arrow, columns = self._arrow, self._columns
+        arrays = []
+        for position, values in enumerate(columns.values_of(batch)):
+            kind, arrow_type = columns.kinds[position], self._types[position]
+            if values.count("") == len(values):
+                arrays.append(arrow.nulls(len(values), arrow_type))
+                continue
+            if kind == TEXT:
+                try:
+                    # Arrow refuses anything but strings and None here: 0 or False stays a value.
+                    text = [None if value == "" else value for value in values] if "" in values else values
+                    arrays.append(arrow.array(text, type=arrow_type))
+                    continue
+                except (arrow.ArrowTypeError, arrow.ArrowInvalid):
+                    pass  # a number or an object among the strings: written as its text, below
+            typed = columns.typed(position, values, batch, timestamps=EPOCH_MILLISECONDS)
+            arrays.append(arrow.array(typed, type=arrow_type))
+        return arrays
 
 
 def pyarrow_modules() -> tuple[Any, Any]:

@@ -177,19 +177,17 @@ class ExportColumns:
         :param timestamps: how timestamps are given: ``"text"`` (ISO 8601 with the offset),
             ``"datetime"`` (aware ``datetime`` objects) or ``"epoch_ms"`` (milliseconds since the epoch).
         :param empty_text: for a CSV writer, which makes every value a cell: text columns as the
-            records hold them, and ``""`` left in id columns (a CSV cell is empty either way).
+            records hold them, and ``""`` left in id columns and in a column of no value at all (a CSV
+            cell is empty either way).
         """
-        dates = self._dates.get(timestamps)
-        if dates is None:
-            dates = self._dates[timestamps] = _Dates(self.timezone, timestamps)
-        raw = self._raw_columns(records)
-        return [
-            self._column(key, kind, values, records, dates, empty_text)
-            for key, kind, values in zip(self.keys, self.kinds, raw, strict=True)
-        ]
+        raw = self.values_of(records)
+        return [self.typed(position, values, records, timestamps, empty_text) for position, values in enumerate(raw)]
 
-    def _raw_columns(self, records: Sequence[Mapping[str, Any]]) -> list[Sequence[Any]]:
-        """Each key's values as the records hold them (``None`` where a record lacks the key)."""
+    def values_of(self, records: Sequence[Mapping[str, Any]]) -> list[Sequence[Any]]:
+        """Each column's values as the records hold them, untyped (``None`` where a record lacks the key).
+
+        :param records: records as ``iter_records`` yields them.
+        """
         plain = [key for key in self.keys if not key.startswith(RECORD_FIELDS_PREFIX)]
         taken: dict[str, Sequence[Any]] = {}
         if records and plain:
@@ -210,6 +208,27 @@ class ExportColumns:
                 columns.append([])  # no records
         return columns
 
+    def typed(
+        self,
+        position: int,
+        values: Sequence[Any],
+        records: Sequence[Mapping[str, Any]],
+        timestamps: str = TEXT_TIMESTAMPS,
+        empty_text: bool = False,
+    ) -> Sequence[Any]:
+        """One column's values (of :meth:`values_of`) typed, as :meth:`convert` types them.
+
+        :param position: the column's position.
+        :param values: its values as the records hold them.
+        :param records: the records they are of, named in an error.
+        :param timestamps: how timestamps are given (see :meth:`convert`).
+        :param empty_text: see :meth:`convert`.
+        """
+        dates = self._dates.get(timestamps)
+        if dates is None:
+            dates = self._dates[timestamps] = _Dates(self.timezone, timestamps)
+        return self._column(self.keys[position], self.kinds[position], values, records, dates, empty_text)
+
     def _column(
         self,
         key: str,
@@ -221,6 +240,8 @@ class ExportColumns:
     ) -> Sequence[Any]:
         if kind == TEXT and empty_text:
             return values  # the CSV writer reads each value's type as it makes its cell
+        if values.count("") == len(values):  # no value in the whole batch: a column seldom used
+            return values if empty_text else [None] * len(values)
         if kind == TIMESTAMP:
             try:
                 return list(map(dates.__getitem__, values))

@@ -150,3 +150,70 @@ def test_a_text_column_writes_whatever_thulium_sent_as_text_in_every_format():
         {"identifier": "1234567", "record_fields.tags": '{"vip": true}'},
         {"identifier": None, "record_fields.tags": None},
     ]
+
+
+#: Values a record's key may hold: what Thulium writes, and what a server should not.
+ANY_VALUE = st.one_of(
+    st.just(""),
+    st.none(),
+    TEXTS,
+    st.integers(-5, 10**12),
+    st.booleans(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.sampled_from(["17", "2025-03-08 10:15", "2025-10-26 02:30:00", " 2025-03-08 10:15 "]),
+    st.dictionaries(st.sampled_from(["a", "b"]), st.integers(0, 3), max_size=2),
+)
+ANY_COLUMNS = ["record_id", "phone_number", "order", "call_date", "last_note", "record_fields.crm_id"]
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    batches=st.lists(
+        st.lists(
+            st.tuples(
+                st.fixed_dictionaries({}, optional={key: ANY_VALUE for key in ANY_COLUMNS[:-1]}),
+                st.one_of(st.none(), ANY_VALUE),
+            ),
+            min_size=1,
+            max_size=5,
+        ),
+        min_size=1,
+        max_size=3,
+    ),
+    empty_columns=st.sets(st.sampled_from(ANY_COLUMNS[:-1])),
+)
+def test_every_format_writes_the_values_convert_types_whatever_the_values(batches, empty_columns):
+    # The writers skip the typing value by value for a column of strings or of no value; whatever
+    # the values, each file holds what convert gives, or the export fails as convert does.
+    parquet = pytest.importorskip("pyarrow.parquet")
+    records_of = [
+        [
+            {**{key: "" for key in empty_columns}, **fields, "record_fields": {"crm_id": crm_id}}
+            for fields, crm_id in batch
+        ]
+        for batch in batches
+    ]
+    columns = ExportColumns.from_argument(ANY_COLUMNS, WARSAW)
+    try:
+        typed = [columns.convert(batch, timestamps="epoch_ms") for batch in records_of]
+        as_text = [columns.convert(batch) for batch in records_of]
+    except Exception as exc:
+        for writer in (write_parquet, write_csv):
+            with pytest.raises(type(exc)) as raised:
+                writer(io.BytesIO(), records_of, columns)
+            assert str(raised.value) == str(exc)
+        return
+    rows = sum(map(len, records_of))
+    file = io.BytesIO()
+    assert write_parquet(file, records_of, columns) == rows
+    table = parquet.read_table(io.BytesIO(file.getvalue()))
+    for position, name in enumerate(columns.names):
+        expected = [value for batch in typed for value in batch[position]]
+        got = table.column(name)
+        if name == "call_date":
+            got = got.cast("int64")
+        assert got.to_pylist() == expected, name
+    file = io.BytesIO()
+    assert write_csv(file, records_of, columns) == rows
+    cells = [["" if value is None else str(value) for value in row] for batch in as_text for row in zip(*batch)]
+    assert read_csv(file.getvalue()) == [list(columns.names), *cells]
