@@ -153,7 +153,7 @@ class _ArrowColumns:
         arrays = []
         for position, values in enumerate(columns.values_of(batch)):
             kind, arrow_type = columns.kinds[position], self._types[position]
-            if values.count("") == len(values):
+            if values and values[0] == "" and values.count("") == len(values):
                 arrays.append(arrow.nulls(len(values), arrow_type))
                 continue
             if kind == TEXT:

@@ -240,7 +240,7 @@ class ExportColumns:
     ) -> Sequence[Any]:
         if kind == TEXT and empty_text:
             return values  # the CSV writer reads each value's type as it makes its cell
-        if values.count("") == len(values):  # no value in the whole batch: a column seldom used
+        if values and values[0] == "" and values.count("") == len(values):  # a column seldom used: no value at all
             return values if empty_text else [None] * len(values)
         if kind == TIMESTAMP:
             try:

@@ -215,5 +215,6 @@ def test_every_format_writes_the_values_convert_types_whatever_the_values(batche
         assert got.to_pylist() == expected, name
     file = io.BytesIO()
     assert write_csv(file, records_of, columns) == rows
-    cells = [["" if value is None else str(value) for value in row] for batch in as_text for row in zip(*batch)]
+    rows_as_text = [row for batch in as_text for row in zip(*batch, strict=True)]
+    cells = [["" if value is None else str(value) for value in row] for row in rows_as_text]
     assert read_csv(file.getvalue()) == [list(columns.names), *cells]
