@@ -162,6 +162,46 @@ class Transport:
             )
         return merged
 
+    @cached_property
+    def _template(self) -> requests.PreparedRequest:
+        """A request as the session prepares it (its headers, Basic auth's header, its hooks), made once."""
+        return self.session.prepare_request(requests.Request("GET", self.base_url))
+
+    @cached_property
+    def _urls(self) -> dict[str, str]:
+        """Each path's URL as requests prepares it, once per path."""
+        return {}
+
+    def _prepared(
+        self, method: str, path: str, query: str, body: bytes | None, headers: dict[str, str] | None
+    ) -> requests.PreparedRequest:
+        """The request as ``session.prepare_request`` would make it, without its cost on every request.
+
+        Preparing merges the session's settings into each request, about 150 µs of pure Python: a
+        tenth of a page read's CPU. What it gives never changes here (no cookies are kept, the
+        headers and auth are fixed at construction), so it is done once and copied; a test holds
+        the two equal. The query, already percent-encoded, is appended as it is.
+        """
+        url = self._urls.get(path)
+        if url is None:
+            request = requests.Request("GET", self.base_url + path)
+            url = self._urls[path] = str(self.session.prepare_request(request).url)
+        template = self._template
+        prepared = requests.PreparedRequest()
+        prepared.method = method
+        prepared.url = f"{url}?{query}" if query else url
+        prepared.headers = template.headers.copy()
+        if headers:
+            prepared.headers.update(headers)
+        if body is not None:
+            prepared.headers["Content-Length"] = str(len(body))
+        elif method not in ("GET", "HEAD"):
+            prepared.headers["Content-Length"] = "0"
+        prepared.body = body
+        prepared.hooks = template.hooks
+        prepared._cookies = template._cookies  # type: ignore[attr-defined]  # empty; a redirect's copy reads it
+        return prepared
+
     def prepare(self) -> None:
         """Build the session and environment settings now, before threads share them.
 
@@ -282,13 +322,7 @@ class Transport:
         deadline = _AttemptDeadline(timeout)
         _current.deadline = deadline
         try:
-            prepared = self.session.prepare_request(
-                requests.Request(method, self.base_url + path, data=body, headers=headers)
-            )
-            if query:
-                # Already percent-encoded: appended after preparing, so requests and urllib3 do
-                # not re-parse 8 KB of query character by character on every request.
-                prepared.url = f"{prepared.url}?{query}"
+            prepared = self._prepared(method, path, query, body, headers)
             # No redirects: requests would replay a DELETE as a GET on a 301/302.
             response = self.session.send(
                 prepared, timeout=(timeout, timeout), allow_redirects=False, **self._send_settings
