@@ -49,9 +49,9 @@ def bench_env(sandbox: SandboxProcess, workdir: Path) -> dict[str, str]:
 def in_child(function: Any, *args: Any) -> None:
     """Call ``function(*args)`` in a spawned process and wait: for building a large input file.
 
-    A worker's peak RSS (``ru_maxrss``) starts from this process's RSS when it is started, as Linux
-    carries the high-water mark across fork and exec; a million records built here would count as
-    every later case's own memory.
+    The orchestrating process stays small: a worker's ``ru_maxrss`` starts from this process's RSS
+    (Linux carries the high-water mark across fork and exec). Workers read their own peak
+    (``VmHWM``, see :func:`meters.peak_rss_bytes`), so this keeps the fallback honest elsewhere.
     """
     import multiprocessing
 
