@@ -111,7 +111,7 @@ class BatchResult:
         answer = self.answer
         if answer is None or len(self.phones) < REFUSED_WHOLE_MIN_PHONES or len(answer) != len(self.phones):
             return None
-        messages: set[object] = set()
+        messages: set[str] = set()
         for value in answer.values():
             if (
                 type(value) is not dict
@@ -119,11 +119,14 @@ class BatchResult:
                 or value.get("status") not in (None, "FAILED")
             ):
                 return None
-            messages.add(value.get("message"))
+            message = value.get("message")
+            if not isinstance(message, str) or not message.strip():
+                return None  # no message, or not one to quote (a list, an object): nothing to stop on
+            messages.add(message)
             if len(messages) > 1:
                 return None
         (message,) = messages
-        return message if isinstance(message, str) and message.strip() else None
+        return message
 
 
 def query_batches(
